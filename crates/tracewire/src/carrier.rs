@@ -1,0 +1,155 @@
+//! Carriers: how the propagator reads and writes a message's headers.
+//!
+//! Header values are bytes (Kafka and AMQP headers are bytes, not strings). Names are written in
+//! lower case and compared without regard to case. The broker crates implement these traits for
+//! their clients' header types; [`MemoryHeaders`] serves tests, and `http::HeaderMap` is covered
+//! behind the `http` feature.
+
+/// Header that carries the correlation id on Kafka, AMQP and NATS.
+pub const CORRELATION_HEADER: &str = "correlation_id";
+
+/// Read access to a message's headers.
+pub trait HeaderReader {
+    /// Name of the header that carries the correlation id on this transport.
+    const CORRELATION_HEADER: &'static str = CORRELATION_HEADER;
+
+    /// Every value of header `name` (compared without regard to case), in message order.
+    /// Values that are absent (a Kafka null header) are skipped.
+    fn values<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a [u8]>;
+
+    /// The last value of header `name`: the one that wins when a header repeats.
+    fn last<'a>(&'a self, name: &str) -> Option<&'a [u8]> {
+        self.values(name).last()
+    }
+
+    /// The header names that are valid UTF-8, for propagators that look names up by prefix.
+    fn names(&self) -> Vec<&str>;
+}
+
+/// A header that the transport refused (e.g. a byte its header type cannot carry).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("header {name:?} was refused by the transport")]
+pub struct HeaderRejected {
+    /// The header name.
+    pub name: String,
+}
+
+/// Write access to a message's headers.
+pub trait HeaderWriter {
+    /// Name of the header that carries the correlation id on this transport.
+    const CORRELATION_HEADER: &'static str = CORRELATION_HEADER;
+
+    /// Sets header `name` (lower-case ASCII) to `value`, replacing every existing value of that
+    /// name, so a forwarded message never keeps a stale parent. Other headers are left alone.
+    fn set(&mut self, name: &str, value: &[u8]) -> Result<(), HeaderRejected>;
+
+    /// Removes every value of header `name`, so that a message forwarded without a context does
+    /// not keep a stale one.
+    fn remove(&mut self, name: &str);
+}
+
+/// An ordered, multi-valued header list in memory: for tests, and for building headers by hand.
+///
+/// ```
+/// use tracewire::carrier::{HeaderReader, MemoryHeaders};
+///
+/// let headers = MemoryHeaders::from_pairs([("TraceState", "a=1"), ("tracestate", "b=2")]);
+/// assert_eq!(headers.values("tracestate").count(), 2);
+/// assert_eq!(headers.last("tracestate"), Some(&b"b=2"[..]));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemoryHeaders {
+    entries: Vec<(String, Vec<u8>)>,
+}
+
+impl MemoryHeaders {
+    /// An empty header list.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Headers from name/value pairs, in order, keeping repeats.
+    pub fn from_pairs<N: Into<String>, V: AsRef<[u8]>>(
+        pairs: impl IntoIterator<Item = (N, V)>,
+    ) -> Self {
+        let entries = pairs
+            .into_iter()
+            .map(|(n, v)| (n.into(), v.as_ref().to_vec()))
+            .collect();
+        MemoryHeaders { entries }
+    }
+
+    /// Appends a value, keeping existing ones (as a transport with repeated headers would).
+    pub fn append(&mut self, name: impl Into<String>, value: impl AsRef<[u8]>) {
+        self.entries.push((name.into(), value.as_ref().to_vec()));
+    }
+
+    /// All entries in order.
+    pub fn entries(&self) -> &[(String, Vec<u8>)] {
+        &self.entries
+    }
+}
+
+impl HeaderReader for MemoryHeaders {
+    fn values<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a [u8]> {
+        self.entries
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
+    }
+
+    fn names(&self) -> Vec<&str> {
+        self.entries.iter().map(|(n, _)| n.as_str()).collect()
+    }
+}
+
+impl HeaderWriter for MemoryHeaders {
+    fn set(&mut self, name: &str, value: &[u8]) -> Result<(), HeaderRejected> {
+        self.entries.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.entries.push((name.to_owned(), value.to_vec()));
+        Ok(())
+    }
+
+    fn remove(&mut self, name: &str) {
+        self.entries.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+    }
+}
+
+#[cfg(feature = "http")]
+mod http_impl {
+    use super::{HeaderReader, HeaderRejected, HeaderWriter};
+    use http::{HeaderMap, HeaderName, HeaderValue};
+
+    /// HTTP carries the correlation id in `X-Correlation-Id`.
+    const HTTP_CORRELATION_HEADER: &str = "x-correlation-id";
+
+    impl HeaderReader for HeaderMap {
+        const CORRELATION_HEADER: &'static str = HTTP_CORRELATION_HEADER;
+
+        fn values<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a [u8]> {
+            self.get_all(name).into_iter().map(HeaderValue::as_bytes)
+        }
+
+        fn names(&self) -> Vec<&str> {
+            self.keys().map(HeaderName::as_str).collect()
+        }
+    }
+
+    impl HeaderWriter for HeaderMap {
+        const CORRELATION_HEADER: &'static str = HTTP_CORRELATION_HEADER;
+
+        fn set(&mut self, name: &str, value: &[u8]) -> Result<(), HeaderRejected> {
+            let rejected = || HeaderRejected {
+                name: name.to_owned(),
+            };
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| rejected())?;
+            let value = HeaderValue::from_bytes(value).map_err(|_| rejected())?;
+            self.insert(name, value);
+            Ok(())
+        }
+
+        fn remove(&mut self, name: &str) {
+            HeaderMap::remove(self, name);
+        }
+    }
+}

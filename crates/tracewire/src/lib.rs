@@ -1,0 +1,42 @@
+//! # tracewire
+//!
+//! Keeps one distributed trace alive across asynchronous hops: HTTP → Kafka → RabbitMQ → NATS →
+//! background jobs. This is the core: it knows no broker.
+//!
+//! - [`w3c`]: strict, allocation-free W3C Trace Context and Baggage codecs over header bytes.
+//! - [`CorrelationId`]: a business id in the OpenTelemetry [`Context`](opentelemetry::Context),
+//!   kept across hops ([`CorrelationContextExt`]).
+//! - [`carrier`]: the header traits the broker crates implement.
+//! - [`Propagator`]: inject and extract all of it in one pass, never failing the caller.
+//! - [`messaging`]: OpenTelemetry messaging spans (names, kinds, attributes, topology policy).
+//!
+//! ```
+//! use tracewire::{carrier::MemoryHeaders, CorrelationContextExt, Propagator};
+//! use opentelemetry::Context;
+//!
+//! // Producer side: write the current context into the outgoing headers.
+//! let propagator = Propagator::new();
+//! let cx = Context::new().with_correlation_id_or_new();
+//! let mut headers = MemoryHeaders::new();
+//! propagator.inject(&cx, &mut headers);
+//!
+//! // Consumer side: read it back; nothing here can fail the message.
+//! let extracted = propagator.extract(&headers);
+//! assert_eq!(extracted.context.correlation_id(), cx.correlation_id());
+//! ```
+
+pub mod carrier;
+pub mod messaging;
+mod correlation;
+mod propagator;
+mod stats;
+pub mod w3c;
+
+pub use correlation::{
+    CorrelationContextExt, CorrelationId, CorrelationIdError, CONVERSATION_ID_ATTRIBUTE,
+};
+pub use propagator::{
+    CorrelationProblem, ExtractIssues, Extracted, Propagator, PropagatorBuilder, TraceProblem,
+    BAGGAGE, TRACEPARENT, TRACESTATE,
+};
+pub use stats::{PropagationStats, StatsSnapshot};

@@ -1,0 +1,348 @@
+//! OpenTelemetry messaging spans, shared by every broker crate: names (`{operation} {destination}`),
+//! kinds, semconv attributes, the topology policy, and user hooks.
+
+pub mod attributes;
+mod open_span;
+mod spec;
+
+pub use open_span::{OpenSpan, Outcome};
+pub use spec::{OperationSpec, OperationType};
+
+use crate::{CorrelationContextExt, Extracted, Propagator};
+use attributes as attr;
+use opentelemetry::baggage::BaggageExt;
+use opentelemetry::global::{self, BoxedTracer};
+use opentelemetry::trace::{Link, SpanBuilder, TraceContextExt, Tracer};
+use opentelemetry::{Context, InstrumentationScope, KeyValue};
+use std::fmt;
+use std::sync::Arc;
+
+/// Where a consumer span hangs in the trace.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Topology {
+    /// The producer's context is the parent (plus a link to it): one trace end to end.
+    #[default]
+    Parent,
+    /// A new root trace with a link to the producer's context: for fan-in or very long pipelines.
+    Link,
+    /// An active ambient span wins as parent and the message becomes a link; without one, as
+    /// `Parent`.
+    Auto,
+}
+
+type TemplateHook = dyn Fn(&str) -> Option<String> + Send + Sync;
+type AttributeHook = dyn Fn(&OperationSpec<'_>, &mut Vec<KeyValue>) + Send + Sync;
+type DestinationFilter = dyn Fn(&str) -> bool + Send + Sync;
+
+/// Longest key or payload recorded on a span when a destination opts in.
+const MAX_RECORDED_BYTES: usize = 1024;
+
+/// The messaging instrumentation of one client: system, tracer, propagator, policy and hooks.
+/// Cheap to clone.
+///
+/// ```
+/// use tracewire::messaging::{Messaging, OperationSpec, OperationType, Topology};
+///
+/// let messaging = Messaging::builder("kafka")
+///     .topology(Topology::Parent)
+///     .destination_template(|topic| topic.starts_with("user.").then(|| "user.{id}".to_owned()))
+///     .build();
+/// let cx = messaging.start_send(
+///     &opentelemetry::Context::new(),
+///     OperationSpec::new(OperationType::Send, "send", "orders").body(b"{}"),
+/// );
+/// # drop(cx);
+/// ```
+#[derive(Clone)]
+pub struct Messaging {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    system: &'static str,
+    tracer: BoxedTracer,
+    propagator: Propagator,
+    topology: Topology,
+    server: Option<(String, i64)>,
+    key_attribute: &'static str,
+    template: Option<Box<TemplateHook>>,
+    enrich: Option<Box<AttributeHook>>,
+    record_keys: Option<Box<DestinationFilter>>,
+    record_payloads: Option<Box<DestinationFilter>>,
+}
+
+impl fmt::Debug for Messaging {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Messaging")
+            .field("system", &self.inner.system)
+            .field("topology", &self.inner.topology)
+            .field("propagator", &self.inner.propagator)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Messaging`].
+pub struct MessagingBuilder {
+    system: &'static str,
+    tracer: Option<BoxedTracer>,
+    propagator: Propagator,
+    topology: Topology,
+    server: Option<(String, i64)>,
+    key_attribute: &'static str,
+    template: Option<Box<TemplateHook>>,
+    enrich: Option<Box<AttributeHook>>,
+    record_keys: Option<Box<DestinationFilter>>,
+    record_payloads: Option<Box<DestinationFilter>>,
+}
+
+impl MessagingBuilder {
+    /// The tracer to use. By default the global tracer provider's `tracewire` tracer, taken when
+    /// [`build`](Self::build) runs — so install the provider before building wrappers.
+    pub fn tracer(mut self, tracer: BoxedTracer) -> Self {
+        self.tracer = Some(tracer);
+        self
+    }
+
+    /// The propagator (default: [`Propagator::new`]).
+    pub fn propagator(mut self, propagator: Propagator) -> Self {
+        self.propagator = propagator;
+        self
+    }
+
+    /// Where consumer spans hang (default [`Topology::Parent`]).
+    pub fn topology(mut self, topology: Topology) -> Self {
+        self.topology = topology;
+        self
+    }
+
+    /// `server.address` and `server.port` of the broker.
+    pub fn server(mut self, address: impl Into<String>, port: u16) -> Self {
+        self.server = Some((address.into(), i64::from(port)));
+        self
+    }
+
+    /// The attribute that records message keys on opt-in (default `tracewire.message.key`).
+    pub fn key_attribute(mut self, name: &'static str) -> Self {
+        self.key_attribute = name;
+        self
+    }
+
+    /// Maps a high-cardinality destination (`user.1234.events`) to a template (`user.{id}.events`),
+    /// used in span names and `messaging.destination.template`; `None` keeps the name.
+    pub fn destination_template(
+        mut self,
+        hook: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.template = Some(Box::new(hook));
+        self
+    }
+
+    /// Adds attributes of your own to every span.
+    pub fn attributes(
+        mut self,
+        hook: impl Fn(&OperationSpec<'_>, &mut Vec<KeyValue>) + Send + Sync + 'static,
+    ) -> Self {
+        self.enrich = Some(Box::new(hook));
+        self
+    }
+
+    /// Records message keys on the destinations this returns `true` for (off by default: keys
+    /// can be personal data).
+    pub fn record_keys(mut self, on: impl Fn(&str) -> bool + Send + Sync + 'static) -> Self {
+        self.record_keys = Some(Box::new(on));
+        self
+    }
+
+    /// Records message bodies (first 1 KiB) on the destinations this returns `true` for (off by
+    /// default).
+    pub fn record_payloads(mut self, on: impl Fn(&str) -> bool + Send + Sync + 'static) -> Self {
+        self.record_payloads = Some(Box::new(on));
+        self
+    }
+
+    /// The instrumentation.
+    pub fn build(self) -> Messaging {
+        let tracer = self.tracer.unwrap_or_else(|| {
+            global::tracer_with_scope(
+                InstrumentationScope::builder("tracewire")
+                    .with_version(env!("CARGO_PKG_VERSION"))
+                    .build(),
+            )
+        });
+        Messaging {
+            inner: Arc::new(Inner {
+                system: self.system,
+                tracer,
+                propagator: self.propagator,
+                topology: self.topology,
+                server: self.server,
+                key_attribute: self.key_attribute,
+                template: self.template,
+                enrich: self.enrich,
+                record_keys: self.record_keys,
+                record_payloads: self.record_payloads,
+            }),
+        }
+    }
+}
+
+impl Messaging {
+    /// Instrumentation for `system` (`messaging.system`: `kafka`, `rabbitmq`, `nats`…).
+    pub fn builder(system: &'static str) -> MessagingBuilder {
+        MessagingBuilder {
+            system,
+            tracer: None,
+            propagator: Propagator::new(),
+            topology: Topology::default(),
+            server: None,
+            key_attribute: attr::MESSAGE_KEY,
+            template: None,
+            enrich: None,
+            record_keys: None,
+            record_payloads: None,
+        }
+    }
+
+    /// The system name.
+    pub fn system(&self) -> &'static str {
+        self.inner.system
+    }
+
+    /// The propagator.
+    pub fn propagator(&self) -> &Propagator {
+        &self.inner.propagator
+    }
+
+    /// The consumer topology.
+    pub fn topology(&self) -> Topology {
+        self.inner.topology
+    }
+
+    /// Starts a send/publish span as a child of `parent`, giving the context a correlation id
+    /// first if it has none (the first hop). Inject the returned context into the message.
+    pub fn start_send(&self, parent: &Context, spec: OperationSpec<'_>) -> Context {
+        let parent = parent.with_correlation_id_or_new();
+        self.start(&parent, spec, Vec::new())
+    }
+
+    /// Starts a receive or process span for one message, per the topology policy, with a link to
+    /// the message's own context when it has a valid one. Baggage and correlation id come from
+    /// the message whatever the parent.
+    pub fn start_consume(&self, message: &Extracted, spec: OperationSpec<'_>) -> Context {
+        let msg = &message.context;
+        let msg_span = msg.span();
+        let msg_sc = msg_span.span_context();
+        let links = if msg_sc.is_valid() {
+            vec![Link::with_context(msg_sc.clone())]
+        } else {
+            Vec::new()
+        };
+        let parent = match self.inner.topology {
+            Topology::Parent if msg_sc.is_valid() => msg.clone(),
+            Topology::Auto if Context::map_current(|cx| cx.has_active_span()) => {
+                carry(&Context::current(), msg)
+            }
+            Topology::Auto if msg_sc.is_valid() => msg.clone(),
+            Topology::Link => carry(&Context::new(), msg),
+            _ => carry(&Context::current(), msg),
+        };
+        self.start(&parent, spec, links)
+    }
+
+    /// Starts one span for a batch of messages (`messaging.batch.message_count`), as a child of the
+    /// current context, with a link to each message's context.
+    pub fn start_batch<'c>(
+        &self,
+        spec: OperationSpec<'_>,
+        messages: impl IntoIterator<Item = &'c Context>,
+    ) -> Context {
+        let links: Vec<Link> = messages
+            .into_iter()
+            .map(|cx| cx.span().span_context().clone())
+            .filter(|sc| sc.is_valid())
+            .map(Link::with_context)
+            .collect();
+        self.start_batch_linked(spec, links)
+    }
+
+    fn start_batch_linked(&self, spec: OperationSpec<'_>, links: Vec<Link>) -> Context {
+        let count = links.len() as i64;
+        let spec = spec.attribute(KeyValue::new(attr::BATCH_MESSAGE_COUNT, count));
+        self.start(&Context::current(), spec, links)
+    }
+
+    fn start(&self, parent: &Context, spec: OperationSpec<'_>, links: Vec<Link>) -> Context {
+        let inner = &*self.inner;
+        let template = inner.template.as_ref().and_then(|t| t(spec.destination));
+        let shown = template.as_deref().unwrap_or(spec.destination);
+        let name = if shown.is_empty() {
+            spec.name.to_owned()
+        } else {
+            format!("{} {shown}", spec.name)
+        };
+        let mut attrs = Vec::with_capacity(8 + spec.attributes.len());
+        attrs.push(KeyValue::new(attr::SYSTEM, inner.system));
+        attrs.push(KeyValue::new(attr::OPERATION_NAME, spec.name));
+        attrs.push(KeyValue::new(attr::OPERATION_TYPE, spec.kind.as_str()));
+        if !spec.destination.is_empty() {
+            attrs.push(KeyValue::new(attr::DESTINATION_NAME, spec.destination.to_owned()));
+        }
+        if let Some(t) = template {
+            attrs.push(KeyValue::new(attr::DESTINATION_TEMPLATE, t));
+        }
+        if let Some(id) = parent.correlation_id() {
+            attrs.push(KeyValue::new(attr::CONVERSATION_ID, id.as_str().to_owned()));
+        }
+        if let Some(size) = spec.body_size {
+            attrs.push(KeyValue::new(attr::BODY_SIZE, size as i64));
+        }
+        if let Some((address, port)) = &inner.server {
+            attrs.push(KeyValue::new(attr::SERVER_ADDRESS, address.clone()));
+            attrs.push(KeyValue::new(attr::SERVER_PORT, *port));
+        }
+        let opted = |filter: &Option<Box<DestinationFilter>>| {
+            filter.as_ref().is_some_and(|f| f(spec.destination))
+        };
+        if let Some(key) = spec.key.filter(|_| opted(&inner.record_keys)) {
+            attrs.push(KeyValue::new(inner.key_attribute, printable(key)));
+        }
+        if let Some(body) = spec.payload.filter(|_| opted(&inner.record_payloads)) {
+            attrs.push(KeyValue::new(attr::MESSAGE_PAYLOAD, printable(body)));
+        }
+        if let Some(enrich) = &inner.enrich {
+            enrich(&spec, &mut attrs);
+        }
+        attrs.extend(spec.attributes);
+        let builder = SpanBuilder::from_name(name)
+            .with_kind(spec.kind.span_kind())
+            .with_attributes(attrs)
+            .with_links(links);
+        let span = inner.tracer.build_with_context(builder, parent);
+        parent.with_span(span)
+    }
+}
+
+/// `base` with the message's baggage and correlation id.
+fn carry(base: &Context, message: &Context) -> Context {
+    let mut cx = base.clone();
+    let bag = message.baggage();
+    if !bag.is_empty() {
+        cx = cx.with_baggage(bag.iter().map(|(k, (v, m))| {
+            opentelemetry::baggage::KeyValueMetadata::new(k.clone(), v.clone(), m.clone())
+        }));
+    }
+    match message.correlation_id() {
+        Some(id) => cx.with_correlation_id(*id),
+        None => cx,
+    }
+}
+
+/// Untrusted bytes made safe to record: at most 1 KiB, invalid UTF-8 and control characters
+/// replaced by U+FFFD.
+fn printable(bytes: &[u8]) -> String {
+    let cut = &bytes[..bytes.len().min(MAX_RECORDED_BYTES)];
+    String::from_utf8_lossy(cut)
+        .chars()
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect()
+}

@@ -1,0 +1,102 @@
+//! A span that belongs to one message and ends exactly once: on settle, or when dropped.
+
+use super::attributes::{ERROR_TYPE, SETTLED};
+use opentelemetry::trace::{Status, TraceContextExt};
+use opentelemetry::{Context, KeyValue};
+use std::borrow::Cow;
+
+/// How an operation ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// It succeeded (the span status stays unset, as the conventions advise for success).
+    Ok,
+    /// It failed: `error_type` is a low-cardinality class (`error.type`), `message` the status text.
+    Error {
+        /// Low-cardinality error class, e.g. `timeout`, `nack`, `MessageTimedOut`.
+        error_type: Cow<'static, str>,
+        /// Human-readable description.
+        message: Cow<'static, str>,
+    },
+}
+
+impl Outcome {
+    /// A failure of class `error_type`.
+    pub fn error(
+        error_type: impl Into<Cow<'static, str>>,
+        message: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Outcome::Error {
+            error_type: error_type.into(),
+            message: message.into(),
+        }
+    }
+
+    /// Records this outcome on the span of `cx` (does not end it).
+    pub fn record(&self, cx: &Context) {
+        if let Outcome::Error {
+            error_type,
+            message,
+        } = self
+        {
+            let span = cx.span();
+            span.set_attribute(KeyValue::new(ERROR_TYPE, error_type.clone()));
+            span.set_status(Status::error(message.clone()));
+        }
+    }
+}
+
+/// Owns the span of one message operation (a consumer's `process`, a producer's `send` awaiting
+/// its acknowledgement). [`end`](OpenSpan::end) records the outcome and ends it; dropping it
+/// unsettled ends it too, marked `tracewire.settled = false`, so no span is ever left open.
+#[derive(Debug)]
+pub struct OpenSpan {
+    cx: Context,
+    open: bool,
+}
+
+impl OpenSpan {
+    /// Takes ownership of the span active in `cx`.
+    pub fn new(cx: Context) -> Self {
+        OpenSpan { cx, open: true }
+    }
+
+    /// The context in which the span is active: run the handler in it.
+    pub fn context(&self) -> &Context {
+        &self.cx
+    }
+
+    /// Adds an attribute to the span.
+    pub fn set_attribute(&self, kv: KeyValue) {
+        self.cx.span().set_attribute(kv);
+    }
+
+    /// Records `outcome` and ends the span.
+    pub fn end(mut self, outcome: Outcome) {
+        self.finish(&outcome);
+    }
+
+    /// Records `outcome` and ends the span, if still open; for owners that cannot give it up.
+    pub fn finish(&mut self, outcome: &Outcome) {
+        if std::mem::take(&mut self.open) {
+            outcome.record(&self.cx);
+            self.cx.span().end();
+        }
+    }
+
+    /// Hands out the context, ending nothing: the span then ends when its last context clone is
+    /// dropped (or explicitly). For detaching a message from its handle.
+    pub fn into_context(mut self) -> Context {
+        self.open = false;
+        std::mem::take(&mut self.cx)
+    }
+}
+
+impl Drop for OpenSpan {
+    fn drop(&mut self) {
+        if std::mem::take(&mut self.open) {
+            let span = self.cx.span();
+            span.set_attribute(KeyValue::new(SETTLED, false));
+            span.end();
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! What a broker crate says about one messaging operation, before its span starts.
+
+use opentelemetry::trace::SpanKind;
+use opentelemetry::KeyValue;
+
+/// The kind of messaging operation (`messaging.operation.type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OperationType {
+    /// A message leaves the producer (PRODUCER span).
+    Send,
+    /// A message is pulled from the broker (CLIENT span).
+    Receive,
+    /// A message is handled (CONSUMER span).
+    Process,
+    /// A message is acknowledged, rejected or committed (CLIENT span).
+    Settle,
+}
+
+impl OperationType {
+    /// The semconv value of `messaging.operation.type`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperationType::Send => "send",
+            OperationType::Receive => "receive",
+            OperationType::Process => "process",
+            OperationType::Settle => "settle",
+        }
+    }
+
+    /// The span kind the conventions give this operation.
+    pub fn span_kind(self) -> SpanKind {
+        match self {
+            OperationType::Send => SpanKind::Producer,
+            OperationType::Process => SpanKind::Consumer,
+            OperationType::Receive | OperationType::Settle => SpanKind::Client,
+        }
+    }
+}
+
+/// One operation on one destination: the broker crate fills this in, the core turns it into a
+/// span with the conventions' name, kind and attributes.
+#[derive(Debug, Clone)]
+pub struct OperationSpec<'a> {
+    /// The kind of operation.
+    pub kind: OperationType,
+    /// The system's own verb: `send`, `publish`, `process`, `receive`, `ack`, `nack`, `commit`…
+    pub name: &'static str,
+    /// Topic, `exchange:routing_key`, subject… (before the destination hook).
+    pub destination: &'a str,
+    /// Body size in bytes.
+    pub body_size: Option<usize>,
+    /// Message key, recorded only when the destination opted in.
+    pub key: Option<&'a [u8]>,
+    /// Body, recorded only when the destination opted in.
+    pub payload: Option<&'a [u8]>,
+    /// System-specific attributes (partition, offset, routing key, delivery tag…).
+    pub attributes: Vec<KeyValue>,
+}
+
+impl<'a> OperationSpec<'a> {
+    /// An operation of `kind`, verb `name`, on `destination`.
+    pub fn new(kind: OperationType, name: &'static str, destination: &'a str) -> Self {
+        OperationSpec {
+            kind,
+            name,
+            destination,
+            body_size: None,
+            key: None,
+            payload: None,
+            attributes: Vec::new(),
+        }
+    }
+
+    /// Sets the body: its size is always recorded, its bytes only on opt-in.
+    pub fn body(mut self, payload: &'a [u8]) -> Self {
+        self.body_size = Some(payload.len());
+        self.payload = Some(payload);
+        self
+    }
+
+    /// Sets the message key (recorded only on opt-in).
+    pub fn key(mut self, key: Option<&'a [u8]>) -> Self {
+        self.key = key;
+        self
+    }
+
+    /// Adds one attribute.
+    pub fn attribute(mut self, kv: KeyValue) -> Self {
+        self.attributes.push(kv);
+        self
+    }
+}
