@@ -26,10 +26,12 @@
 //! ```
 
 pub mod carrier;
-pub mod messaging;
 mod correlation;
+pub mod messaging;
 mod propagator;
 mod stats;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod w3c;
 
 pub use correlation::{

@@ -3,11 +3,13 @@
 use crate::carrier::{HeaderReader, HeaderRejected, HeaderWriter, CORRELATION_HEADER};
 use crate::correlation::{CorrelationContextExt, CorrelationId, CorrelationIdError};
 use crate::stats::{bump, PropagationStats};
+use crate::w3c::baggage::{self, Dropped};
 use crate::w3c::traceparent::{Traceparent, TraceparentError};
 use crate::w3c::tracestate::{self, TracestateError};
-use crate::w3c::baggage::{self, Dropped};
 use opentelemetry::baggage::BaggageExt;
-use opentelemetry::propagation::{text_map_propagator::FieldIter, Extractor, Injector, TextMapPropagator};
+use opentelemetry::propagation::{
+    text_map_propagator::FieldIter, Extractor, Injector, TextMapPropagator,
+};
 use opentelemetry::trace::{TraceContextExt, TraceState};
 use opentelemetry::Context;
 use std::fmt;
@@ -237,11 +239,17 @@ impl Propagator {
                 carrier.remove(BAGGAGE);
             } else {
                 let mut value = Vec::new();
-                bump(&stats.baggage_members_dropped, baggage::format(bag, &mut value).total());
+                bump(
+                    &stats.baggage_members_dropped,
+                    baggage::format(bag, &mut value).total(),
+                );
                 self.write(carrier, BAGGAGE, &value);
             }
         }
-        let id = cx.correlation_id().copied().unwrap_or_else(CorrelationId::generate);
+        let id = cx
+            .correlation_id()
+            .copied()
+            .unwrap_or_else(CorrelationId::generate);
         self.write(carrier, W::CORRELATION_HEADER, id.as_bytes());
     }
 
@@ -307,7 +315,10 @@ impl Propagator {
                 context = context.with_baggage(bag);
             }
         }
-        let id = match carrier.last(R::CORRELATION_HEADER).map(CorrelationId::parse) {
+        let id = match carrier
+            .last(R::CORRELATION_HEADER)
+            .map(CorrelationId::parse)
+        {
             Some(Ok(id)) => id,
             Some(Err(e)) => {
                 issues.correlation = Some(CorrelationProblem::Replaced(e));
@@ -317,7 +328,9 @@ impl Propagator {
             None => {
                 issues.correlation = Some(CorrelationProblem::Missing);
                 bump(&stats.correlation_missing, 1);
-                cx.correlation_id().copied().unwrap_or_else(CorrelationId::generate)
+                cx.correlation_id()
+                    .copied()
+                    .unwrap_or_else(CorrelationId::generate)
             }
         };
         Extracted {
@@ -430,7 +443,8 @@ impl TextMapPropagator for Propagator {
     }
 
     fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
-        self.extract_with_context(cx, &ExtractorReader(extractor)).context
+        self.extract_with_context(cx, &ExtractorReader(extractor))
+            .context
     }
 
     fn fields(&self) -> FieldIter<'_> {

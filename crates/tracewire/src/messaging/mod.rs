@@ -285,7 +285,10 @@ impl Messaging {
         attrs.push(KeyValue::new(attr::OPERATION_NAME, spec.name));
         attrs.push(KeyValue::new(attr::OPERATION_TYPE, spec.kind.as_str()));
         if !spec.destination.is_empty() {
-            attrs.push(KeyValue::new(attr::DESTINATION_NAME, spec.destination.to_owned()));
+            attrs.push(KeyValue::new(
+                attr::DESTINATION_NAME,
+                spec.destination.to_owned(),
+            ));
         }
         if let Some(t) = template {
             attrs.push(KeyValue::new(attr::DESTINATION_TEMPLATE, t));

@@ -161,9 +161,9 @@ fn valid_properties(properties: &[u8]) -> bool {
 /// RFC 7230 token: one or more `tchar`.
 fn is_token(bytes: &[u8]) -> bool {
     !bytes.is_empty()
-        && bytes.iter().all(|b| {
-            b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b)
-        })
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b))
 }
 
 /// `baggage-octet = %x21 / %x23-2B / %x2D-3A / %x3C-5B / %x5D-7E`.
@@ -221,7 +221,11 @@ fn percent_encode(value: &[u8], out: &mut Vec<u8>) {
         if is_baggage_octet(b) && b != b'%' {
             out.push(b);
         } else {
-            out.extend_from_slice(&[b'%', DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 15)]]);
+            out.extend_from_slice(&[
+                b'%',
+                DIGITS[usize::from(b >> 4)],
+                DIGITS[usize::from(b & 15)],
+            ]);
         }
     }
 }

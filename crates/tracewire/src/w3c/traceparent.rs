@@ -164,12 +164,18 @@ impl Traceparent {
         let mut out = [b'-'; TRACEPARENT_LEN];
         out[0] = b'0';
         out[1] = b'0';
-        hex::encode(u128::from_be_bytes(self.trace_id.to_bytes()), &mut out[3..35]);
+        hex::encode(
+            u128::from_be_bytes(self.trace_id.to_bytes()),
+            &mut out[3..35],
+        );
         hex::encode(
             u128::from(u64::from_be_bytes(self.parent_id.to_bytes())),
             &mut out[36..52],
         );
-        hex::encode(u128::from(self.flags.to_u8() & KNOWN_FLAGS), &mut out[53..55]);
+        hex::encode(
+            u128::from(self.flags.to_u8() & KNOWN_FLAGS),
+            &mut out[53..55],
+        );
         out
     }
 }

@@ -67,7 +67,8 @@ pub fn parse<'a>(
             if index == MAX_MEMBERS {
                 return Err(TracestateError::TooManyMembers);
             }
-            let (key, value) = split_member(member).ok_or(TracestateError::MalformedMember(index))?;
+            let (key, value) =
+                split_member(member).ok_or(TracestateError::MalformedMember(index))?;
             if members.iter().any(|(k, _)| *k == key) {
                 return Err(TracestateError::DuplicateKey(index));
             }
@@ -117,12 +118,16 @@ fn split_member(member: &[u8]) -> Option<(&str, &str)> {
         return None;
     }
     // Both halves are ASCII now, so these conversions cannot fail.
-    Some((std::str::from_utf8(key).ok()?, std::str::from_utf8(value).ok()?))
+    Some((
+        std::str::from_utf8(key).ok()?,
+        std::str::from_utf8(value).ok()?,
+    ))
 }
 
 /// `key = (lcalpha / DIGIT) 0*255(keychar)`, keychar = `a-z 0-9 _ - * / @`.
 fn valid_key(key: &[u8]) -> bool {
-    let keychar = |b: &u8| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' | b'*' | b'/' | b'@');
+    let keychar =
+        |b: &u8| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' | b'*' | b'/' | b'@');
     match key.split_first() {
         Some((first, rest)) => {
             key.len() <= MAX_KEY_LEN

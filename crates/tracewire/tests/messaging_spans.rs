@@ -1,0 +1,286 @@
+//! Messaging spans: names, kinds, attributes, topology policy, hooks, and ending exactly once.
+
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer, TracerProvider};
+use opentelemetry::{Context, KeyValue};
+use tracewire::carrier::MemoryHeaders;
+use tracewire::messaging::{
+    attributes as a, Messaging, OpenSpan, OperationSpec, OperationType, Outcome, Topology,
+};
+use tracewire::testing::{attribute_str, ids, SpanRecorder};
+use tracewire::{CorrelationContextExt, CorrelationId};
+
+fn messaging(rec: &SpanRecorder, topology: Topology) -> Messaging {
+    Messaging::builder("kafka")
+        .tracer(rec.tracer())
+        .topology(topology)
+        .server("127.0.0.1", 9092)
+        .build()
+}
+
+fn send(m: &Messaging, topic: &str) -> MemoryHeaders {
+    let cx = m.start_send(
+        &Context::new(),
+        OperationSpec::new(OperationType::Send, "send", topic).body(b"hello"),
+    );
+    let mut headers = MemoryHeaders::new();
+    m.propagator().inject(&cx, &mut headers);
+    cx.span().end();
+    headers
+}
+
+fn process(m: &Messaging, headers: &MemoryHeaders, topic: &str) -> OpenSpan {
+    let extracted = m.propagator().extract(headers);
+    OpenSpan::new(m.start_consume(
+        &extracted,
+        OperationSpec::new(OperationType::Process, "process", topic),
+    ))
+}
+
+#[test]
+fn producer_span_follows_the_conventions() {
+    let rec = SpanRecorder::new();
+    let m = messaging(&rec, Topology::Parent);
+    let headers = send(&m, "orders");
+    let span = rec.span("send orders");
+    assert_eq!(span.span_kind, SpanKind::Producer);
+    for (key, value) in [
+        (a::SYSTEM, "kafka"),
+        (a::OPERATION_NAME, "send"),
+        (a::OPERATION_TYPE, "send"),
+        (a::DESTINATION_NAME, "orders"),
+        (a::BODY_SIZE, "5"),
+        (a::SERVER_ADDRESS, "127.0.0.1"),
+        (a::SERVER_PORT, "9092"),
+    ] {
+        assert_eq!(attribute_str(&span, key).as_deref(), Some(value), "{key}");
+    }
+    let conversation = attribute_str(&span, a::CONVERSATION_ID).expect("first hop gets an id");
+    assert_eq!(
+        headers
+            .entries()
+            .iter()
+            .find(|(n, _)| n == "correlation_id")
+            .unwrap()
+            .1,
+        conversation.as_bytes()
+    );
+    assert_eq!(
+        attribute_str(&span, a::MESSAGE_PAYLOAD),
+        None,
+        "payloads are not recorded by default"
+    );
+}
+
+#[test]
+fn parent_topology_continues_the_producer_trace_with_a_link() {
+    let rec = SpanRecorder::new();
+    let m = messaging(&rec, Topology::Parent);
+    let headers = send(&m, "orders");
+    process(&m, &headers, "orders").end(Outcome::Ok);
+    let (producer, consumer) = (rec.span("send orders"), rec.span("process orders"));
+    assert_eq!(consumer.span_kind, SpanKind::Consumer);
+    assert_eq!(
+        consumer.span_context.trace_id(),
+        producer.span_context.trace_id()
+    );
+    assert_eq!(consumer.parent_span_id, producer.span_context.span_id());
+    assert_eq!(
+        consumer.links.links[0].span_context.span_id(),
+        producer.span_context.span_id()
+    );
+    assert_eq!(
+        attribute_str(&consumer, a::CONVERSATION_ID),
+        attribute_str(&producer, a::CONVERSATION_ID)
+    );
+    assert_eq!(
+        attribute_str(&consumer, a::SETTLED),
+        None,
+        "settled explicitly"
+    );
+}
+
+#[test]
+fn link_topology_starts_a_new_trace_that_links_back() {
+    let rec = SpanRecorder::new();
+    let m = messaging(&rec, Topology::Link);
+    let headers = send(&m, "orders");
+    drop(process(&m, &headers, "orders"));
+    let (producer, consumer) = (rec.span("send orders"), rec.span("process orders"));
+    assert_ne!(
+        consumer.span_context.trace_id(),
+        producer.span_context.trace_id()
+    );
+    assert_eq!(
+        consumer.links.links[0].span_context.trace_id(),
+        producer.span_context.trace_id()
+    );
+    assert_eq!(
+        attribute_str(&consumer, a::CONVERSATION_ID),
+        attribute_str(&producer, a::CONVERSATION_ID),
+        "correlation id kept"
+    );
+    assert_eq!(
+        attribute_str(&consumer, a::SETTLED).as_deref(),
+        Some("false"),
+        "ended by drop"
+    );
+}
+
+#[test]
+fn auto_topology_prefers_an_ambient_span() {
+    let rec = SpanRecorder::new();
+    let m = messaging(&rec, Topology::Auto);
+    let headers = send(&m, "orders");
+    let tracer = rec.provider().tracer("test");
+    tracer.in_span("ambient", |_| {
+        process(&m, &headers, "orders").end(Outcome::Ok)
+    });
+    let (producer, consumer, ambient) = (
+        rec.span("send orders"),
+        rec.span("process orders"),
+        rec.span("ambient"),
+    );
+    assert_eq!(consumer.parent_span_id, ambient.span_context.span_id());
+    assert_eq!(
+        consumer.links.links[0].span_context.span_id(),
+        producer.span_context.span_id()
+    );
+    // Without an ambient span, Auto behaves as Parent.
+    rec.reset();
+    process(&m, &headers, "orders").end(Outcome::Ok);
+    assert_eq!(
+        rec.span("process orders").parent_span_id,
+        producer.span_context.span_id()
+    );
+}
+
+#[test]
+fn a_message_without_headers_gets_a_fresh_root_and_correlation_id() {
+    let rec = SpanRecorder::new();
+    let m = messaging(&rec, Topology::Parent);
+    let open = process(&m, &MemoryHeaders::new(), "orders");
+    let fresh_id = *open.context().correlation_id().unwrap();
+    open.end(Outcome::Ok);
+    let span = rec.span("process orders");
+    assert_eq!(span.parent_span_id, opentelemetry::trace::SpanId::INVALID);
+    assert!(span.links.links.is_empty());
+    assert_eq!(
+        attribute_str(&span, a::CONVERSATION_ID).as_deref(),
+        Some(fresh_id.as_str())
+    );
+}
+
+#[test]
+fn errors_are_recorded_once() {
+    let rec = SpanRecorder::new();
+    let m = messaging(&rec, Topology::Parent);
+    let mut open = process(&m, &MemoryHeaders::new(), "orders");
+    open.finish(&Outcome::error("nack", "handler refused the message"));
+    open.finish(&Outcome::Ok);
+    drop(open);
+    let spans = rec.spans();
+    assert_eq!(spans.len(), 1, "ended exactly once");
+    assert_eq!(
+        attribute_str(&spans[0], a::ERROR_TYPE).as_deref(),
+        Some("nack")
+    );
+    assert_eq!(
+        spans[0].status,
+        Status::error("handler refused the message")
+    );
+}
+
+#[test]
+fn destination_templates_keys_payloads_and_custom_attributes() {
+    let rec = SpanRecorder::new();
+    let m = Messaging::builder("nats")
+        .tracer(rec.tracer())
+        .destination_template(|s| s.starts_with("user.").then(|| "user.{id}".to_owned()))
+        .record_keys(|d| d == "user.42")
+        .record_payloads(|d| d == "user.42")
+        .attributes(|spec, attrs| attrs.push(KeyValue::new("app.op", spec.name)))
+        .build();
+    let spec = OperationSpec::new(OperationType::Send, "publish", "user.42")
+        .body(b"pay\nload")
+        .key(Some(b"k1"));
+    m.start_send(&Context::new(), spec).span().end();
+    let spec = OperationSpec::new(OperationType::Send, "publish", "other")
+        .body(b"secret")
+        .key(Some(b"k2"));
+    m.start_send(&Context::new(), spec).span().end();
+    let templated = rec.span("publish user.{id}");
+    assert_eq!(
+        attribute_str(&templated, a::DESTINATION_NAME).as_deref(),
+        Some("user.42")
+    );
+    assert_eq!(
+        attribute_str(&templated, a::DESTINATION_TEMPLATE).as_deref(),
+        Some("user.{id}")
+    );
+    assert_eq!(
+        attribute_str(&templated, a::MESSAGE_KEY).as_deref(),
+        Some("k1")
+    );
+    assert_eq!(
+        attribute_str(&templated, a::MESSAGE_PAYLOAD).as_deref(),
+        Some("pay\u{fffd}load"),
+        "control characters replaced"
+    );
+    assert_eq!(
+        attribute_str(&templated, "app.op").as_deref(),
+        Some("publish")
+    );
+    let plain = rec.span("publish other");
+    assert_eq!(attribute_str(&plain, a::MESSAGE_KEY), None);
+    assert_eq!(attribute_str(&plain, a::MESSAGE_PAYLOAD), None);
+}
+
+#[test]
+fn batch_span_links_every_message() {
+    let rec = SpanRecorder::new();
+    let m = messaging(&rec, Topology::Parent);
+    let messages: Vec<_> = (0..3).map(|_| send(&m, "orders")).collect();
+    let contexts: Vec<Context> = messages
+        .iter()
+        .map(|h| m.propagator().extract(h).context)
+        .collect();
+    let batch = m.start_batch(
+        OperationSpec::new(OperationType::Process, "process", "orders"),
+        &contexts,
+    );
+    batch.span().end();
+    let span = rec.span("process orders");
+    assert_eq!(
+        attribute_str(&span, a::BATCH_MESSAGE_COUNT).as_deref(),
+        Some("3")
+    );
+    let linked: Vec<_> = span
+        .links
+        .links
+        .iter()
+        .map(|l| l.span_context.span_id())
+        .collect();
+    let sent: Vec<_> = rec
+        .spans()
+        .iter()
+        .filter(|s| s.name == "send orders")
+        .map(|s| ids(s).1)
+        .collect();
+    assert_eq!(linked, sent, "one link per message, in order");
+}
+
+#[test]
+fn explicit_correlation_id_is_kept_on_send() {
+    let rec = SpanRecorder::new();
+    let m = messaging(&rec, Topology::Parent);
+    let id = CorrelationId::parse(b"checkout-1").unwrap();
+    let cx = m.start_send(
+        &Context::new().with_correlation_id(id),
+        OperationSpec::new(OperationType::Send, "send", "t"),
+    );
+    cx.span().end();
+    assert_eq!(
+        attribute_str(&rec.span("send t"), a::CONVERSATION_ID).as_deref(),
+        Some("checkout-1")
+    );
+}
