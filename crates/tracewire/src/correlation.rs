@@ -93,8 +93,18 @@ impl CorrelationId {
 }
 
 /// Visible ASCII, minus the separators that break header lists and quoting.
+const ALLOWED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0x21;
+    while b <= 0x7e {
+        table[b] = !matches!(b as u8, b',' | b';' | b'"' | b'\'' | b'\\');
+        b += 1;
+    }
+    table
+};
+
 fn allowed(b: u8) -> bool {
-    matches!(b, 0x21..=0x7e) && !matches!(b, b',' | b';' | b'"' | b'\'' | b'\\')
+    ALLOWED[usize::from(b)]
 }
 
 impl PartialEq for CorrelationId {

@@ -25,6 +25,9 @@
 //! assert_eq!(extracted.context.correlation_id(), cx.correlation_id());
 //! ```
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
 pub mod carrier;
 mod correlation;
 pub mod messaging;

@@ -100,7 +100,7 @@ enum TraceCodec {
 ///     TraceState::NONE,
 /// );
 /// let cx = Context::new()
-///     .with_remote_span_context(parent)
+///     .with_remote_span_context(parent.clone())
 ///     .with_correlation_id(CorrelationId::parse(b"order-42").unwrap());
 ///
 /// let mut headers = MemoryHeaders::new();

@@ -7,9 +7,12 @@ fn get(b: &Baggage, k: &str) -> Option<String> {
     b.get(k).map(|v| v.as_str().to_owned())
 }
 
+/// Header values, the members expected back, how many are malformed, and why.
+type Case<'a> = (Vec<&'a [u8]>, Vec<(&'a str, &'a str)>, usize, &'a str);
+
 #[test]
 fn members_are_parsed_and_decoded() {
-    let cases: Vec<(Vec<&[u8]>, Vec<(&str, &str)>, usize, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (vec![b"a=1"], vec![("a", "1")], 0, "one member"),
         (
             vec![b" a = 1 ,\tb=2 "],

@@ -22,19 +22,33 @@ const DIGITS: &[u8; 16] = b"0123456789abcdef";
 
 /// Decodes lower-case hex digits (at most 32) into an integer; `None` on any other byte.
 pub(crate) fn decode(digits: &[u8]) -> Option<u128> {
-    let mut value: u128 = 0;
+    // Two 64-bit halves: u64 shifts are far cheaper than u128 ones on the hot path.
+    let split = digits.len().saturating_sub(16);
+    let (high, low) = digits.split_at(split);
+    Some((u128::from(decode_u64(high)?) << 64) | u128::from(decode_u64(low)?))
+}
+
+/// Decodes at most 16 lower-case hex digits.
+fn decode_u64(digits: &[u8]) -> Option<u64> {
+    let mut value: u64 = 0;
     let mut invalid = 0u8;
     for &d in digits {
         let v = LOWER_HEX_VALUE[d as usize];
-        invalid |= v & 0xf0;
-        value = (value << 4) | u128::from(v & 0x0f);
+        invalid |= v;
+        value = (value << 4) | u64::from(v & 0x0f);
     }
-    (invalid == 0).then_some(value)
+    (invalid & 0xf0 == 0).then_some(value)
 }
 
-/// Writes the low `out.len() * 4` bits of `value` as lower-case hex.
+/// Writes the low `out.len() * 4` bits of `value` (at most 32 digits) as lower-case hex.
 pub(crate) fn encode(value: u128, out: &mut [u8]) {
-    let mut v = value;
+    let split = out.len().saturating_sub(16);
+    let (high, low) = out.split_at_mut(split);
+    encode_u64((value >> 64) as u64, high);
+    encode_u64(value as u64, low);
+}
+
+fn encode_u64(mut v: u64, out: &mut [u8]) {
     for slot in out.iter_mut().rev() {
         *slot = DIGITS[(v & 0xf) as usize];
         v >>= 4;
@@ -54,5 +68,8 @@ mod tests {
         assert_eq!(decode(b"0A"), None, "upper case is not W3C hex");
         assert_eq!(decode(b"0g"), None);
         assert_eq!(decode(b"ff"), Some(255));
+        let mut short = [0u8; 2];
+        encode(0xab, &mut short);
+        assert_eq!(&short, b"ab");
     }
 }

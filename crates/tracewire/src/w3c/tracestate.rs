@@ -75,6 +75,12 @@ pub fn parse<'a>(
             members.push((key, value));
         }
     }
+    if members.is_empty() {
+        return Ok(ParsedTracestate {
+            state: TraceState::NONE,
+            unrepresentable: 0,
+        });
+    }
     let total = members.len();
     let mut kept = Vec::with_capacity(total);
     for (key, value) in members {
