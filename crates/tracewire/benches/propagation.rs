@@ -32,13 +32,16 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("inject+extract");
 
     let sdk = TraceContextPropagator::new();
-    group.bench_function("opentelemetry_sdk TraceContextPropagator (traceparent)", |b| {
-        b.iter(|| {
-            let mut map: HashMap<String, String> = HashMap::new();
-            sdk.inject_context(black_box(&cx), &mut map);
-            black_box(sdk.extract(&map))
-        })
-    });
+    group.bench_function(
+        "opentelemetry_sdk TraceContextPropagator (traceparent)",
+        |b| {
+            b.iter(|| {
+                let mut map: HashMap<String, String> = HashMap::new();
+                sdk.inject_context(black_box(&cx), &mut map);
+                black_box(sdk.extract(&map))
+            })
+        },
+    );
 
     let ours = Propagator::builder().baggage(false).build();
     group.bench_function("tracewire Propagator (traceparent + correlation id)", |b| {
@@ -60,17 +63,20 @@ fn bench(c: &mut Criterion) {
 
     // The wire path without OpenTelemetry's Context: span context and correlation id to header
     // bytes and back. Allocation-free (tests/allocations.rs holds that).
-    group.bench_function("tracewire codec (traceparent + correlation id, no Context)", |b| {
-        b.iter(|| {
-            let span = black_box(&cx).span();
-            let tp = Traceparent::from_span_context(span.span_context()).unwrap();
-            let id = *cx.correlation_id().unwrap();
-            let wire = (tp.format(), id);
-            let back = Traceparent::parse(black_box(&wire.0)).unwrap();
-            let id = CorrelationId::parse(black_box(wire.1.as_bytes())).unwrap();
-            black_box((back.to_span_context(TraceState::NONE), id))
-        })
-    });
+    group.bench_function(
+        "tracewire codec (traceparent + correlation id, no Context)",
+        |b| {
+            b.iter(|| {
+                let span = black_box(&cx).span();
+                let tp = Traceparent::from_span_context(span.span_context()).unwrap();
+                let id = *cx.correlation_id().unwrap();
+                let wire = (tp.format(), id);
+                let back = Traceparent::parse(black_box(&wire.0)).unwrap();
+                let id = CorrelationId::parse(black_box(wire.1.as_bytes())).unwrap();
+                black_box((back.to_span_context(TraceState::NONE), id))
+            })
+        },
+    );
     group.finish();
 }
 
