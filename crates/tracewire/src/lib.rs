@@ -9,6 +9,7 @@
 //! - [`carrier`]: the header traits the broker crates implement.
 //! - [`Propagator`]: inject and extract all of it in one pass, never failing the caller.
 //! - [`messaging`]: OpenTelemetry messaging spans (names, kinds, attributes, topology policy).
+//! - [`task`]: the context survives `spawn`, `spawn_blocking`, `JoinSet`, streams, jobs, batches.
 //!
 //! ```
 //! use tracewire::{carrier::MemoryHeaders, CorrelationContextExt, Propagator};
@@ -33,6 +34,7 @@ mod correlation;
 pub mod messaging;
 mod propagator;
 mod stats;
+pub mod task;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod w3c;

@@ -3,8 +3,15 @@
 
 use opentelemetry::global::BoxedTracer;
 use opentelemetry::trace::{SpanId, TraceId, TracerProvider as _};
+use opentelemetry::Context;
 use opentelemetry::{Key, Value};
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{
+    InMemorySpanExporter, SdkTracerProvider, Span, SpanData, SpanProcessor,
+};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// A tracer provider whose finished spans can be read back.
 ///
@@ -20,6 +27,24 @@ use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData
 pub struct SpanRecorder {
     provider: SdkTracerProvider,
     exporter: InMemorySpanExporter,
+    started: Arc<AtomicUsize>,
+}
+
+/// Counts spans as they start, so tests can check that every started span also ended.
+#[derive(Debug)]
+struct StartCounter(Arc<AtomicUsize>);
+
+impl SpanProcessor for StartCounter {
+    fn on_start(&self, _span: &mut Span, _cx: &Context) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+    fn on_end(&self, _span: SpanData) {}
+    fn force_flush(&self) -> OTelSdkResult {
+        Ok(())
+    }
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        Ok(())
+    }
 }
 
 impl Default for SpanRecorder {
@@ -32,10 +57,16 @@ impl SpanRecorder {
     /// A provider that samples everything and exports each span as it ends.
     pub fn new() -> Self {
         let exporter = InMemorySpanExporter::default();
+        let started = Arc::new(AtomicUsize::new(0));
         let provider = SdkTracerProvider::builder()
+            .with_span_processor(StartCounter(started.clone()))
             .with_simple_exporter(exporter.clone())
             .build();
-        SpanRecorder { provider, exporter }
+        SpanRecorder {
+            provider,
+            exporter,
+            started,
+        }
     }
 
     /// The provider.
@@ -62,6 +93,11 @@ impl SpanRecorder {
             .collect();
         assert_eq!(found.len(), 1, "expected one span named {name:?}");
         found.remove(0)
+    }
+
+    /// How many spans have started (ended or not).
+    pub fn started(&self) -> usize {
+        self.started.load(Ordering::SeqCst)
     }
 
     /// Forgets the spans recorded so far.

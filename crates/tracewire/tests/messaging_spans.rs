@@ -31,7 +31,7 @@ fn send(m: &Messaging, topic: &str) -> MemoryHeaders {
 fn process(m: &Messaging, headers: &MemoryHeaders, topic: &str) -> OpenSpan {
     let extracted = m.propagator().extract(headers);
     OpenSpan::new(m.start_consume(
-        &extracted,
+        &extracted.context,
         OperationSpec::new(OperationType::Process, "process", topic),
     ))
 }

@@ -8,7 +8,7 @@ mod spec;
 pub use open_span::{OpenSpan, Outcome};
 pub use spec::{OperationSpec, OperationType};
 
-use crate::{CorrelationContextExt, Extracted, Propagator};
+use crate::{CorrelationContextExt, Propagator};
 use attributes as attr;
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::global::{self, BoxedTracer};
@@ -228,8 +228,9 @@ impl Messaging {
     /// Starts a receive or process span for one message, per the topology policy, with a link to
     /// the message's own context when it has a valid one. Baggage and correlation id come from
     /// the message whatever the parent.
-    pub fn start_consume(&self, message: &Extracted, spec: OperationSpec<'_>) -> Context {
-        let msg = &message.context;
+    /// `message` is the message's own context, as [`Propagator::extract`] gives it.
+    pub fn start_consume(&self, message: &Context, spec: OperationSpec<'_>) -> Context {
+        let msg = message;
         let msg_span = msg.span();
         let msg_sc = msg_span.span_context();
         let links = if msg_sc.is_valid() {
@@ -262,10 +263,6 @@ impl Messaging {
             .filter(|sc| sc.is_valid())
             .map(Link::with_context)
             .collect();
-        self.start_batch_linked(spec, links)
-    }
-
-    fn start_batch_linked(&self, spec: OperationSpec<'_>, links: Vec<Link>) -> Context {
         let count = links.len() as i64;
         let spec = spec.attribute(KeyValue::new(attr::BATCH_MESSAGE_COUNT, count));
         self.start(&Context::current(), spec, links)

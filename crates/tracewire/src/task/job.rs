@@ -1,0 +1,235 @@
+//! Named jobs: an INTERNAL span `job {name}` that ends when the work completes, records failures
+//! and panics, and says `cancelled` when the work is dropped before completion.
+
+use super::Traced;
+use crate::messaging::Outcome;
+use crate::CorrelationContextExt;
+use opentelemetry::global::{self, BoxedTracer};
+use opentelemetry::trace::{Link, SpanBuilder, SpanKind, TraceContextExt, Tracer};
+use opentelemetry::{Context, InstrumentationScope, KeyValue};
+use std::any::Any;
+use std::fmt::Display;
+use std::future::Future;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::task::{self, Poll};
+
+/// `tracewire.job.name`: the job's name.
+pub const JOB_NAME: &str = "tracewire.job.name";
+/// `tracewire.job.cancelled`: `true` when the job was aborted or dropped before completing.
+pub const JOB_CANCELLED: &str = "tracewire.job.cancelled";
+
+/// What a finished job reports on its span. Implemented for `()` and for `Result<T, E>` with a
+/// displayable error; implement it for your own output types.
+pub trait JobOutcome {
+    /// The outcome to record.
+    fn outcome(&self) -> Outcome;
+}
+
+impl JobOutcome for () {
+    fn outcome(&self) -> Outcome {
+        Outcome::Ok
+    }
+}
+
+impl<T, E: Display> JobOutcome for Result<T, E> {
+    fn outcome(&self) -> Outcome {
+        match self {
+            Ok(_) => Outcome::Ok,
+            Err(e) => Outcome::error(std::any::type_name::<E>(), e.to_string()),
+        }
+    }
+}
+
+/// A named background job. Its span is a child of the spawning context, or — for a
+/// [`detached`](Job::detached) job — the root of a new trace with a link back, keeping the
+/// correlation id either way.
+///
+/// ```
+/// use tracewire::task::Job;
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let receipt = Job::new("write-receipt")
+///     .spawn(async { Ok::<_, std::io::Error>("receipt-7") })
+///     .await
+///     .unwrap();
+/// assert_eq!(receipt.unwrap(), "receipt-7");
+/// # });
+/// ```
+#[derive(Debug)]
+pub struct Job {
+    name: String,
+    detached: bool,
+    tracer: Option<BoxedTracer>,
+}
+
+impl Job {
+    /// A job named `name`: its span is `job {name}`.
+    pub fn new(name: impl Into<String>) -> Self {
+        Job {
+            name: name.into(),
+            detached: false,
+            tracer: None,
+        }
+    }
+
+    /// Starts a new trace with a link to the spawning context instead of a child span, so a long
+    /// or periodic job does not hang off a request's trace. The correlation id is kept.
+    pub fn detached(mut self) -> Self {
+        self.detached = true;
+        self
+    }
+
+    /// The tracer (default: the global provider's `tracewire` tracer).
+    pub fn tracer(mut self, tracer: BoxedTracer) -> Self {
+        self.tracer = Some(tracer);
+        self
+    }
+
+    /// Wraps `fut` in the job's span, started now in the current context, without spawning.
+    pub fn instrument<F>(self, fut: F) -> JobFuture<F>
+    where
+        F: Future,
+        F::Output: JobOutcome,
+    {
+        self.instrument_in(&Context::current(), fut)
+    }
+
+    /// Wraps `fut` in the job's span, started now as a child of `parent`.
+    pub fn instrument_in<F>(self, parent: &Context, fut: F) -> JobFuture<F>
+    where
+        F: Future,
+        F::Output: JobOutcome,
+    {
+        JobFuture::new(fut, self.start(parent))
+    }
+
+    /// Spawns `fut` on the Tokio runtime inside the job's span.
+    #[cfg(feature = "tokio")]
+    #[track_caller]
+    pub fn spawn<F>(self, fut: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: JobOutcome + Send + 'static,
+    {
+        tokio::spawn(self.instrument(fut))
+    }
+
+    fn start(self, parent: &Context) -> Context {
+        let tracer = self.tracer.unwrap_or_else(default_tracer);
+        let mut builder = SpanBuilder::from_name(format!("job {}", self.name))
+            .with_kind(SpanKind::Internal)
+            .with_attributes([KeyValue::new(JOB_NAME, self.name)]);
+        let parent = if self.detached {
+            let spawner = parent.span().span_context().clone();
+            if spawner.is_valid() {
+                builder = builder.with_links(vec![Link::with_context(spawner)]);
+            }
+            match parent.correlation_id() {
+                Some(id) => Context::new().with_correlation_id(*id),
+                None => Context::new(),
+            }
+        } else {
+            parent.clone()
+        };
+        let span = tracer.build_with_context(builder, &parent);
+        parent.with_span(span)
+    }
+}
+
+pub(crate) fn default_tracer() -> BoxedTracer {
+    global::tracer_with_scope(
+        InstrumentationScope::builder("tracewire")
+            .with_version(env!("CARGO_PKG_VERSION"))
+            .build(),
+    )
+}
+
+/// Ends a job's span exactly once: with the outcome, the panic, or as cancelled when dropped.
+#[derive(Debug)]
+struct SpanEnd {
+    cx: Context,
+    open: bool,
+}
+
+impl SpanEnd {
+    fn end(&mut self, outcome: &Outcome) {
+        if std::mem::take(&mut self.open) {
+            outcome.record(&self.cx);
+            self.cx.span().end();
+        }
+    }
+}
+
+impl Drop for SpanEnd {
+    fn drop(&mut self) {
+        if self.open {
+            self.cx
+                .span()
+                .set_attribute(KeyValue::new(JOB_CANCELLED, true));
+            self.end(&Outcome::error("cancelled", "dropped before completion"));
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A future inside a job span; see [`Job`].
+    #[must_use = "futures do nothing unless polled"]
+    #[derive(Debug)]
+    pub struct JobFuture<F> {
+        #[pin]
+        inner: Traced<F>,
+        span: SpanEnd,
+    }
+}
+
+impl<F> JobFuture<F> {
+    /// Runs `fut` in `cx` and owns the span active in `cx`.
+    pub(crate) fn new(fut: F, cx: Context) -> Self {
+        JobFuture {
+            inner: Traced::new(fut, cx.clone()),
+            span: SpanEnd { cx, open: true },
+        }
+    }
+
+    /// The context of the job span.
+    pub fn context(&self) -> &Context {
+        &self.span.cx
+    }
+}
+
+impl<F> Future for JobFuture<F>
+where
+    F: Future,
+    F::Output: JobOutcome,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, task: &mut task::Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let inner = this.inner;
+        match catch_unwind(AssertUnwindSafe(|| inner.poll(task))) {
+            Ok(Poll::Ready(out)) => {
+                this.span.end(&out.outcome());
+                Poll::Ready(out)
+            }
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => {
+                this.span
+                    .end(&Outcome::error("panic", panic_message(&*payload)));
+                resume_unwind(payload)
+            }
+        }
+    }
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    match (
+        payload.downcast_ref::<&str>(),
+        payload.downcast_ref::<String>(),
+    ) {
+        (Some(s), _) => (*s).to_owned(),
+        (_, Some(s)) => s.clone(),
+        _ => "panic".to_owned(),
+    }
+}

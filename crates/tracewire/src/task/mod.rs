@@ -1,0 +1,17 @@
+//! Task helpers (feature `tokio`): the context survives `spawn`, `spawn_blocking`, `JoinSet`,
+//! streams, named background jobs and batches.
+//!
+//! The context is attached by [`Traced`] on every poll and detached before the poll returns, so
+//! it never leaks into the next task a worker thread runs, however tasks move between threads.
+
+mod batch;
+mod job;
+#[cfg(feature = "tokio")]
+mod spawn;
+mod traced;
+
+pub use batch::{Batch, BATCH_FAILED_COUNT};
+pub use job::{Job, JobFuture, JobOutcome, JOB_CANCELLED, JOB_NAME};
+#[cfg(feature = "tokio")]
+pub use spawn::{spawn, spawn_blocking, JoinSetExt};
+pub use traced::{Traced, TracedExt};
