@@ -20,6 +20,8 @@ pub const KAFKA_MESSAGE_KEY: &str = "messaging.kafka.message.key";
 pub const MESSAGE_ID: &str = "messaging.message.id";
 /// `messaging.message.conversation_id`: the correlation id.
 pub const CONVERSATION_ID: &str = crate::CONVERSATION_ID_ATTRIBUTE;
+/// `messaging.destination.subscription.name`: the queue a RabbitMQ consumer reads.
+pub const SUBSCRIPTION_NAME: &str = "messaging.destination.subscription.name";
 /// `messaging.consumer.group.name`.
 pub const CONSUMER_GROUP_NAME: &str = "messaging.consumer.group.name";
 /// `messaging.message.body.size`.
@@ -40,5 +42,7 @@ pub const ERROR_TYPE: &str = "error.type";
 pub const MESSAGE_KEY: &str = "tracewire.message.key";
 /// `tracewire.message.payload`: message body (opt-in per destination; may be personal data).
 pub const MESSAGE_PAYLOAD: &str = "tracewire.message.payload";
+/// `tracewire.redelivered`: the broker says this delivery was delivered before.
+pub const REDELIVERED: &str = "tracewire.redelivered";
 /// `tracewire.settled`: `false` when a message span ended because its handle was dropped.
 pub const SETTLED: &str = "tracewire.settled";

@@ -73,7 +73,7 @@ impl<S: Stream> Stream for Traced<S> {
     }
 }
 
-/// `.traced()` and `.in_context(cx)` on any future or stream.
+/// `.traced()` and `.traced_in(cx)` on any future or stream.
 pub trait TracedExt: Sized {
     /// Runs in the caller's current context.
     fn traced(self) -> Traced<Self> {
@@ -81,7 +81,7 @@ pub trait TracedExt: Sized {
     }
 
     /// Runs in `cx`.
-    fn in_context(self, cx: Context) -> Traced<Self> {
+    fn traced_in(self, cx: Context) -> Traced<Self> {
         Traced::new(self, cx)
     }
 }

@@ -1,0 +1,157 @@
+//! The carrier: AMQP message headers (`BasicProperties::headers`, a field table).
+
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::BasicProperties;
+use opentelemetry::Context;
+use std::collections::BTreeMap;
+use tracewire::carrier::{HeaderReader, HeaderRejected, HeaderWriter, CORRELATION_HEADER};
+use tracewire::{CorrelationContextExt, Propagator};
+
+/// Reads a message's headers. Long strings, short strings and byte arrays are read as bytes (and
+/// the string members of a field array as several values); values of other types (integers,
+/// tables…) are ignored. The correlation id falls back to the AMQP `correlation-id` property when
+/// no `correlation_id` header is present.
+#[derive(Debug, Clone, Copy)]
+pub struct AmqpHeaders<'a> {
+    headers: Option<&'a FieldTable>,
+    correlation_property: Option<&'a ShortString>,
+}
+
+impl<'a> AmqpHeaders<'a> {
+    /// The headers and correlation-id property of `properties`.
+    pub fn new(properties: &'a BasicProperties) -> Self {
+        AmqpHeaders {
+            headers: properties.headers().as_ref(),
+            correlation_property: properties.correlation_id().as_ref(),
+        }
+    }
+
+    fn header_values<'s, 'n>(
+        &'s self,
+        name: &'n str,
+    ) -> impl Iterator<Item = &'s [u8]> + use<'s, 'n, 'a> {
+        self.headers
+            .into_iter()
+            .flat_map(|table| table.inner().iter())
+            .filter(move |(key, _)| key.as_str().eq_ignore_ascii_case(name))
+            .flat_map(|(_, value)| value_bytes(value))
+    }
+}
+
+/// The bytes of a string-like value; for a field array, of its string-like members.
+fn value_bytes(value: &AMQPValue) -> impl Iterator<Item = &[u8]> {
+    let (single, members): (Option<&[u8]>, &[AMQPValue]) = match value {
+        AMQPValue::FieldArray(array) => (None, array.as_slice()),
+        other => (scalar_bytes(other), &[]),
+    };
+    single
+        .into_iter()
+        .chain(members.iter().filter_map(scalar_bytes))
+}
+
+fn scalar_bytes(value: &AMQPValue) -> Option<&[u8]> {
+    match value {
+        AMQPValue::LongString(s) => Some(s.as_bytes()),
+        AMQPValue::ShortString(s) => Some(s.as_str().as_bytes()),
+        AMQPValue::ByteArray(b) => Some(b.as_slice()),
+        _ => None,
+    }
+}
+
+impl HeaderReader for AmqpHeaders<'_> {
+    fn values<'s>(&'s self, name: &str) -> impl Iterator<Item = &'s [u8]> {
+        let fallback = if name.eq_ignore_ascii_case(CORRELATION_HEADER)
+            && self.header_values(name).next().is_none()
+        {
+            self.correlation_property.map(|p| p.as_str().as_bytes())
+        } else {
+            None
+        };
+        self.header_values(name).chain(fallback)
+    }
+
+    fn names(&self) -> Vec<&str> {
+        self.headers
+            .into_iter()
+            .flat_map(|t| t.inner().keys())
+            .map(ShortString::as_str)
+            .collect()
+    }
+}
+
+/// Builds a message's headers: the caller's are kept, ours replace stale ones (whatever their
+/// case). Values are written as AMQP long strings (UTF-8 bytes), as the Java, Python and JS
+/// instrumentations write them.
+#[derive(Debug, Clone, Default)]
+pub struct AmqpHeadersMut {
+    map: BTreeMap<ShortString, AMQPValue>,
+}
+
+impl AmqpHeadersMut {
+    /// Starts from the headers already in `properties`.
+    pub fn from_properties(properties: &BasicProperties) -> Self {
+        AmqpHeadersMut {
+            map: properties
+                .headers()
+                .as_ref()
+                .map(|t| t.inner().clone())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The field table.
+    pub fn into_field_table(self) -> FieldTable {
+        FieldTable::from(self.map)
+    }
+}
+
+impl HeaderWriter for AmqpHeadersMut {
+    fn set(&mut self, name: &str, value: &[u8]) -> Result<(), HeaderRejected> {
+        // The fallible constructor: ShortString's From impls panic past 255 bytes.
+        let key = ShortString::try_new(name).map_err(|_| HeaderRejected {
+            name: name.to_owned(),
+        })?;
+        self.remove(name);
+        self.map
+            .insert(key, AMQPValue::LongString(LongString::from(value.to_vec())));
+        Ok(())
+    }
+
+    fn remove(&mut self, name: &str) {
+        self.map
+            .retain(|k, _| !k.as_str().eq_ignore_ascii_case(name));
+    }
+}
+
+/// Injects `cx` into `properties`: headers written (user headers kept), and the AMQP
+/// `correlation-id` property set from the correlation id when the caller left it unset — never
+/// overwritten.
+///
+/// ```
+/// use lapin::BasicProperties;
+/// use opentelemetry::Context;
+/// use tracewire::{CorrelationContextExt, Propagator};
+///
+/// let cx = Context::new().with_correlation_id_or_new();
+/// let props = tracewire_amqp::inject(&Propagator::new(), &cx, BasicProperties::default());
+/// let id = cx.correlation_id().unwrap().as_str();
+/// assert_eq!(props.correlation_id().as_ref().map(|s| s.as_str()), Some(id));
+/// ```
+pub fn inject(
+    propagator: &Propagator,
+    cx: &Context,
+    properties: BasicProperties,
+) -> BasicProperties {
+    let mut headers = AmqpHeadersMut::from_properties(&properties);
+    propagator.inject(cx, &mut headers);
+    let mut properties = properties.with_headers(headers.into_field_table());
+    if properties.correlation_id().is_none() {
+        if let Some(id) = cx.correlation_id() {
+            // A valid correlation id is at most 128 bytes, so it always fits a short string.
+            if let Ok(id) = ShortString::try_new(id.as_str()) {
+                properties = properties.with_correlation_id(id);
+            }
+        }
+    }
+    properties
+}

@@ -1,0 +1,53 @@
+//! # tracewire-amqp
+//!
+//! tracewire for RabbitMQ over [`lapin`]: publishes carry `traceparent`, `tracestate`,
+//! `baggage` and `correlation_id` headers (AMQP long strings) plus the AMQP `correlation-id`
+//! property; deliveries own a `process` span parented on the producer's context and ended by
+//! `ack`, `nack` or `reject`.
+//!
+//! ```no_run
+//! use futures_util::StreamExt;
+//! use lapin::{options::*, types::FieldTable, BasicProperties, Connection, ConnectionProperties};
+//! use tracewire_amqp::{TracedChannel, TracedConsumer};
+//!
+//! # async fn run() -> lapin::Result<()> {
+//! let conn = Connection::connect("amqp://127.0.0.1:5672", ConnectionProperties::default()).await?;
+//! let channel = TracedChannel::new(conn.create_channel().await?);
+//! channel.channel().confirm_select(ConfirmSelectOptions::default()).await?;
+//! let confirm = channel
+//!     .basic_publish("".into(), "payments".into(), BasicPublishOptions::default(), b"{}", BasicProperties::default())
+//!     .await?;
+//! confirm.await?; // the publish span ends on the broker's confirm
+//!
+//! let consumer = channel.channel()
+//!     .basic_consume("payments".into(), "".into(), BasicConsumeOptions::default(), FieldTable::default())
+//!     .await?;
+//! let mut deliveries = TracedConsumer::new(consumer);
+//! while let Some(delivery) = deliveries.next().await {
+//!     let delivery = delivery?;
+//!     delivery.in_context(async { /* handle: logs and spans join the producer's trace */ }).await;
+//!     delivery.ack(BasicAckOptions::default()).await?; // ends the process span
+//! }
+//! # Ok(()) }
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod consume;
+mod destination;
+mod headers;
+mod publish;
+
+pub use consume::{TracedConsumer, TracedDelivery};
+pub use destination::{consume_destination, publish_destination, DEFAULT_EXCHANGE};
+pub use headers::{inject, AmqpHeaders, AmqpHeadersMut};
+pub use publish::{ReplyError, TracedChannel, TracedConfirm, SYSTEM};
+
+use tracewire::messaging::Messaging;
+
+/// Default instrumentation for RabbitMQ: `messaging.system = rabbitmq`, the global tracer, the
+/// default propagator. Start from [`Messaging::builder`] with [`SYSTEM`] to change any of it.
+pub fn messaging() -> Messaging {
+    Messaging::builder(SYSTEM).build()
+}

@@ -1,0 +1,160 @@
+//! Publishing: `basic_publish` with context injected and a PRODUCER span that ends on the
+//! publisher confirm.
+
+use crate::destination::publish_destination;
+use crate::headers::inject;
+use lapin::options::BasicPublishOptions;
+use lapin::types::ShortString;
+use lapin::{BasicProperties, Channel, Confirmation, PublisherConfirm};
+use opentelemetry::{Context, KeyValue};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{self, Poll};
+use tracewire::messaging::attributes::{MESSAGE_ID, RABBITMQ_ROUTING_KEY};
+use tracewire::messaging::{Messaging, OpenSpan, OperationSpec, OperationType, Outcome};
+
+/// The `messaging.system` of RabbitMQ.
+pub const SYSTEM: &str = "rabbitmq";
+
+/// A `lapin::Channel` whose publishes carry the current trace context and correlation id.
+#[derive(Clone, Debug)]
+pub struct TracedChannel {
+    channel: Channel,
+    messaging: Messaging,
+}
+
+/// What [`TracedChannel::reply`] could not do.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplyError {
+    /// The request has no `reply-to` property: there is nowhere to reply.
+    #[error("the request has no reply-to property")]
+    NoReplyTo,
+    /// The publish failed.
+    #[error(transparent)]
+    Amqp(#[from] lapin::Error),
+}
+
+impl TracedChannel {
+    /// Wraps `channel` with default instrumentation (`messaging.system = rabbitmq`, the global
+    /// tracer, the default propagator).
+    pub fn new(channel: Channel) -> Self {
+        Self::with_messaging(channel, crate::messaging())
+    }
+
+    /// Wraps `channel` with your own instrumentation settings.
+    pub fn with_messaging(channel: Channel, messaging: Messaging) -> Self {
+        TracedChannel { channel, messaging }
+    }
+
+    /// The lapin channel, for everything that needs no tracing.
+    pub fn channel(&self) -> &Channel {
+        &self.channel
+    }
+
+    /// The instrumentation.
+    pub fn messaging(&self) -> &Messaging {
+        &self.messaging
+    }
+
+    /// `basic_publish` in the current context: headers injected (user headers kept), the AMQP
+    /// `correlation-id` property set when unset, and a span `publish {exchange}:{routing_key}`.
+    /// With publisher confirms on, the span ends when the returned [`TracedConfirm`] resolves
+    /// (a nack marks it failed); otherwise it ends once the message is written. lapin's results
+    /// are returned untouched.
+    pub async fn basic_publish(
+        &self,
+        exchange: ShortString,
+        routing_key: ShortString,
+        options: BasicPublishOptions,
+        payload: &[u8],
+        properties: BasicProperties,
+    ) -> lapin::Result<TracedConfirm> {
+        let destination = publish_destination(exchange.as_str(), routing_key.as_str());
+        let mut spec =
+            OperationSpec::new(OperationType::Send, "publish", &destination).body(payload);
+        if !routing_key.as_str().is_empty() {
+            spec = spec.attribute(KeyValue::new(RABBITMQ_ROUTING_KEY, routing_key.to_string()));
+        }
+        if let Some(id) = properties.message_id() {
+            spec = spec.attribute(KeyValue::new(MESSAGE_ID, id.to_string()));
+        }
+        let cx = self.messaging.start_send(&Context::current(), spec);
+        let properties = inject(self.messaging.propagator(), &cx, properties);
+        let span = OpenSpan::new(cx);
+        let published = self
+            .channel
+            .basic_publish(exchange, routing_key, options, payload, properties)
+            .await;
+        match published {
+            Ok(inner) if self.channel.status().confirm() => Ok(TracedConfirm {
+                inner,
+                span: Some(span),
+            }),
+            Ok(inner) => {
+                span.end(Outcome::Ok);
+                Ok(TracedConfirm { inner, span: None })
+            }
+            Err(e) => {
+                span.end(Outcome::error("publish", e.to_string()));
+                Err(e)
+            }
+        }
+    }
+
+    /// Replies to an RPC request: publishes to the default exchange with the request's
+    /// `reply-to` as routing key and its `correlation-id` property (unless `properties` sets
+    /// one). Call it in the request's context (e.g. inside
+    /// [`TracedDelivery::in_context`](crate::TracedDelivery::in_context)) so the reply continues
+    /// the trace.
+    pub async fn reply(
+        &self,
+        request: &BasicProperties,
+        options: BasicPublishOptions,
+        payload: &[u8],
+        properties: BasicProperties,
+    ) -> Result<TracedConfirm, ReplyError> {
+        let reply_to = request.reply_to().clone().ok_or(ReplyError::NoReplyTo)?;
+        let properties = match (properties.correlation_id(), request.correlation_id()) {
+            (None, Some(id)) => properties.with_correlation_id(id.clone()),
+            _ => properties,
+        };
+        let exchange = ShortString::default();
+        Ok(self
+            .basic_publish(exchange, reply_to, options, payload, properties)
+            .await?)
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// lapin's `PublisherConfirm`, which also ends the publish span with the broker's answer.
+    /// Resolves to lapin's result untouched. Dropping it unresolved ends the span unsettled.
+    #[must_use = "the confirm says whether the broker took the message"]
+    #[derive(Debug)]
+    pub struct TracedConfirm {
+        #[pin]
+        inner: PublisherConfirm,
+        span: Option<OpenSpan>,
+    }
+}
+
+impl Future for TracedConfirm {
+    type Output = lapin::Result<Confirmation>;
+
+    fn poll(self: Pin<&mut Self>, task: &mut task::Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = std::task::ready!(this.inner.poll(task));
+        if let Some(span) = this.span.take() {
+            span.end(match &result {
+                Ok(Confirmation::Ack(None) | Confirmation::NotRequested) => Outcome::Ok,
+                Ok(Confirmation::Ack(Some(_))) => {
+                    Outcome::error("returned", "the broker returned the message as unroutable")
+                }
+                Ok(Confirmation::Nack(_)) => {
+                    Outcome::error("nack", "the broker nacked the message")
+                }
+                Err(e) => Outcome::error("confirm", e.to_string()),
+            });
+        }
+        Poll::Ready(result)
+    }
+}
