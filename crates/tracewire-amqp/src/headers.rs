@@ -155,3 +155,95 @@ pub fn inject(
     }
     properties
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lapin::types::{ByteArray, FieldArray};
+
+    fn table(entries: Vec<(&str, AMQPValue)>) -> BasicProperties {
+        let mut t = FieldTable::default();
+        for (k, v) in entries {
+            t.insert(ShortString::from(k), v);
+        }
+        BasicProperties::default().with_headers(t)
+    }
+
+    #[test]
+    fn every_value_type_is_read_or_ignored_without_failing() {
+        let props = table(vec![
+            ("TraceParent", AMQPValue::LongString("a".into())),
+            ("traceparent", AMQPValue::ShortString("b".into())),
+            (
+                "TRACEPARENT",
+                AMQPValue::ByteArray(ByteArray::from(vec![0xff, 0x00])),
+            ),
+            (
+                "tracestate",
+                AMQPValue::FieldArray(FieldArray::from(vec![
+                    AMQPValue::LongString("x=1".into()),
+                    AMQPValue::LongLongInt(7),
+                    AMQPValue::FieldTable(FieldTable::default()),
+                    AMQPValue::LongString("y=2".into()),
+                ])),
+            ),
+            ("baggage", AMQPValue::LongLongInt(1)),
+            (
+                "correlation_id",
+                AMQPValue::FieldTable(FieldTable::default()),
+            ),
+            ("x-void", AMQPValue::Void),
+        ]);
+        let h = AmqpHeaders::new(&props);
+        assert_eq!(
+            h.values("traceparent").count(),
+            3,
+            "long, short and byte-array values, any case"
+        );
+        assert_eq!(
+            h.values("tracestate").collect::<Vec<_>>(),
+            vec![&b"x=1"[..], b"y=2"]
+        );
+        assert_eq!(h.values("baggage").count(), 0, "an integer is ignored");
+        assert_eq!(h.values("correlation_id").count(), 0, "a table is ignored");
+    }
+
+    #[test]
+    fn writing_replaces_ours_in_any_case_and_keeps_the_rest() {
+        let props = table(vec![
+            ("TraceParent", AMQPValue::LongString("stale".into())),
+            ("x-user", AMQPValue::LongLongInt(1)),
+        ]);
+        let mut w = AmqpHeadersMut::from_properties(&props);
+        w.set("traceparent", b"fresh").unwrap();
+        assert!(
+            w.set(&"k".repeat(300), b"v").is_err(),
+            "a name past 255 bytes is refused, not a panic"
+        );
+        let t = w.into_field_table();
+        let keys: Vec<_> = t.inner().keys().map(|k| k.as_str()).collect();
+        assert_eq!(keys, vec!["traceparent", "x-user"]);
+        assert_eq!(
+            t.inner()["traceparent"],
+            AMQPValue::LongString("fresh".into())
+        );
+    }
+
+    #[test]
+    fn the_correlation_property_is_a_fallback_only() {
+        let props = BasicProperties::default().with_correlation_id("prop".into());
+        assert_eq!(
+            AmqpHeaders::new(&props).last("correlation_id"),
+            Some(&b"prop"[..])
+        );
+        let props = table(vec![(
+            "correlation_id",
+            AMQPValue::LongString("hdr".into()),
+        )])
+        .with_correlation_id("prop".into());
+        assert_eq!(
+            AmqpHeaders::new(&props).last("correlation_id"),
+            Some(&b"hdr"[..])
+        );
+    }
+}

@@ -1,1 +1,47 @@
-//! tracewire-nats
+//! # tracewire-nats
+//!
+//! tracewire for NATS over [`async_nats`]: core publish/subscribe and request/reply, and
+//! JetStream publish (span ends on the `PublishAck`) and consumers (span ends on `ack`, `nak`,
+//! `term`). Headers `traceparent`, `tracestate`, `baggage`, `correlation_id` are written through
+//! async-nats' fallible constructors only, so a hostile value never panics.
+//!
+//! `messaging.system` is `nats`: NATS is not yet in the OpenTelemetry semantic-conventions
+//! registry, and `nats` is the value the other OpenTelemetry instrumentations use.
+//!
+//! ```no_run
+//! use futures_util::StreamExt;
+//! use tracewire_nats::TracedClient;
+//!
+//! # async fn run() -> Result<(), async_nats::Error> {
+//! let nats = TracedClient::new(async_nats::connect("127.0.0.1:4222").await?);
+//! let mut orders = nats.subscribe("orders.>").await?;
+//! nats.publish("orders.created", "{}".into()).await?; // span `publish orders.created`
+//! if let Some(message) = orders.next().await {
+//!     message.in_context(async { /* one trace with the publisher */ }).await;
+//! }
+//! # Ok(()) }
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod core_nats;
+mod headers;
+mod jetstream;
+
+pub use core_nats::{TracedClient, TracedMessage, TracedSubscriber};
+pub use headers::{extract, inject, NatsHeaders};
+pub use jetstream::{
+    TracedJetStream, TracedJsMessage, TracedJsStream, TracedPublishAck, NATS_SEQUENCE, NATS_STREAM,
+};
+
+use tracewire::messaging::Messaging;
+
+/// The `messaging.system` of NATS.
+pub const SYSTEM: &str = "nats";
+
+/// Default instrumentation for NATS: `messaging.system = nats`, the global tracer, the default
+/// propagator. Start from [`Messaging::builder`] with [`SYSTEM`] to change any of it.
+pub fn messaging() -> Messaging {
+    Messaging::builder(SYSTEM).build()
+}

@@ -1,0 +1,156 @@
+//! The carrier: `async_nats::HeaderMap`.
+//!
+//! async-nats' `From<&str>` for header names and values panics on CR/LF and invalid names, so
+//! only the fallible constructors are used here: a value that cannot be a header is refused (and
+//! counted by the propagator), never a panic. Headers of the caller (`Nats-Msg-Id`…) are never
+//! touched.
+
+use async_nats::header::{HeaderMap, HeaderName, HeaderValue};
+use opentelemetry::Context;
+use std::str::FromStr;
+use tracewire::carrier::{HeaderReader, HeaderRejected, HeaderWriter};
+use tracewire::Propagator;
+
+/// Reads a NATS message's headers (names compared without regard to case; every value of a
+/// multi-value header, in order).
+#[derive(Debug, Clone, Copy)]
+pub struct NatsHeaders<'a>(pub Option<&'a HeaderMap>);
+
+impl HeaderReader for NatsHeaders<'_> {
+    fn values<'s>(&'s self, name: &str) -> impl Iterator<Item = &'s [u8]> {
+        self.0
+            .into_iter()
+            .flat_map(HeaderMap::iter)
+            .filter(move |(n, _)| AsRef::<str>::as_ref(*n).eq_ignore_ascii_case(name))
+            .flat_map(|(_, values)| values.iter().map(|v| v.as_str().as_bytes()))
+    }
+
+    fn names(&self) -> Vec<&str> {
+        self.0
+            .into_iter()
+            .flat_map(HeaderMap::iter)
+            .map(|(n, _)| n.as_ref())
+            .collect()
+    }
+}
+
+/// Collects the headers tracewire writes, then merges them into the caller's map in one pass
+/// (`HeaderMap` has no removal, so a stale header of ours is dropped by rebuilding the map).
+#[derive(Debug, Default)]
+struct Ours {
+    set: Vec<(HeaderName, HeaderValue)>,
+    names: Vec<String>,
+}
+
+impl HeaderWriter for Ours {
+    fn set(&mut self, name: &str, value: &[u8]) -> Result<(), HeaderRejected> {
+        let rejected = || HeaderRejected {
+            name: name.to_owned(),
+        };
+        let header_name = HeaderName::from_str(name).map_err(|_| rejected())?;
+        let text = std::str::from_utf8(value).map_err(|_| rejected())?;
+        let header_value = HeaderValue::from_str(text).map_err(|_| rejected())?;
+        self.remove(name);
+        self.names.push(name.to_owned());
+        self.set.push((header_name, header_value));
+        Ok(())
+    }
+
+    fn remove(&mut self, name: &str) {
+        self.set
+            .retain(|(n, _)| !AsRef::<str>::as_ref(n).eq_ignore_ascii_case(name));
+        if !self.names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+            self.names.push(name.to_owned());
+        }
+    }
+}
+
+/// Injects `cx` into `headers` (the caller's, or none), replacing stale tracing headers of any
+/// case and keeping every other header as it was.
+///
+/// ```
+/// use opentelemetry::Context;
+/// use tracewire::{CorrelationContextExt, Propagator};
+///
+/// let mut user = async_nats::HeaderMap::new();
+/// user.insert("Nats-Msg-Id", "order-1");
+/// let cx = Context::new().with_correlation_id_or_new();
+/// let headers = tracewire_nats::inject(&Propagator::new(), &cx, Some(user));
+/// assert_eq!(headers.get("Nats-Msg-Id").unwrap().as_str(), "order-1");
+/// assert!(headers.get("correlation_id").is_some());
+/// ```
+pub fn inject(propagator: &Propagator, cx: &Context, headers: Option<HeaderMap>) -> HeaderMap {
+    let mut ours = Ours::default();
+    propagator.inject(cx, &mut ours);
+    let mine = |name: &HeaderName| {
+        let name: &str = name.as_ref();
+        ours.names.iter().any(|n| n.eq_ignore_ascii_case(name))
+    };
+    let mut merged = match headers {
+        Some(user) if user.iter().any(|(n, _)| mine(n)) => {
+            let mut kept = HeaderMap::new();
+            for (name, values) in user.iter().filter(|(n, _)| !mine(n)) {
+                for value in values {
+                    kept.append(name.clone(), value.clone());
+                }
+            }
+            kept
+        }
+        Some(user) => user,
+        None => HeaderMap::new(),
+    };
+    for (name, value) in ours.set {
+        merged.append(name, value);
+    }
+    merged
+}
+
+/// The context a message carries, extracted with `propagator` (never fails; problems counted).
+pub fn extract(propagator: &Propagator, headers: Option<&HeaderMap>) -> tracewire::Extracted {
+    propagator.extract(&NatsHeaders(headers))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracewire::CorrelationContextExt;
+
+    #[test]
+    fn values_that_cannot_be_headers_are_refused_not_panicked_on() {
+        let mut ours = Ours::default();
+        assert!(ours.set("traceparent", b"a\r\nb").is_err(), "CR/LF");
+        assert!(ours.set("bad:name", b"x").is_err(), "colon in a name");
+        assert!(ours.set("bad name", b"x").is_err(), "space in a name");
+        assert!(ours.set("traceparent", b"\xff").is_err(), "not UTF-8");
+        assert!(ours.set("traceparent", b"ok").is_ok());
+    }
+
+    #[test]
+    fn stale_tracing_headers_are_replaced_and_user_headers_kept() {
+        let mut user = HeaderMap::new();
+        user.append("Nats-Msg-Id", "m-1");
+        user.append(
+            "TraceParent",
+            "00-11111111111111111111111111111111-2222222222222222-01",
+        );
+        user.append("x-multi", "1");
+        user.append("x-multi", "2");
+        let cx = Context::new().with_correlation_id_or_new();
+        let out = inject(&Propagator::new(), &cx, Some(user));
+        let reader = NatsHeaders(Some(&out));
+        assert_eq!(
+            reader.values("traceparent").count(),
+            0,
+            "no span: the stale parent is gone"
+        );
+        assert_eq!(
+            reader.values("x-multi").collect::<Vec<_>>(),
+            vec![&b"1"[..], b"2"]
+        );
+        assert_eq!(reader.last("nats-msg-id"), Some(&b"m-1"[..]));
+        assert_eq!(
+            reader.last("correlation_id"),
+            Some(cx.correlation_id().unwrap().as_bytes())
+        );
+    }
+}
