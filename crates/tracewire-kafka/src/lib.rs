@@ -1,1 +1,56 @@
-//! tracewire-kafka
+//! # tracewire-kafka
+//!
+//! tracewire for Kafka over [`rdkafka`]: sends carry `traceparent`, `tracestate`, `baggage` and
+//! `correlation_id` headers (UTF-8 bytes) and a PRODUCER span that ends on the delivery report;
+//! consumed messages own a `process {topic}` span parented on the producer's context, ended by
+//! commit, offset store or drop. Untrusted headers are read through a path that cannot panic
+//! (rdkafka's own header iteration unwraps non-UTF-8 keys).
+//!
+//! ```no_run
+//! use rdkafka::consumer::{CommitMode, Consumer};
+//! use rdkafka::producer::FutureRecord;
+//! use rdkafka::ClientConfig;
+//! use tracewire_kafka::{TracedConsumer, TracedProducer};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let producer = TracedProducer::new(ClientConfig::new().set("bootstrap.servers", "127.0.0.1:9092").create()?);
+//! let record = FutureRecord::to("orders").key("o-1").payload("{}");
+//! producer.send(record, std::time::Duration::from_secs(5)).await.map_err(|(e, _)| e)?;
+//!
+//! let consumer = TracedConsumer::from_config(ClientConfig::new()
+//!     .set("bootstrap.servers", "127.0.0.1:9092").set("group.id", "inventory"))?;
+//! consumer.consumer().subscribe(&["orders"])?;
+//! let message = consumer.recv().await?;
+//! message.in_context(async { /* one trace with the producer */ }).await;
+//! message.commit(CommitMode::Async)?; // ends the process span
+//! # Ok(()) }
+//! ```
+
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+mod consumer;
+mod headers;
+mod producer;
+mod raw;
+
+pub use consumer::{ReceivedBatch, TracedConsumer, TracedMessage};
+pub use headers::{inject_headers, InjectExt, KafkaHeaders};
+pub use producer::{TracedDeliveryFuture, TracedProducer};
+
+use tracewire::messaging::attributes::KAFKA_MESSAGE_KEY;
+use tracewire::messaging::Messaging;
+
+/// The `messaging.system` of Kafka.
+pub const SYSTEM: &str = "kafka";
+
+/// Default instrumentation for Kafka: `messaging.system = kafka`, keys (on opt-in) recorded as
+/// `messaging.kafka.message.key`, the global tracer, the default propagator.
+pub fn messaging() -> Messaging {
+    builder().build()
+}
+
+/// A [`Messaging`] builder preset for Kafka, to change the topology, hooks, tracer…
+pub fn builder() -> tracewire::messaging::MessagingBuilder {
+    Messaging::builder(SYSTEM).key_attribute(KAFKA_MESSAGE_KEY)
+}

@@ -8,7 +8,7 @@
 use async_nats::header::{HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::Context;
 use std::str::FromStr;
-use tracewire::carrier::{HeaderReader, HeaderRejected, HeaderWriter};
+use tracewire::carrier::{HeaderReader, PendingHeaders};
 use tracewire::Propagator;
 
 /// Reads a NATS message's headers (names compared without regard to case; every value of a
@@ -34,35 +34,10 @@ impl HeaderReader for NatsHeaders<'_> {
     }
 }
 
-/// Collects the headers tracewire writes, then merges them into the caller's map in one pass
-/// (`HeaderMap` has no removal, so a stale header of ours is dropped by rebuilding the map).
-#[derive(Debug, Default)]
-struct Ours {
-    set: Vec<(HeaderName, HeaderValue)>,
-    names: Vec<String>,
-}
-
-impl HeaderWriter for Ours {
-    fn set(&mut self, name: &str, value: &[u8]) -> Result<(), HeaderRejected> {
-        let rejected = || HeaderRejected {
-            name: name.to_owned(),
-        };
-        let header_name = HeaderName::from_str(name).map_err(|_| rejected())?;
-        let text = std::str::from_utf8(value).map_err(|_| rejected())?;
-        let header_value = HeaderValue::from_str(text).map_err(|_| rejected())?;
-        self.remove(name);
-        self.names.push(name.to_owned());
-        self.set.push((header_name, header_value));
-        Ok(())
-    }
-
-    fn remove(&mut self, name: &str) {
-        self.set
-            .retain(|(n, _)| !AsRef::<str>::as_ref(n).eq_ignore_ascii_case(name));
-        if !self.names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
-            self.names.push(name.to_owned());
-        }
-    }
+/// Whether NATS can carry this header: async-nats' fallible constructors decide.
+fn nats_accepts(name: &str, value: &[u8]) -> bool {
+    HeaderName::from_str(name).is_ok()
+        && std::str::from_utf8(value).is_ok_and(|v| HeaderValue::from_str(v).is_ok())
 }
 
 /// Injects `cx` into `headers` (the caller's, or none), replacing stale tracing headers of any
@@ -80,12 +55,9 @@ impl HeaderWriter for Ours {
 /// assert!(headers.get("correlation_id").is_some());
 /// ```
 pub fn inject(propagator: &Propagator, cx: &Context, headers: Option<HeaderMap>) -> HeaderMap {
-    let mut ours = Ours::default();
+    let mut ours = PendingHeaders::new(nats_accepts);
     propagator.inject(cx, &mut ours);
-    let mine = |name: &HeaderName| {
-        let name: &str = name.as_ref();
-        ours.names.iter().any(|n| n.eq_ignore_ascii_case(name))
-    };
+    let mine = |name: &HeaderName| ours.touches(name.as_ref());
     let mut merged = match headers {
         Some(user) if user.iter().any(|(n, _)| mine(n)) => {
             let mut kept = HeaderMap::new();
@@ -99,8 +71,13 @@ pub fn inject(propagator: &Propagator, cx: &Context, headers: Option<HeaderMap>)
         Some(user) => user,
         None => HeaderMap::new(),
     };
-    for (name, value) in ours.set {
-        merged.append(name, value);
+    for (name, value) in ours.values() {
+        // Accepted above by the same constructors, so neither conversion fails here.
+        if let (Ok(name), Ok(value)) = (HeaderName::from_str(name), std::str::from_utf8(value)) {
+            if let Ok(value) = HeaderValue::from_str(value) {
+                merged.append(name, value);
+            }
+        }
     }
     merged
 }
@@ -117,7 +94,8 @@ mod tests {
 
     #[test]
     fn values_that_cannot_be_headers_are_refused_not_panicked_on() {
-        let mut ours = Ours::default();
+        use tracewire::carrier::HeaderWriter;
+        let mut ours = PendingHeaders::new(nats_accepts);
         assert!(ours.set("traceparent", b"a\r\nb").is_err(), "CR/LF");
         assert!(ours.set("bad:name", b"x").is_err(), "colon in a name");
         assert!(ours.set("bad name", b"x").is_err(), "space in a name");

@@ -153,3 +153,70 @@ mod http_impl {
         }
     }
 }
+
+/// The headers an inject wants written, collected first, for clients whose header types can
+/// neither replace nor remove in place (Kafka's `OwnedHeaders`, NATS' `HeaderMap`): the broker
+/// crate then merges them into the message in one pass, dropping the stale values of every name
+/// listed in [`touched`](Self::touched).
+///
+/// ```
+/// use tracewire::carrier::{HeaderWriter, PendingHeaders};
+///
+/// let mut pending = PendingHeaders::new(|_name, value| !value.contains(&b'\n'));
+/// pending.set("traceparent", b"00-...").unwrap();
+/// assert!(pending.set("tracestate", b"a\n").is_err(), "refused by the transport's rule");
+/// assert!(pending.touches("TraceParent") && pending.touches("tracestate"));
+/// assert_eq!(pending.values().count(), 1);
+/// ```
+#[derive(Debug, Clone)]
+pub struct PendingHeaders {
+    accept: fn(&str, &[u8]) -> bool,
+    values: Vec<(String, Vec<u8>)>,
+    touched: Vec<String>,
+}
+
+impl PendingHeaders {
+    /// Collects headers that `accept` allows on the transport; others are refused (and counted
+    /// by the propagator), never a panic later.
+    pub fn new(accept: fn(&str, &[u8]) -> bool) -> Self {
+        PendingHeaders {
+            accept,
+            values: Vec::new(),
+            touched: Vec::new(),
+        }
+    }
+
+    /// Whether `name` (any case) was set or removed: its old values must go.
+    pub fn touches(&self, name: &str) -> bool {
+        self.touched.iter().any(|t| t.eq_ignore_ascii_case(name))
+    }
+
+    /// The values to write, in the order they were set.
+    pub fn values(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.values.iter().map(|(n, v)| (n.as_str(), v.as_slice()))
+    }
+
+    fn touch(&mut self, name: &str) {
+        if !self.touches(name) {
+            self.touched.push(name.to_owned());
+        }
+    }
+}
+
+impl HeaderWriter for PendingHeaders {
+    fn set(&mut self, name: &str, value: &[u8]) -> Result<(), HeaderRejected> {
+        if !(self.accept)(name, value) {
+            return Err(HeaderRejected {
+                name: name.to_owned(),
+            });
+        }
+        self.remove(name);
+        self.values.push((name.to_owned(), value.to_vec()));
+        Ok(())
+    }
+
+    fn remove(&mut self, name: &str) {
+        self.values.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.touch(name);
+    }
+}

@@ -1,0 +1,267 @@
+//! Consuming: messages that own their CONSUMER span until committed, stored or dropped.
+
+use crate::headers::KafkaHeaders;
+use opentelemetry::{Context, KeyValue};
+use rdkafka::consumer::{
+    CommitMode, Consumer, ConsumerContext, DefaultConsumerContext, StreamConsumer,
+};
+use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::message::{BorrowedMessage, Message, OwnedMessage};
+use rdkafka::util::DefaultRuntime;
+use rdkafka::ClientConfig;
+use std::future::Future;
+use std::time::Duration;
+use tracewire::messaging::attributes::{
+    CONSUMER_GROUP_NAME, DESTINATION_PARTITION_ID, KAFKA_OFFSET,
+};
+use tracewire::messaging::{Messaging, OpenSpan, OperationSpec, OperationType, Outcome};
+use tracewire::task::{Batch, JobOutcome, Traced};
+
+/// A `StreamConsumer` yielding [`TracedMessage`]s. Polls that return no message start no span.
+pub struct TracedConsumer<C: ConsumerContext + 'static = DefaultConsumerContext, R = DefaultRuntime>
+{
+    inner: StreamConsumer<C, R>,
+    messaging: Messaging,
+    group: Option<String>,
+}
+
+impl<C: ConsumerContext + 'static, R> std::fmt::Debug for TracedConsumer<C, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TracedConsumer")
+            .field("group", &self.group)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TracedConsumer {
+    /// Creates the consumer from `config`, recording its `group.id` as the consumer group.
+    pub fn from_config(config: &ClientConfig) -> KafkaResult<Self> {
+        Self::from_config_with(config, crate::messaging())
+    }
+
+    /// As [`from_config`](Self::from_config), with your own instrumentation settings.
+    pub fn from_config_with(config: &ClientConfig, messaging: Messaging) -> KafkaResult<Self> {
+        let inner: StreamConsumer = config.create()?;
+        Ok(Self::with_messaging(
+            inner,
+            config.get("group.id").map(str::to_owned),
+            messaging,
+        ))
+    }
+}
+
+impl<C: ConsumerContext + 'static, R> TracedConsumer<C, R> {
+    /// Wraps `consumer`; `group` is its `group.id` (recorded as `messaging.consumer.group.name`).
+    pub fn with_messaging(
+        consumer: StreamConsumer<C, R>,
+        group: Option<String>,
+        messaging: Messaging,
+    ) -> Self {
+        TracedConsumer {
+            inner: consumer,
+            messaging,
+            group,
+        }
+    }
+
+    /// The rdkafka consumer (subscribe, assign, commit state…).
+    pub fn consumer(&self) -> &StreamConsumer<C, R> {
+        &self.inner
+    }
+
+    /// The instrumentation.
+    pub fn messaging(&self) -> &Messaging {
+        &self.messaging
+    }
+
+    /// The next message, with its span `process {topic}` started; errors untouched.
+    pub async fn recv(&self) -> KafkaResult<TracedMessage<'_, C, R>> {
+        let message = self.inner.recv().await?;
+        let span = self.start_span(&message);
+        Ok(TracedMessage {
+            message,
+            span,
+            consumer: self,
+        })
+    }
+
+    fn start_span(&self, message: &BorrowedMessage<'_>) -> OpenSpan {
+        let extracted = self
+            .messaging
+            .propagator()
+            .extract(&KafkaHeaders::of_message(message));
+        OpenSpan::new(
+            self.messaging
+                .start_consume(&extracted.context, self.spec(message)),
+        )
+    }
+
+    fn spec<'m>(&self, message: &'m BorrowedMessage<'_>) -> OperationSpec<'m> {
+        let mut spec = OperationSpec::new(OperationType::Process, "process", message.topic())
+            .key(message.key())
+            .attribute(KeyValue::new(
+                DESTINATION_PARTITION_ID,
+                message.partition().to_string(),
+            ))
+            .attribute(KeyValue::new(KAFKA_OFFSET, message.offset()));
+        spec.body_size = Some(message.payload_len());
+        spec.payload = message.payload();
+        if let Some(group) = &self.group {
+            spec = spec.attribute(KeyValue::new(CONSUMER_GROUP_NAME, group.clone()));
+        }
+        spec
+    }
+
+    /// Receives up to `max` messages, waiting at most `window` after the first call for the
+    /// batch to fill (no message in the window: an empty batch and no span). Errors met on the
+    /// way are kept in the batch, untouched.
+    pub async fn recv_batch(&self, max: usize, window: Duration) -> ReceivedBatch<'_, C, R> {
+        let mut batch = ReceivedBatch {
+            consumer: self,
+            messages: Vec::new(),
+            errors: Vec::new(),
+        };
+        let deadline = tokio::time::Instant::now() + window;
+        while batch.messages.len() < max {
+            match tokio::time::timeout_at(deadline, self.inner.recv()).await {
+                Ok(Ok(message)) => {
+                    let extracted = self
+                        .messaging
+                        .propagator()
+                        .extract(&KafkaHeaders::of_message(&message));
+                    batch.messages.push((extracted.context, message));
+                }
+                Ok(Err(e)) => batch.errors.push(e),
+                Err(_elapsed) => break,
+            }
+        }
+        batch
+    }
+}
+
+/// A consumed message that owns its span. [`commit`](Self::commit) or
+/// [`store_offset`](Self::store_offset) settle it and end the span; [`finish`](Self::finish)
+/// ends it without touching offsets (auto-commit); dropping it ends it unsettled.
+pub struct TracedMessage<
+    'c,
+    C: ConsumerContext + 'static = DefaultConsumerContext,
+    R = DefaultRuntime,
+> {
+    message: BorrowedMessage<'c>,
+    span: OpenSpan,
+    consumer: &'c TracedConsumer<C, R>,
+}
+
+impl<C: ConsumerContext + 'static, R> std::fmt::Debug for TracedMessage<'_, C, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TracedMessage")
+            .field("message", &self.message)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'c, C: ConsumerContext + 'static, R> TracedMessage<'c, C, R> {
+    /// The rdkafka message.
+    pub fn message(&self) -> &BorrowedMessage<'c> {
+        &self.message
+    }
+
+    /// The message's context: its span, baggage and correlation id.
+    pub fn context(&self) -> &Context {
+        self.span.context()
+    }
+
+    /// Runs `fut` (the handler) in the message's context.
+    pub fn in_context<F: Future>(&self, fut: F) -> Traced<F> {
+        Traced::new(fut, self.context().clone())
+    }
+
+    /// Commits this message's offset and ends the span; rdkafka's result untouched.
+    pub fn commit(self, mode: CommitMode) -> KafkaResult<()> {
+        let result = self.consumer.inner.commit_message(&self.message, mode);
+        self.span.end(settled(&result));
+        result
+    }
+
+    /// Stores this message's offset (for `enable.auto.offset.store=false`) and ends the span.
+    pub fn store_offset(self) -> KafkaResult<()> {
+        let result = self.consumer.inner.store_offset_from_message(&self.message);
+        self.span.end(settled(&result));
+        result
+    }
+
+    /// Ends the span with `outcome`, leaving offsets alone.
+    pub fn finish(self, outcome: Outcome) {
+        self.span.end(outcome);
+    }
+
+    /// The detached form, for handing the work to another task: an owned copy of the message
+    /// and its span (end it with [`OpenSpan::end`]; commit through the consumer by topic,
+    /// partition and offset).
+    pub fn detach(self) -> (OwnedMessage, OpenSpan) {
+        (self.message.detach(), self.span)
+    }
+}
+
+fn settled(result: &KafkaResult<()>) -> Outcome {
+    match result {
+        Ok(()) => Outcome::Ok,
+        Err(e) => Outcome::error("commit", e.to_string()),
+    }
+}
+
+/// Messages received together by [`TracedConsumer::recv_batch`], each with its own context.
+pub struct ReceivedBatch<
+    'c,
+    C: ConsumerContext + 'static = DefaultConsumerContext,
+    R = DefaultRuntime,
+> {
+    consumer: &'c TracedConsumer<C, R>,
+    messages: Vec<(Context, BorrowedMessage<'c>)>,
+    /// Errors the consumer returned while the batch filled, untouched.
+    pub errors: Vec<KafkaError>,
+}
+
+impl<'c, C: ConsumerContext + 'static, R> ReceivedBatch<'c, C, R> {
+    /// The messages, in arrival order.
+    pub fn messages(&self) -> impl Iterator<Item = &BorrowedMessage<'c>> {
+        self.messages.iter().map(|(_, m)| m)
+    }
+
+    /// How many messages.
+    pub fn len(&self) -> usize {
+        self.messages.len()
+    }
+
+    /// Whether the batch is empty.
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+
+    /// Handles every message with the core's batch helper: one span `process {topic}` with a
+    /// link to each message's context and `messaging.batch.message_count`, each message handled
+    /// in its own child span parented on its producer's context, at most `concurrency` at once;
+    /// results in arrival order. Offsets are left to you (`consumer().commit_consumer_state`).
+    pub async fn process<F, Fut, T>(&self, concurrency: usize, handler: F) -> Vec<T>
+    where
+        F: Fn(&BorrowedMessage<'c>) -> Fut,
+        Fut: Future<Output = T>,
+        T: JobOutcome,
+    {
+        if self.messages.is_empty() {
+            return Vec::new();
+        }
+        let topic = self.messages[0].1.topic();
+        let same_topic = self.messages.iter().all(|(_, m)| m.topic() == topic);
+        let destination = if same_topic { topic } else { "" };
+        let items = self
+            .messages
+            .iter()
+            .map(|(cx, m)| (cx.clone(), m))
+            .collect();
+        Batch::messages(&self.consumer.messaging, "process", destination)
+            .concurrency(concurrency)
+            .run(items, handler)
+            .await
+    }
+}

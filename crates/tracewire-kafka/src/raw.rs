@@ -1,0 +1,65 @@
+//! Reading Kafka headers from untrusted messages without panicking.
+//!
+//! rdkafka's safe `Headers::try_get` (and `get`, `iter`) `unwrap`s the UTF-8 conversion of each
+//! header KEY, so a message with a non-UTF-8 key panics any consumer that looks at its headers.
+//! This module reads them through librdkafka's own `rd_kafka_header_get_all`, keeping keys as
+//! bytes. It is the crate's only `unsafe` code.
+#![allow(unsafe_code)]
+
+use rdkafka::bindings as rd;
+use rdkafka::message::{BorrowedHeaders, BorrowedMessage, OwnedHeaders};
+use std::ffi::CStr;
+use std::os::raw::{c_char, c_void};
+use std::ptr;
+
+/// One header: key bytes and value (`None` for a Kafka null value).
+pub(crate) type RawHeader<'a> = (&'a [u8], Option<&'a [u8]>);
+
+/// Every header of a consumed message, in order.
+pub(crate) fn message_headers<'a>(message: &'a BorrowedMessage<'_>) -> Vec<RawHeader<'a>> {
+    let mut headers: *mut rd::rd_kafka_headers_t = ptr::null_mut();
+    // SAFETY: `message.ptr()` is the live librdkafka message that `message` borrows; librdkafka
+    // writes the message's own headers pointer (or leaves it null) into `headers`.
+    let err = unsafe { rd::rd_kafka_message_headers(message.ptr(), &mut headers) };
+    if err != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR || headers.is_null() {
+        return Vec::new();
+    }
+    // SAFETY: the headers belong to the message, which outlives 'a.
+    unsafe { read_all(headers) }
+}
+
+/// Every header of a header list (e.g. one detached from a consumed message).
+pub(crate) fn owned_headers(headers: &OwnedHeaders) -> Vec<RawHeader<'_>> {
+    let borrowed: &BorrowedHeaders = headers.as_borrowed();
+    // rdkafka's `BorrowedHeaders` is a zero-sized view whose address is the librdkafka headers
+    // object; rdkafka converts it the same way internally (`BorrowedHeaders::as_native_ptr`).
+    let native = borrowed as *const BorrowedHeaders as *const rd::rd_kafka_headers_t;
+    // SAFETY: `native` is the live header list `headers` owns, borrowed for the result's lifetime.
+    unsafe { read_all(native) }
+}
+
+/// # Safety
+/// `headers` must point to a live librdkafka header list that outlives `'a`.
+unsafe fn read_all<'a>(headers: *const rd::rd_kafka_headers_t) -> Vec<RawHeader<'a>> {
+    // SAFETY: the caller guarantees `headers` is valid.
+    let count = unsafe { rd::rd_kafka_header_cnt(headers) };
+    let mut out = Vec::with_capacity(count);
+    for idx in 0..count {
+        let mut name: *const c_char = ptr::null();
+        let mut value: *const c_void = ptr::null();
+        let mut size = 0usize;
+        // SAFETY: `idx < count`; librdkafka fills the three out-pointers for that header.
+        let err =
+            unsafe { rd::rd_kafka_header_get_all(headers, idx, &mut name, &mut value, &mut size) };
+        if err != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR || name.is_null() {
+            continue;
+        }
+        // SAFETY: librdkafka stores header names NUL-terminated and values as `size` bytes, both
+        // owned by the header list, which lives for 'a.
+        let key = unsafe { CStr::from_ptr(name) }.to_bytes();
+        let value = (!value.is_null())
+            .then(|| unsafe { std::slice::from_raw_parts(value.cast::<u8>(), size) });
+        out.push((key, value));
+    }
+    out
+}
