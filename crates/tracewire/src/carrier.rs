@@ -143,6 +143,8 @@ mod http_impl {
                 name: name.to_owned(),
             };
             let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| rejected())?;
+            // Even a refused value replaces: the stale one must not outlive it.
+            HeaderMap::remove(self, &name);
             let value = HeaderValue::from_bytes(value).map_err(|_| rejected())?;
             self.insert(name, value);
             Ok(())
@@ -157,7 +159,7 @@ mod http_impl {
 /// The headers an inject wants written, collected first, for clients whose header types can
 /// neither replace nor remove in place (Kafka's `OwnedHeaders`, NATS' `HeaderMap`): the broker
 /// crate then merges them into the message in one pass, dropping the stale values of every name
-/// listed in [`touched`](Self::touched).
+/// it [`touches`](Self::touches).
 ///
 /// ```
 /// use tracewire::carrier::{HeaderWriter, PendingHeaders};
@@ -205,12 +207,13 @@ impl PendingHeaders {
 
 impl HeaderWriter for PendingHeaders {
     fn set(&mut self, name: &str, value: &[u8]) -> Result<(), HeaderRejected> {
+        // Even a refused value replaces: the stale one must not outlive it.
+        self.remove(name);
         if !(self.accept)(name, value) {
             return Err(HeaderRejected {
                 name: name.to_owned(),
             });
         }
-        self.remove(name);
         self.values.push((name.to_owned(), value.to_vec()));
         Ok(())
     }
