@@ -61,11 +61,8 @@ impl TracedDelivery {
         if let Some(id) = delivery.properties.message_id() {
             spec = spec.attribute(KeyValue::new(MESSAGE_ID, id.to_string()));
         }
-        let cx = messaging.start_consume(&extracted.context, spec);
-        TracedDelivery {
-            delivery,
-            span: OpenSpan::new(cx),
-        }
+        let span = messaging.open_consume(&extracted.context, spec);
+        TracedDelivery { delivery, span }
     }
 
     /// The lapin delivery.

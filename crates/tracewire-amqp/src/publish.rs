@@ -78,9 +78,8 @@ impl TracedChannel {
         if let Some(id) = properties.message_id() {
             spec = spec.attribute(KeyValue::new(MESSAGE_ID, id.to_string()));
         }
-        let cx = self.messaging.start_send(&Context::current(), spec);
-        let properties = inject(self.messaging.propagator(), &cx, properties);
-        let span = OpenSpan::new(cx);
+        let span = self.messaging.open_send(&Context::current(), spec);
+        let properties = inject(self.messaging.propagator(), span.context(), properties);
         let published = self
             .channel
             .basic_publish(exchange, routing_key, options, payload, properties)

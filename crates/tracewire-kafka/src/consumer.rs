@@ -90,10 +90,8 @@ impl<C: ConsumerContext + 'static, R> TracedConsumer<C, R> {
             .messaging
             .propagator()
             .extract(&KafkaHeaders::of_message(message));
-        OpenSpan::new(
-            self.messaging
-                .start_consume(&extracted.context, self.spec(message)),
-        )
+        self.messaging
+            .open_consume(&extracted.context, self.spec(message))
     }
 
     fn spec<'m>(&self, message: &'m BorrowedMessage<'_>) -> OperationSpec<'m> {

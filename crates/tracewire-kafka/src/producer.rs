@@ -125,9 +125,9 @@ impl<C: ClientContext + 'static, R: rdkafka::util::AsyncRuntime> TracedProducer<
                 partition.to_string(),
             ));
         }
-        let cx = self.messaging.start_send(&Context::current(), spec);
-        let record = record.inject_context(self.messaging.propagator(), &cx);
-        (record, OpenSpan::new(cx))
+        let span = self.messaging.open_send(&Context::current(), spec);
+        let record = record.inject_context(self.messaging.propagator(), span.context());
+        (record, span)
     }
 }
 

@@ -69,9 +69,8 @@ impl TracedClient {
         payload: Bytes,
     ) -> Result<(), PublishError> {
         let spec = OperationSpec::new(OperationType::Send, "publish", &subject).body(&payload);
-        let cx = self.messaging.start_send(&Context::current(), spec);
-        let headers = inject(self.messaging.propagator(), &cx, headers);
-        let span = OpenSpan::new(cx);
+        let span = self.messaging.open_send(&Context::current(), spec);
+        let headers = inject(self.messaging.propagator(), span.context(), headers);
         let result = self
             .client
             .publish_with_headers(subject, headers, payload)
@@ -110,9 +109,8 @@ impl TracedClient {
         payload: Bytes,
     ) -> Result<Message, RequestError> {
         let spec = OperationSpec::new(OperationType::Send, "request", &subject).body(&payload);
-        let cx = self.messaging.start_send(&Context::current(), spec);
-        let headers = inject(self.messaging.propagator(), &cx, headers);
-        let span = OpenSpan::new(cx);
+        let span = self.messaging.open_send(&Context::current(), spec);
+        let headers = inject(self.messaging.propagator(), span.context(), headers);
         let result = self
             .client
             .request_with_headers(subject, headers, payload)
@@ -205,10 +203,10 @@ impl TracedMessage {
             .extract(&NatsHeaders(message.headers.as_ref()));
         let spec = OperationSpec::new(OperationType::Process, "process", &message.subject)
             .body(&message.payload);
-        let cx = messaging.start_consume(&extracted.context, spec);
+        let span = messaging.open_consume(&extracted.context, spec);
         TracedMessage {
             message,
-            span: OpenSpan::new(cx),
+            span,
             client,
         }
     }

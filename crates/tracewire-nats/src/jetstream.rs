@@ -72,9 +72,8 @@ impl TracedJetStream {
     ) -> Result<TracedPublishAck, PublishError> {
         let subject = subject.to_subject();
         let spec = OperationSpec::new(OperationType::Send, "publish", &subject).body(&payload);
-        let cx = self.messaging.start_send(&Context::current(), spec);
-        let headers = inject(self.messaging.propagator(), &cx, Some(headers));
-        let span = OpenSpan::new(cx);
+        let span = self.messaging.open_send(&Context::current(), spec);
+        let headers = inject(self.messaging.propagator(), span.context(), Some(headers));
         match self
             .js
             .publish_with_headers(subject, headers, payload)
@@ -181,11 +180,11 @@ impl TracedJsMessage {
         {
             spec = spec.attribute(KeyValue::new(MESSAGE_ID, id.as_str().to_owned()));
         }
-        let cx = messaging.start_consume(&extracted.context, spec);
+        let span = messaging.open_consume(&extracted.context, spec);
         TracedJsMessage {
             message,
             message_context: extracted.context,
-            span: OpenSpan::new(cx),
+            span,
         }
     }
 

@@ -2,6 +2,7 @@
 //! kinds, semconv attributes, the topology policy, and user hooks.
 
 pub mod attributes;
+mod metrics;
 mod open_span;
 mod spec;
 
@@ -10,6 +11,7 @@ pub use spec::{OperationSpec, OperationType};
 
 use crate::{CorrelationContextExt, Propagator};
 use attributes as attr;
+use metrics::{Instruments, Measurement};
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::global::{self, BoxedTracer};
 use opentelemetry::trace::{Link, SpanBuilder, TraceContextExt, Tracer};
@@ -61,6 +63,7 @@ pub struct Messaging {
 struct Inner {
     system: &'static str,
     tracer: BoxedTracer,
+    instruments: Arc<Instruments>,
     propagator: Propagator,
     topology: Topology,
     server: Option<(String, i64)>,
@@ -85,6 +88,7 @@ impl fmt::Debug for Messaging {
 pub struct MessagingBuilder {
     system: &'static str,
     tracer: Option<BoxedTracer>,
+    meter: Option<opentelemetry::metrics::Meter>,
     propagator: Propagator,
     topology: Topology,
     server: Option<(String, i64)>,
@@ -100,6 +104,13 @@ impl MessagingBuilder {
     /// [`build`](Self::build) runs — so install the provider before building wrappers.
     pub fn tracer(mut self, tracer: BoxedTracer) -> Self {
         self.tracer = Some(tracer);
+        self
+    }
+
+    /// The meter for the messaging metrics. By default the global meter provider's `tracewire`
+    /// meter, taken when [`build`](Self::build) runs.
+    pub fn meter(mut self, meter: opentelemetry::metrics::Meter) -> Self {
+        self.meter = Some(meter);
         self
     }
 
@@ -162,17 +173,22 @@ impl MessagingBuilder {
 
     /// The instrumentation.
     pub fn build(self) -> Messaging {
-        let tracer = self.tracer.unwrap_or_else(|| {
-            global::tracer_with_scope(
-                InstrumentationScope::builder("tracewire")
-                    .with_version(env!("CARGO_PKG_VERSION"))
-                    .build(),
-            )
-        });
+        let scope = || {
+            InstrumentationScope::builder("tracewire")
+                .with_version(env!("CARGO_PKG_VERSION"))
+                .build()
+        };
+        let tracer = self
+            .tracer
+            .unwrap_or_else(|| global::tracer_with_scope(scope()));
+        let meter = self
+            .meter
+            .unwrap_or_else(|| global::meter_with_scope(scope()));
         Messaging {
             inner: Arc::new(Inner {
                 system: self.system,
                 tracer,
+                instruments: Arc::new(Instruments::new(&meter)),
                 propagator: self.propagator,
                 topology: self.topology,
                 server: self.server,
@@ -192,6 +208,7 @@ impl Messaging {
         MessagingBuilder {
             system,
             tracer: None,
+            meter: None,
             propagator: Propagator::new(),
             topology: Topology::default(),
             server: None,
@@ -216,6 +233,36 @@ impl Messaging {
     /// The consumer topology.
     pub fn topology(&self) -> Topology {
         self.inner.topology
+    }
+
+    /// [`start_send`](Self::start_send), owned by an [`OpenSpan`] that also records the
+    /// messaging metrics when it ends. What the broker crates use.
+    pub fn open_send(&self, parent: &Context, spec: OperationSpec<'_>) -> OpenSpan {
+        let measurement = self.measure(&spec);
+        OpenSpan::measured(self.start_send(parent, spec), measurement)
+    }
+
+    /// [`start_consume`](Self::start_consume), owned by an [`OpenSpan`] that also records the
+    /// messaging metrics.
+    pub fn open_consume(&self, message: &Context, spec: OperationSpec<'_>) -> OpenSpan {
+        let measurement = self.measure(&spec);
+        OpenSpan::measured(self.start_consume(message, spec), measurement)
+    }
+
+    fn measure(&self, spec: &OperationSpec<'_>) -> Measurement {
+        let template = self
+            .inner
+            .template
+            .as_ref()
+            .and_then(|t| t(spec.destination));
+        let destination = template.as_deref().unwrap_or(spec.destination);
+        Measurement::start(
+            &self.inner.instruments,
+            spec.kind,
+            self.inner.system,
+            spec.name,
+            destination,
+        )
     }
 
     /// Starts a send/publish span as a child of `parent`, giving the context a correlation id

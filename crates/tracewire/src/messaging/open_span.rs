@@ -1,6 +1,7 @@
 //! A span that belongs to one message and ends exactly once: on settle, or when dropped.
 
 use super::attributes::{ERROR_TYPE, SETTLED};
+use super::metrics::Measurement;
 use opentelemetry::trace::{Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 use std::borrow::Cow;
@@ -52,12 +53,26 @@ impl Outcome {
 pub struct OpenSpan {
     cx: Context,
     open: bool,
+    measurement: Option<Measurement>,
 }
 
 impl OpenSpan {
-    /// Takes ownership of the span active in `cx`.
+    /// Takes ownership of the span active in `cx` (no metrics: see
+    /// [`Messaging::open_send`](super::Messaging::open_send) for spans that also record them).
     pub fn new(cx: Context) -> Self {
-        OpenSpan { cx, open: true }
+        OpenSpan {
+            cx,
+            open: true,
+            measurement: None,
+        }
+    }
+
+    pub(crate) fn measured(cx: Context, measurement: Measurement) -> Self {
+        OpenSpan {
+            cx,
+            open: true,
+            measurement: Some(measurement),
+        }
     }
 
     /// The context in which the span is active: run the handler in it.
@@ -80,6 +95,9 @@ impl OpenSpan {
         if std::mem::take(&mut self.open) {
             outcome.record(&self.cx);
             self.cx.span().end();
+            if let Some(m) = self.measurement.take() {
+                m.record(outcome);
+            }
         }
     }
 
@@ -87,16 +105,16 @@ impl OpenSpan {
     /// dropped (or explicitly). For detaching a message from its handle.
     pub fn into_context(mut self) -> Context {
         self.open = false;
+        self.measurement = None;
         std::mem::take(&mut self.cx)
     }
 }
 
 impl Drop for OpenSpan {
     fn drop(&mut self) {
-        if std::mem::take(&mut self.open) {
-            let span = self.cx.span();
-            span.set_attribute(KeyValue::new(SETTLED, false));
-            span.end();
+        if self.open {
+            self.cx.span().set_attribute(KeyValue::new(SETTLED, false));
+            self.finish(&Outcome::Ok);
         }
     }
 }
