@@ -1,0 +1,297 @@
+//! # tracewire-telemetry
+//!
+//! One call sets up a service the way OpenTelemetry users already configure everything — by the
+//! standard environment variables:
+//!
+//! - `service.name` from the code, `OTEL_SERVICE_NAME` or `OTEL_RESOURCE_ATTRIBUTES`;
+//! - OTLP export of spans and metrics when `OTEL_EXPORTER_OTLP_ENDPOINT` (or
+//!   `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set, over gRPC or HTTP per
+//!   `OTEL_EXPORTER_OTLP_PROTOCOL`;
+//! - the sampler from `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG`;
+//! - tracewire's propagator as the global one;
+//! - JSON span logs when `TRACEWIRE_SPAN_LOG` is set (`stdout`, `stderr` or a file path);
+//! - a `tracing` subscriber whose JSON lines carry `trace_id`, `span_id`, `correlation_id`,
+//!   with `tracing` spans bridged into the trace (filter with `RUST_LOG`, default `info`).
+//!
+//! Spans are exported and logged from worker threads behind bounded queues: an exporter that is
+//! down or hanging costs dropped (and counted) spans, never a stalled consumer.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), tracewire_telemetry::TelemetryError> {
+//! let _telemetry = tracewire_telemetry::init("inventory")?; // flushes and shuts down on drop
+//! tracing::info!("ready"); // {"level":"INFO","service":"inventory","message":"ready",…}
+//! # Ok(()) }
+//! ```
+//!
+//! Metric exemplars: opentelemetry_sdk 0.33 has exemplars in its data model but never records
+//! any, so the messaging histograms carry none until the SDK does.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod config;
+mod logs;
+mod offload;
+mod otlp;
+mod span_log;
+
+pub use config::{Config, ConfigError, Otlp, Protocol, SamplerConfig, SpanLogTarget};
+pub use logs::JsonLogLayer;
+pub use offload::QueueStats;
+pub use otlp::OtlpSpanProcessor;
+pub use span_log::{SpanLogProcessor, CORRELATION_ATTRIBUTE};
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+use opentelemetry_sdk::Resource;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing_subscriber::layer::SubscriberExt;
+
+/// Span-log and export queues hold this many records by default.
+const DEFAULT_QUEUE: usize = 8192;
+
+/// What could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    /// An environment variable has a value that cannot be used.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A file or thread could not be opened or started.
+    #[error("could not {what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+    /// A global `tracing` subscriber was already installed.
+    #[error("a global tracing subscriber is already set; use .logs(LogTarget::Off) and compose JsonLogLayer into yours")]
+    SubscriberAlreadySet,
+}
+
+/// Where `tracing` log lines go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogTarget {
+    /// Standard output (the default).
+    Stdout,
+    /// Standard error.
+    Stderr,
+    /// No subscriber is installed (compose [`JsonLogLayer`] into your own).
+    Off,
+}
+
+/// Sets up telemetry for `service_name` from the environment. See the crate docs.
+pub fn init(service_name: &str) -> Result<TelemetryGuard, TelemetryError> {
+    Telemetry::from_env(service_name)?.install()
+}
+
+/// The telemetry of one service, before it is installed.
+#[derive(Debug, Clone)]
+pub struct Telemetry {
+    config: Config,
+    logs: LogTarget,
+    queue: usize,
+}
+
+impl Telemetry {
+    /// Configuration from the environment over `service_name`.
+    pub fn from_env(service_name: &str) -> Result<Self, ConfigError> {
+        Ok(Self::new(Config::from_env(service_name)?))
+    }
+
+    /// An explicit configuration.
+    pub fn new(config: Config) -> Self {
+        Telemetry {
+            config,
+            logs: LogTarget::Stdout,
+            queue: DEFAULT_QUEUE,
+        }
+    }
+
+    /// Where JSON span logs go (overrides `TRACEWIRE_SPAN_LOG`; `None` turns them off).
+    pub fn span_log(mut self, target: Option<SpanLogTarget>) -> Self {
+        self.config.span_log = target;
+        self
+    }
+
+    /// Where `tracing` log lines go (default stdout).
+    pub fn logs(mut self, target: LogTarget) -> Self {
+        self.logs = target;
+        self
+    }
+
+    /// Capacity of the span-log and export queues (default 8192).
+    pub fn queue_capacity(mut self, capacity: usize) -> Self {
+        self.queue = capacity.max(1);
+        self
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Builds the providers without installing anything globally (for tests and libraries).
+    pub fn build(self) -> Result<TelemetryGuard, TelemetryError> {
+        let c = &self.config;
+        let resource = Resource::builder_empty()
+            .with_service_name(c.service_name.clone())
+            .with_attributes(c.resource.clone())
+            .build();
+        let mut tracer = SdkTracerProvider::builder()
+            .with_resource(resource.clone())
+            .with_sampler(sampler(&c.sampler));
+        let mut meter = SdkMeterProvider::builder().with_resource(resource.clone());
+        let mut guard = Stats::default();
+        if let Some(target) = &c.span_log {
+            let processor =
+                SpanLogProcessor::new(c.service_name.clone(), open(target)?, self.queue);
+            guard.span_log = Some(processor.stats());
+            tracer = tracer.with_span_processor(processor);
+        }
+        if let Some(otlp) = &c.otlp {
+            let io = |what: &str| {
+                let what = what.to_owned();
+                move |source| TelemetryError::Io { what, source }
+            };
+            let processor = OtlpSpanProcessor::new(otlp, resource, self.queue)
+                .map_err(io("start the OTLP span exporter"))?;
+            guard.export = Some(processor.stats());
+            tracer = tracer.with_span_processor(processor);
+            let metrics = otlp::RuntimeMetricExporter::new(otlp)
+                .map_err(io("start the OTLP metric exporter"))?;
+            meter = meter.with_reader(
+                PeriodicReader::builder(metrics)
+                    .with_interval(Duration::from_secs(10))
+                    .build(),
+            );
+        }
+        Ok(TelemetryGuard {
+            tracer: tracer.build(),
+            meter: meter.build(),
+            stats: guard,
+            logs: self.logs,
+            service: c.service_name.clone(),
+        })
+    }
+
+    /// Builds and installs: global tracer and meter providers, tracewire's propagator as the
+    /// global propagator, and (unless [`LogTarget::Off`]) the global `tracing` subscriber.
+    pub fn install(self) -> Result<TelemetryGuard, TelemetryError> {
+        let guard = self.build()?;
+        opentelemetry::global::set_tracer_provider(guard.tracer.clone());
+        opentelemetry::global::set_meter_provider(guard.meter.clone());
+        opentelemetry::global::set_text_map_propagator(tracewire::Propagator::new());
+        if let Some(subscriber) = guard.subscriber() {
+            tracing::subscriber::set_global_default(subscriber)
+                .map_err(|_| TelemetryError::SubscriberAlreadySet)?;
+        }
+        Ok(guard)
+    }
+}
+
+fn sampler(config: &SamplerConfig) -> Sampler {
+    match config {
+        SamplerConfig::AlwaysOn => Sampler::AlwaysOn,
+        SamplerConfig::AlwaysOff => Sampler::AlwaysOff,
+        SamplerConfig::TraceIdRatio(r) => Sampler::TraceIdRatioBased(*r),
+        SamplerConfig::ParentBased(root) => Sampler::ParentBased(Box::new(sampler(root))),
+    }
+}
+
+fn open(target: &SpanLogTarget) -> Result<Box<dyn Write + Send>, TelemetryError> {
+    Ok(match target {
+        SpanLogTarget::Stdout => Box::new(std::io::stdout()),
+        SpanLogTarget::Stderr => Box::new(std::io::stderr()),
+        SpanLogTarget::File(path) => Box::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|source| TelemetryError::Io {
+                    what: format!("open the span log {}", path.display()),
+                    source,
+                })?,
+        ),
+    })
+}
+
+#[derive(Debug, Default)]
+struct Stats {
+    span_log: Option<Arc<QueueStats>>,
+    export: Option<Arc<QueueStats>>,
+}
+
+/// The installed telemetry. Dropping it flushes and shuts down (waiting a bounded time).
+#[derive(Debug)]
+pub struct TelemetryGuard {
+    tracer: SdkTracerProvider,
+    meter: SdkMeterProvider,
+    stats: Stats,
+    logs: LogTarget,
+    service: String,
+}
+
+impl TelemetryGuard {
+    /// The tracer provider.
+    pub fn tracer_provider(&self) -> &SdkTracerProvider {
+        &self.tracer
+    }
+
+    /// The meter provider.
+    pub fn meter_provider(&self) -> &SdkMeterProvider {
+        &self.meter
+    }
+
+    /// Counters of the span-log queue, when span logs are on.
+    pub fn span_log_stats(&self) -> Option<&Arc<QueueStats>> {
+        self.stats.span_log.as_ref()
+    }
+
+    /// Counters of the OTLP export queue, when export is on.
+    pub fn export_stats(&self) -> Option<&Arc<QueueStats>> {
+        self.stats.export.as_ref()
+    }
+
+    /// The `tracing` subscriber this telemetry installs: JSON log lines with trace ids, and
+    /// `tracing` spans bridged into OpenTelemetry. `None` for [`LogTarget::Off`].
+    pub fn subscriber(&self) -> Option<impl tracing::Subscriber + Send + Sync + 'static> {
+        let out: Box<dyn Write + Send> = match self.logs {
+            LogTarget::Stdout => Box::new(std::io::stdout()),
+            LogTarget::Stderr => Box::new(std::io::stderr()),
+            LogTarget::Off => return None,
+        };
+        Some(self.subscriber_to(out))
+    }
+
+    /// The same subscriber, writing its log lines to `out`.
+    pub fn subscriber_to(
+        &self,
+        out: Box<dyn Write + Send>,
+    ) -> impl tracing::Subscriber + Send + Sync + 'static {
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        let bridge = tracing_opentelemetry::layer().with_tracer(self.tracer.tracer("tracing"));
+        tracing_subscriber::registry()
+            .with(filter)
+            .with(bridge)
+            .with(JsonLogLayer::new(&self.service, out))
+    }
+
+    /// Flushes span logs and exports now (bounded wait).
+    pub fn flush(&self) {
+        let _ = self.tracer.force_flush();
+        let _ = self.meter.force_flush();
+    }
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        let _ = self.tracer.force_flush();
+        let _ = self.tracer.shutdown_with_timeout(Duration::from_secs(5));
+        let _ = self.meter.shutdown_with_timeout(Duration::from_secs(5));
+    }
+}
