@@ -1,0 +1,209 @@
+//! One streaming pass over the input: per-trace aggregates (small), the hops between services,
+//! messages sent but never processed, spans started but never ended — and, for one selected
+//! trace, its full spans. Memory grows with the number of traces and producer spans, not with
+//! the number of lines.
+
+use crate::model::{Event, Kind, Span};
+use std::collections::{HashMap, HashSet};
+
+/// Per-trace summary.
+#[derive(Debug, Clone)]
+pub struct TraceAgg {
+    /// Earliest start (µs).
+    pub start_us: i64,
+    /// Latest end (µs).
+    pub end_us: i64,
+    /// Spans seen (ended).
+    pub spans: u32,
+    /// Failed spans.
+    pub errors: u32,
+    /// Name of the earliest span (usually the root).
+    pub first_name: String,
+    /// Service of the earliest span.
+    pub first_service: u32,
+}
+
+/// A message sent: a producer span.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    /// Trace id.
+    pub trace_id: String,
+    /// Producing service.
+    pub service: u32,
+    /// Span name.
+    pub name: String,
+    /// `messaging.system`.
+    pub system: Option<String>,
+    /// Destination.
+    pub destination: Option<String>,
+    /// When it was sent (µs).
+    pub at_us: i64,
+    /// Correlation id.
+    pub correlation_id: Option<String>,
+}
+
+/// A span that started and (so far) never ended.
+#[derive(Debug, Clone)]
+pub struct Opened {
+    /// Trace id.
+    pub trace_id: String,
+    /// Service.
+    pub service: u32,
+    /// Span name.
+    pub name: String,
+    /// Start (µs).
+    pub start_us: i64,
+}
+
+/// Everything one pass collects.
+#[derive(Debug, Default)]
+pub struct Collector {
+    filter: Option<String>,
+    /// The selected trace's spans by span id.
+    pub selected: HashMap<u64, Span>,
+    /// Per-trace summaries.
+    pub traces: HashMap<String, TraceAgg>,
+    /// Producer spans by span id.
+    pub sent: HashMap<u64, Sent>,
+    /// Producer span ids that a consumer span continued (as parent or link).
+    pub consumed: HashSet<u64>,
+    /// (producer span id, consumer service) for every consumer span.
+    pub hops: Vec<(u64, u32)>,
+    /// Spans started and not (yet) ended.
+    pub open: HashMap<u64, Opened>,
+    /// Service names, interned.
+    pub services: Vec<String>,
+    service_ids: HashMap<String, u32>,
+    /// Latest timestamp seen (µs).
+    pub latest_us: i64,
+}
+
+impl Collector {
+    /// Collects everything; keeps the full spans of `trace_id` when given.
+    pub fn new(trace_id: Option<&str>) -> Self {
+        Collector {
+            filter: trace_id.map(str::to_ascii_lowercase),
+            ..Default::default()
+        }
+    }
+
+    fn service(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.service_ids.get(name) {
+            return id;
+        }
+        let id = self.services.len() as u32;
+        self.services.push(name.to_owned());
+        self.service_ids.insert(name.to_owned(), id);
+        id
+    }
+
+    /// Takes one span line.
+    pub fn add(&mut self, event: Event, span: Span) {
+        let service = self.service(&span.service);
+        self.latest_us = self.latest_us.max(span.end_us.unwrap_or(span.start_us));
+        if span.kind == Kind::Producer && !self.sent.contains_key(&span.span_id) {
+            self.sent.insert(
+                span.span_id,
+                Sent {
+                    trace_id: span.trace_id.clone(),
+                    service,
+                    name: span.name.clone(),
+                    system: span.system.clone(),
+                    destination: span.destination.clone(),
+                    at_us: span.start_us,
+                    correlation_id: span.correlation_id.clone(),
+                },
+            );
+        }
+        if matches!(span.kind, Kind::Consumer | Kind::Client) && (span.system.is_some() || span.kind == Kind::Consumer) {
+            for producer in span.parent.iter().chain(&span.links) {
+                if self.consumed.insert(*producer) {
+                    self.hops.push((*producer, service));
+                }
+            }
+        }
+        match event {
+            Event::Start => {
+                self.traces.entry(span.trace_id.clone()).or_insert_with(|| TraceAgg {
+                    start_us: span.start_us,
+                    end_us: span.start_us,
+                    spans: 0,
+                    errors: 0,
+                    first_name: span.name.clone(),
+                    first_service: service,
+                });
+                self.open.entry(span.span_id).or_insert_with(|| Opened {
+                    trace_id: span.trace_id.clone(),
+                    service,
+                    name: span.name.clone(),
+                    start_us: span.start_us,
+                });
+            }
+            Event::End => {
+                self.open.remove(&span.span_id);
+                let agg = self.traces.entry(span.trace_id.clone()).or_insert_with(|| TraceAgg {
+                    start_us: span.start_us,
+                    end_us: span.end_us.unwrap_or(span.start_us),
+                    spans: 0,
+                    errors: 0,
+                    first_name: span.name.clone(),
+                    first_service: service,
+                });
+                if span.start_us < agg.start_us {
+                    agg.start_us = span.start_us;
+                    agg.first_name.clone_from(&span.name);
+                    agg.first_service = service;
+                }
+                agg.end_us = agg.end_us.max(span.end_us.unwrap_or(span.start_us));
+                agg.spans += 1;
+                agg.errors += u32::from(span.error);
+            }
+        }
+        if self.filter.as_deref() == Some(span.trace_id.as_str()) {
+            match (event, self.selected.get_mut(&span.span_id)) {
+                (Event::Start, Some(_)) => {}
+                _ => {
+                    self.selected.insert(span.span_id, span);
+                }
+            }
+        }
+    }
+
+    /// Producer spans no consumer continued, sent at least `grace_us` before the latest timestamp.
+    pub fn lost(&self, grace_us: i64) -> Vec<&Sent> {
+        let mut lost: Vec<&Sent> = self
+            .sent
+            .iter()
+            .filter(|(id, s)| !self.consumed.contains(id) && s.at_us <= self.latest_us - grace_us)
+            .map(|(_, s)| s)
+            .collect();
+        lost.sort_by_key(|s| s.at_us);
+        lost
+    }
+
+    /// Spans started and never ended, oldest first.
+    pub fn never_ended(&self) -> Vec<&Opened> {
+        let mut open: Vec<&Opened> = self.open.values().collect();
+        open.sort_by_key(|o| o.start_us);
+        open
+    }
+
+    /// Service dependency edges: (from, to, system, destination) → message count.
+    pub fn edges(&self) -> Vec<((String, String, String, String), u64)> {
+        let mut counts: HashMap<(String, String, String, String), u64> = HashMap::new();
+        for (producer, consumer) in &self.hops {
+            if let Some(s) = self.sent.get(producer) {
+                let key = (
+                    self.services[s.service as usize].clone(),
+                    self.services[*consumer as usize].clone(),
+                    s.system.clone().unwrap_or_else(|| "messaging".into()),
+                    s.destination.clone().unwrap_or_default(),
+                );
+                *counts.entry(key).or_default() += 1;
+            }
+        }
+        let mut edges: Vec<_> = counts.into_iter().collect();
+        edges.sort();
+        edges
+    }
+}

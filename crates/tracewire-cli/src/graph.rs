@@ -1,0 +1,34 @@
+//! `graph`: the service dependency graph, edges labelled with broker, destination and count.
+
+type Edge = ((String, String, String, String), u64);
+
+fn quote(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+/// Graphviz DOT.
+pub fn dot(edges: &[Edge]) -> String {
+    let mut out = String::from("digraph services {\n  rankdir=LR;\n  node [shape=box];\n");
+    for ((from, to, system, dest), n) in edges {
+        out.push_str(&format!(
+            "  \"{}\" -> \"{}\" [label=\"{} {} ({n})\"];\n",
+            quote(from), quote(to), quote(system), quote(dest)
+        ));
+    }
+    out.push_str("}\n");
+    out
+}
+
+/// Mermaid flowchart.
+pub fn mermaid(edges: &[Edge]) -> String {
+    let id = |s: &str| s.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect::<String>();
+    let label = |s: &str| s.replace(['"', '|'], "'");
+    let mut out = String::from("flowchart LR\n");
+    for ((from, to, system, dest), n) in edges {
+        out.push_str(&format!(
+            "  {}[\"{}\"] -->|\"{} {} ({n})\"| {}[\"{}\"]\n",
+            id(from), label(from), label(system), label(dest), id(to), label(to)
+        ));
+    }
+    out
+}

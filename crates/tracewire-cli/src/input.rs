@@ -1,0 +1,301 @@
+//! Reading span logs (tracewire's JSON lines) and OTLP JSON (the collector's file exporter) line
+//! by line. A line that is not understood is skipped and counted, never fatal.
+
+use crate::model::{micros, span_id, Event, Kind, Span};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::io::{BufRead, IsTerminal, Read, Write};
+use std::path::PathBuf;
+
+/// What reading found, besides spans.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct ReadStats {
+    /// Lines read.
+    pub lines: u64,
+    /// Lines skipped as malformed.
+    pub malformed: u64,
+    /// Bytes read.
+    pub bytes: u64,
+}
+
+#[derive(Deserialize)]
+struct LogLine<'a> {
+    #[serde(borrow)]
+    timestamp: Cow<'a, str>,
+    #[serde(borrow)]
+    service: Cow<'a, str>,
+    #[serde(borrow)]
+    trace_id: Cow<'a, str>,
+    #[serde(borrow)]
+    span_id: Cow<'a, str>,
+    #[serde(borrow, default)]
+    parent_span_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    span_name: Cow<'a, str>,
+    #[serde(borrow)]
+    span_kind: Cow<'a, str>,
+    #[serde(borrow)]
+    event: Cow<'a, str>,
+    #[serde(default)]
+    duration_ms: Option<f64>,
+    #[serde(borrow, default)]
+    status: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    error_code: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    error_message: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    correlation_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    attributes: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    links: Vec<LinkLine<'a>>,
+}
+
+#[derive(Deserialize)]
+struct LinkLine<'a> {
+    #[serde(borrow)]
+    span_id: Cow<'a, str>,
+}
+
+/// Attribute keys that carry business context worth showing.
+fn is_business(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    ["order", "user", "customer", "payment", "sku"].iter().any(|w| k.contains(w))
+        && !k.starts_with("messaging.")
+}
+
+/// The few attributes the analysis uses, from a raw JSON object of attributes.
+fn read_attributes(raw: Option<&RawValue>, span: &mut Span) {
+    let Some(raw) = raw else { return };
+    let Ok(map) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(raw.get()) else {
+        return;
+    };
+    for (k, v) in map {
+        let text = match v {
+            serde_json::Value::String(s) => s,
+            other => other.to_string(),
+        };
+        match k.as_str() {
+            "messaging.system" => span.system = Some(text),
+            "messaging.destination.name" => span.destination = Some(text),
+            key if is_business(key) => span.business.push((k, text)),
+            _ => {}
+        }
+    }
+}
+
+/// One span-log line. `None` when it is not a span line (or malformed); span events are skipped.
+pub fn parse_log_line(line: &str) -> Option<(Event, Span)> {
+    let l: LogLine = serde_json::from_str(line).ok()?;
+    let event = match &*l.event {
+        "span_start" => Event::Start,
+        "span_end" => Event::End,
+        _ => return None,
+    };
+    if l.trace_id.len() != 32 || !l.trace_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let ts = micros(&l.timestamp)?;
+    let (start_us, end_us) = match (event, l.duration_ms) {
+        (Event::End, Some(ms)) => (ts - (ms * 1000.0).round() as i64, Some(ts)),
+        (Event::End, None) => (ts, Some(ts)),
+        (Event::Start, _) => (ts, None),
+    };
+    let mut span = Span {
+        trace_id: l.trace_id.into_owned(),
+        span_id: span_id(&l.span_id)?,
+        parent: l.parent_span_id.as_deref().and_then(span_id),
+        service: l.service.into_owned(),
+        name: l.span_name.into_owned(),
+        kind: Kind::parse(&l.span_kind),
+        start_us,
+        end_us,
+        error: l.status.as_deref() == Some("error"),
+        error_code: l.error_code.map(Cow::into_owned),
+        error_message: l.error_message.map(Cow::into_owned),
+        correlation_id: l.correlation_id.map(Cow::into_owned),
+        system: None,
+        destination: None,
+        business: Vec::new(),
+        links: l.links.iter().filter_map(|k| span_id(&k.span_id)).collect(),
+    };
+    read_attributes(l.attributes, &mut span);
+    Some((event, span))
+}
+
+/// One OTLP JSON line (`{"resourceSpans":[…]}`): every span in it, ended.
+pub fn parse_otlp_line(line: &str) -> Option<Vec<Span>> {
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    let mut out = Vec::new();
+    for rs in v.get("resourceSpans")?.as_array()? {
+        let service = otlp_attributes(rs.pointer("/resource/attributes"))
+            .into_iter()
+            .find(|(k, _)| k == "service.name")
+            .map(|(_, v)| v)
+            .unwrap_or_else(|| "unknown".into());
+        for ss in rs.get("scopeSpans").and_then(|s| s.as_array()).into_iter().flatten() {
+            for s in ss.get("spans").and_then(|s| s.as_array()).into_iter().flatten() {
+                if let Some(span) = otlp_span(s, &service) {
+                    out.push(span);
+                }
+            }
+        }
+    }
+    Some(out)
+}
+
+fn otlp_attributes(attrs: Option<&serde_json::Value>) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for a in attrs.and_then(|a| a.as_array()).into_iter().flatten() {
+        let (Some(k), Some(v)) = (a.get("key").and_then(|k| k.as_str()), a.get("value")) else { continue };
+        let text = ["stringValue", "intValue", "doubleValue", "boolValue"]
+            .iter()
+            .find_map(|t| v.get(*t))
+            .map(|x| x.as_str().map(str::to_owned).unwrap_or_else(|| x.to_string()));
+        if let Some(text) = text {
+            out.push((k.to_owned(), text));
+        }
+    }
+    out
+}
+
+fn otlp_span(s: &serde_json::Value, service: &str) -> Option<Span> {
+    let text = |k: &str| s.get(k).and_then(|v| v.as_str());
+    let nanos = |k: &str| -> Option<i64> {
+        let v = s.get(k)?;
+        v.as_str().and_then(|t| t.parse().ok()).or_else(|| v.as_i64())
+    };
+    let trace_id = text("traceId")?.to_ascii_lowercase();
+    if trace_id.len() != 32 {
+        return None;
+    }
+    let kind = match s.get("kind").and_then(|k| k.as_i64()) {
+        Some(2) => Kind::Server,
+        Some(3) => Kind::Client,
+        Some(4) => Kind::Producer,
+        Some(5) => Kind::Consumer,
+        _ => Kind::Internal,
+    };
+    let status = s.get("status");
+    let mut span = Span {
+        trace_id,
+        span_id: span_id(&text("spanId")?.to_ascii_lowercase())?,
+        parent: text("parentSpanId").and_then(|p| span_id(&p.to_ascii_lowercase())),
+        service: service.to_owned(),
+        name: text("name").unwrap_or("").to_owned(),
+        kind,
+        start_us: nanos("startTimeUnixNano")? / 1000,
+        end_us: Some(nanos("endTimeUnixNano")? / 1000),
+        error: status.and_then(|st| st.get("code")).and_then(|c| c.as_i64()) == Some(2),
+        error_code: None,
+        error_message: status.and_then(|st| st.get("message")).and_then(|m| m.as_str()).map(str::to_owned),
+        correlation_id: None,
+        system: None,
+        destination: None,
+        business: Vec::new(),
+        links: s.get("links").and_then(|l| l.as_array()).into_iter().flatten()
+            .filter_map(|l| l.get("spanId")?.as_str().and_then(|i| span_id(&i.to_ascii_lowercase())))
+            .collect(),
+    };
+    for (k, v) in otlp_attributes(s.get("attributes")) {
+        match k.as_str() {
+            "messaging.system" => span.system = Some(v),
+            "messaging.destination.name" => span.destination = Some(v),
+            "error.type" => span.error_code = Some(v),
+            "messaging.message.conversation_id" | "tracewire.correlation_id" => span.correlation_id = Some(v),
+            key if is_business(key) => span.business.push((k, v)),
+            _ => {}
+        }
+    }
+    Some(span)
+}
+
+/// Expands file arguments: `-` (or nothing) is standard input, globs are expanded.
+pub fn expand(args: &[String]) -> Result<Vec<Option<PathBuf>>, String> {
+    if args.is_empty() {
+        return Ok(vec![None]);
+    }
+    let mut out = Vec::new();
+    for a in args {
+        if a == "-" {
+            out.push(None);
+        } else if a.contains(['*', '?', '[']) {
+            let paths = glob::glob(a).map_err(|e| format!("bad glob {a:?}: {e}"))?;
+            let before = out.len();
+            out.extend(paths.filter_map(Result::ok).map(Some));
+            if out.len() == before {
+                return Err(format!("no file matches {a:?}"));
+            }
+        } else {
+            out.push(Some(PathBuf::from(a)));
+        }
+    }
+    Ok(out)
+}
+
+/// Reads every input, calling `on_span` for each span event; shows progress on a terminal.
+pub fn read_all(
+    inputs: &[Option<PathBuf>],
+    mut on_span: impl FnMut(Event, Span),
+) -> Result<ReadStats, String> {
+    let mut stats = ReadStats::default();
+    let total: u64 = inputs
+        .iter()
+        .flatten()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    let progress = std::io::stderr().is_terminal() && total > 64 << 20;
+    for input in inputs {
+        let reader: Box<dyn Read> = match input {
+            Some(p) => Box::new(std::fs::File::open(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?),
+            None => Box::new(std::io::stdin()),
+        };
+        let mut reader = std::io::BufReader::with_capacity(1 << 20, reader);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            let n = reader
+                .read_until(b'\n', &mut buf)
+                .map_err(|e| format!("read error: {e}"))?;
+            if n == 0 {
+                break;
+            }
+            stats.lines += 1;
+            stats.bytes += n as u64;
+            if progress && stats.lines % 200_000 == 0 {
+                eprint!("\r{:>3}% of {} MiB", stats.bytes * 100 / total.max(1), total >> 20);
+                let _ = std::io::stderr().flush();
+            }
+            let Ok(line) = std::str::from_utf8(&buf) else {
+                stats.malformed += 1;
+                continue;
+            };
+            let line = line.trim_end();
+            if line.is_empty() {
+                continue;
+            }
+            if line.starts_with("{\"resourceSpans\"") {
+                match parse_otlp_line(line) {
+                    Some(spans) => spans.into_iter().for_each(|s| on_span(Event::End, s)),
+                    None => stats.malformed += 1,
+                }
+            } else if let Some((event, span)) = parse_log_line(line) {
+                on_span(event, span);
+            } else if !is_span_event(line) {
+                stats.malformed += 1;
+            }
+        }
+    }
+    if progress {
+        eprintln!("\r100% of {} MiB", total >> 20);
+    }
+    Ok(stats)
+}
+
+/// `span_event` lines are valid but not used.
+fn is_span_event(line: &str) -> bool {
+    line.contains("\"event\":\"span_event\"")
+}

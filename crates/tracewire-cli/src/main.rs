@@ -1,0 +1,203 @@
+//! `tracewire`: rebuild traces from span logs.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::process::ExitCode;
+use tracewire_cli::{collect, context_cmd, graph, input, report, timeline};
+
+#[derive(Parser)]
+#[command(name = "tracewire", version, about = "Rebuild traces from span logs: where did the message go, and what was slow?")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum GraphFormat {
+    Dot,
+    Mermaid,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Summary of all traces, or the report of one (--trace-id).
+    Analyze {
+        #[arg(long)]
+        trace_id: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// Seconds after which a message sent and not processed counts as lost.
+        #[arg(long, default_value_t = 5.0)]
+        grace: f64,
+        /// Span logs (JSON lines) or OTLP JSON files; globs; `-` or nothing for stdin.
+        files: Vec<String>,
+    },
+    /// The waterfall of one trace, in the terminal or as a self-contained HTML file.
+    Timeline {
+        #[arg(long)]
+        trace_id: String,
+        /// Write the HTML waterfall here.
+        #[arg(long)]
+        html: Option<std::path::PathBuf>,
+        files: Vec<String>,
+    },
+    /// The service dependency graph.
+    Graph {
+        #[arg(long, value_enum, default_value = "dot")]
+        format: GraphFormat,
+        files: Vec<String>,
+    },
+    /// Messages sent but never processed, and spans started but never ended.
+    Lost {
+        #[arg(long, default_value_t = 5.0)]
+        grace: f64,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        files: Vec<String>,
+    },
+    /// Make a trace context, or explain one.
+    Context {
+        #[command(subcommand)]
+        action: ContextAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ContextAction {
+    /// A new traceparent and correlation id.
+    New {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate a traceparent (and tracestate) and say which rule it breaks.
+    Parse {
+        traceparent: String,
+        #[arg(long)]
+        tracestate: Option<String>,
+    },
+}
+
+fn read(files: &[String], trace_id: Option<&str>) -> Result<tracewire_cli::collect::Collector, String> {
+    let inputs = input::expand(files)?;
+    let (c, stats) = collect(&inputs, trace_id)?;
+    if stats.malformed > 0 {
+        eprintln!("tracewire: skipped {} malformed line(s) of {}", stats.malformed, stats.lines);
+    }
+    Ok(c)
+}
+
+fn run(cli: Cli) -> Result<ExitCode, String> {
+    match cli.command {
+        Command::Analyze { trace_id, format, grace, files } => {
+            let grace_us = (grace * 1e6) as i64;
+            let c = read(&files, trace_id.as_deref())?;
+            let out = match &trace_id {
+                Some(id) => {
+                    let r = report::trace_report(&c, &id.to_ascii_lowercase(), grace_us)
+                        .ok_or_else(|| format!("no span of trace {id} in the input"))?;
+                    match format {
+                        Format::Text => report::report_text(&r),
+                        Format::Json => serde_json::to_string_pretty(&r).map_err(|e| e.to_string())?,
+                    }
+                }
+                None => {
+                    let s = report::summary(&c, grace_us);
+                    match format {
+                        Format::Text => report::summary_text(&s),
+                        Format::Json => serde_json::to_string_pretty(&s).map_err(|e| e.to_string())?,
+                    }
+                }
+            };
+            println!("{}", out.trim_end());
+        }
+        Command::Timeline { trace_id, html, files } => {
+            let c = read(&files, Some(&trace_id))?;
+            let r = report::trace_report(&c, &trace_id.to_ascii_lowercase(), 5_000_000)
+                .ok_or_else(|| format!("no span of trace {trace_id} in the input"))?;
+            match html {
+                Some(path) => {
+                    std::fs::write(&path, timeline::html(&r)).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                    println!("wrote {}", path.display());
+                }
+                None => print!("{}", timeline::text(&r.timeline, r.duration_ms)),
+            }
+        }
+        Command::Graph { format, files } => {
+            let c = read(&files, None)?;
+            let edges = c.edges();
+            print!("{}", match format {
+                GraphFormat::Dot => graph::dot(&edges),
+                GraphFormat::Mermaid => graph::mermaid(&edges),
+            });
+        }
+        Command::Lost { grace, format, files } => {
+            let c = read(&files, None)?;
+            let lost = c.lost((grace * 1e6) as i64);
+            let open = c.never_ended();
+            let svc = |i: u32| c.services[i as usize].as_str();
+            match format {
+                Format::Json => {
+                    let v = serde_json::json!({
+                        "lost": lost.iter().map(|s| serde_json::json!({
+                            "trace_id": s.trace_id, "service": svc(s.service), "span": s.name,
+                            "system": s.system, "destination": s.destination, "correlation_id": s.correlation_id,
+                        })).collect::<Vec<_>>(),
+                        "never_ended": open.iter().map(|o| serde_json::json!({
+                            "trace_id": o.trace_id, "service": svc(o.service), "span": o.name,
+                        })).collect::<Vec<_>>(),
+                    });
+                    println!("{}", serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?);
+                }
+                Format::Text => {
+                    println!("{} message(s) sent and never processed, {} span(s) started and never ended", lost.len(), open.len());
+                    for s in &lost {
+                        println!(
+                            "lost: {} → {} ({}) trace {}{}",
+                            svc(s.service),
+                            s.destination.as_deref().unwrap_or(&s.name),
+                            s.system.as_deref().unwrap_or("messaging"),
+                            s.trace_id,
+                            s.correlation_id.as_ref().map_or(String::new(), |c| format!(" correlation_id {c}")),
+                        );
+                    }
+                    for o in &open {
+                        println!("never ended: {} {} trace {}", svc(o.service), o.name, o.trace_id);
+                    }
+                }
+            }
+        }
+        Command::Context { action } => match action {
+            ContextAction::New { json } => {
+                let (tp, id) = context_cmd::new_context();
+                if json {
+                    println!("{}", serde_json::json!({ "traceparent": tp, "correlation_id": id }));
+                } else {
+                    println!("traceparent: {tp}\ncorrelation_id: {id}");
+                }
+            }
+            ContextAction::Parse { traceparent, tracestate } => {
+                let (ok, text) = context_cmd::explain(&traceparent, tracestate.as_deref());
+                print!("{text}");
+                if !ok {
+                    return Ok(ExitCode::from(1));
+                }
+            }
+        },
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("tracewire: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

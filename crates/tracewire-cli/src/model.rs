@@ -1,0 +1,142 @@
+//! One span, from either input format.
+
+use serde::Serialize;
+
+/// The span kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// INTERNAL.
+    Internal,
+    /// SERVER.
+    Server,
+    /// CLIENT.
+    Client,
+    /// PRODUCER.
+    Producer,
+    /// CONSUMER.
+    Consumer,
+}
+
+impl Kind {
+    /// From the span log's lower-case name.
+    pub fn parse(s: &str) -> Kind {
+        match s {
+            "server" => Kind::Server,
+            "client" => Kind::Client,
+            "producer" => Kind::Producer,
+            "consumer" => Kind::Consumer,
+            _ => Kind::Internal,
+        }
+    }
+}
+
+/// What a line says about a span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// The span started.
+    Start,
+    /// The span ended (the line is complete).
+    End,
+}
+
+/// A span as the analysis sees it. Times are microseconds since the Unix epoch.
+#[derive(Debug, Clone, Serialize)]
+pub struct Span {
+    /// Trace id, 32 hex digits.
+    pub trace_id: String,
+    /// Span id.
+    pub span_id: u64,
+    /// Parent span id.
+    pub parent: Option<u64>,
+    /// `service.name`.
+    pub service: String,
+    /// Span name.
+    pub name: String,
+    /// Span kind.
+    pub kind: Kind,
+    /// Start time (µs).
+    pub start_us: i64,
+    /// End time (µs), if the span ended.
+    pub end_us: Option<i64>,
+    /// Whether the span failed.
+    pub error: bool,
+    /// `error.type`.
+    pub error_code: Option<String>,
+    /// Error description.
+    pub error_message: Option<String>,
+    /// Correlation id.
+    pub correlation_id: Option<String>,
+    /// `messaging.system`.
+    pub system: Option<String>,
+    /// `messaging.destination.name`.
+    pub destination: Option<String>,
+    /// Business attributes worth showing (order, user, customer ids).
+    pub business: Vec<(String, String)>,
+    /// Linked span ids.
+    pub links: Vec<u64>,
+}
+
+impl Span {
+    /// Duration in µs (0 while open).
+    pub fn duration_us(&self) -> i64 {
+        self.end_us.map_or(0, |e| (e - self.start_us).max(0))
+    }
+}
+
+/// Parses 16 hex digits.
+pub fn span_id(s: &str) -> Option<u64> {
+    (s.len() == 16).then(|| u64::from_str_radix(s, 16).ok()).flatten().filter(|&v| v != 0)
+}
+
+/// Microseconds since the epoch from RFC 3339 (`2026-11-22T04:20:00.123456Z`).
+pub fn micros(ts: &str) -> Option<i64> {
+    fast_micros(ts).or_else(|| {
+        let t = humantime::parse_rfc3339_weak(ts.trim_end_matches('Z')).ok()?;
+        Some(t.duration_since(std::time::UNIX_EPOCH).ok()?.as_micros() as i64)
+    })
+}
+
+/// The exact shape the span log writes, without allocation.
+fn fast_micros(ts: &str) -> Option<i64> {
+    let b = ts.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[10] != b'T' || *b.last()? != b'Z' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        std::str::from_utf8(b.get(r)?).ok()?.parse().ok()
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let frac = if b[19] == b'.' {
+        let digits = &ts[20..ts.len() - 1];
+        let padded = format!("{digits:0<6}");
+        padded.get(..6)?.parse::<i64>().ok()?
+    } else {
+        0
+    };
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 86_400 + h * 3600 + mi * 60 + s) * 1_000_000) + frac)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(micros("1970-01-01T00:00:01.000002Z"), Some(1_000_002));
+        for ts in ["2026-11-22T04:20:00Z", "2000-02-29T23:59:59.999999Z", "2026-03-01T00:00:00.5Z"] {
+            let slow = humantime::parse_rfc3339(ts).unwrap().duration_since(std::time::UNIX_EPOCH).unwrap();
+            assert_eq!(fast_micros(ts), Some(slow.as_micros() as i64), "{ts}");
+        }
+        assert_eq!(micros("garbage"), None);
+    }
+}
