@@ -5,6 +5,23 @@
 
 use crate::model::{Event, Kind, Span};
 use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+/// A trace id held as a number (16 bytes instead of a 32-character string).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TraceKey(pub u128);
+
+impl TraceKey {
+    fn of(hex: &str) -> TraceKey {
+        TraceKey(u128::from_str_radix(hex, 16).unwrap_or(0))
+    }
+}
+
+impl fmt::Display for TraceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:032x}", self.0)
+    }
+}
 
 /// Per-trace summary.
 #[derive(Debug, Clone)]
@@ -27,7 +44,7 @@ pub struct TraceAgg {
 #[derive(Debug, Clone)]
 pub struct Sent {
     /// Trace id.
-    pub trace_id: String,
+    pub trace_id: TraceKey,
     /// Producing service.
     pub service: u32,
     /// Span name.
@@ -46,7 +63,7 @@ pub struct Sent {
 #[derive(Debug, Clone)]
 pub struct Opened {
     /// Trace id.
-    pub trace_id: String,
+    pub trace_id: TraceKey,
     /// Service.
     pub service: u32,
     /// Span name.
@@ -62,13 +79,15 @@ pub struct Collector {
     /// The selected trace's spans by span id.
     pub selected: HashMap<u64, Span>,
     /// Per-trace summaries.
-    pub traces: HashMap<String, TraceAgg>,
-    /// Producer spans by span id.
+    pub traces: HashMap<TraceKey, TraceAgg>,
+    /// Producer spans no consumer has continued yet, by span id.
     pub sent: HashMap<u64, Sent>,
     /// Producer span ids that a consumer span continued (as parent or link).
     pub consumed: HashSet<u64>,
-    /// (producer span id, consumer service) for every consumer span.
-    pub hops: Vec<(u64, u32)>,
+    /// Consumers seen before their producer: producer span id → consumer service.
+    early: HashMap<u64, u32>,
+    /// Service edges: (from, to, system, destination) → messages.
+    edges: HashMap<(u32, u32, String, String), u64>,
     /// Spans started and not (yet) ended.
     pub open: HashMap<u64, Opened>,
     /// Service names, interned.
@@ -100,31 +119,42 @@ impl Collector {
     /// Takes one span line.
     pub fn add(&mut self, event: Event, span: Span) {
         let service = self.service(&span.service);
+        let trace = TraceKey::of(&span.trace_id);
         self.latest_us = self.latest_us.max(span.end_us.unwrap_or(span.start_us));
-        if span.kind == Kind::Producer && !self.sent.contains_key(&span.span_id) {
-            self.sent.insert(
-                span.span_id,
-                Sent {
-                    trace_id: span.trace_id.clone(),
-                    service,
-                    name: span.name.clone(),
-                    system: span.system.clone(),
-                    destination: span.destination.clone(),
-                    at_us: span.start_us,
-                    correlation_id: span.correlation_id.clone(),
-                },
-            );
+        if span.kind == Kind::Producer {
+            let sent = || Sent {
+                trace_id: trace,
+                service,
+                name: span.name.clone(),
+                system: span.system.clone(),
+                destination: span.destination.clone(),
+                at_us: span.start_us,
+                correlation_id: span.correlation_id.clone(),
+            };
+            if let Some(consumer) = self.early.remove(&span.span_id) {
+                self.edge(&sent(), consumer);
+            } else if !self.consumed.contains(&span.span_id) {
+                self.sent.entry(span.span_id).or_insert_with(sent);
+            }
         }
-        if matches!(span.kind, Kind::Consumer | Kind::Client) && (span.system.is_some() || span.kind == Kind::Consumer) {
+        if matches!(span.kind, Kind::Consumer | Kind::Client)
+            && (span.system.is_some() || span.kind == Kind::Consumer)
+        {
             for producer in span.parent.iter().chain(&span.links) {
-                if self.consumed.insert(*producer) {
-                    self.hops.push((*producer, service));
+                if !self.consumed.insert(*producer) {
+                    continue;
+                }
+                match self.sent.remove(producer) {
+                    Some(sent) => self.edge(&sent, service),
+                    None => {
+                        self.early.insert(*producer, service);
+                    }
                 }
             }
         }
         match event {
             Event::Start => {
-                self.traces.entry(span.trace_id.clone()).or_insert_with(|| TraceAgg {
+                self.traces.entry(trace).or_insert_with(|| TraceAgg {
                     start_us: span.start_us,
                     end_us: span.start_us,
                     spans: 0,
@@ -133,7 +163,7 @@ impl Collector {
                     first_service: service,
                 });
                 self.open.entry(span.span_id).or_insert_with(|| Opened {
-                    trace_id: span.trace_id.clone(),
+                    trace_id: trace,
                     service,
                     name: span.name.clone(),
                     start_us: span.start_us,
@@ -141,7 +171,7 @@ impl Collector {
             }
             Event::End => {
                 self.open.remove(&span.span_id);
-                let agg = self.traces.entry(span.trace_id.clone()).or_insert_with(|| TraceAgg {
+                let agg = self.traces.entry(trace).or_insert_with(|| TraceAgg {
                     start_us: span.start_us,
                     end_us: span.end_us.unwrap_or(span.start_us),
                     spans: 0,
@@ -169,13 +199,22 @@ impl Collector {
         }
     }
 
+    fn edge(&mut self, sent: &Sent, consumer: u32) {
+        let key = (
+            sent.service,
+            consumer,
+            sent.system.clone().unwrap_or_else(|| "messaging".into()),
+            sent.destination.clone().unwrap_or_default(),
+        );
+        *self.edges.entry(key).or_default() += 1;
+    }
+
     /// Producer spans no consumer continued, sent at least `grace_us` before the latest timestamp.
     pub fn lost(&self, grace_us: i64) -> Vec<&Sent> {
         let mut lost: Vec<&Sent> = self
             .sent
-            .iter()
-            .filter(|(id, s)| !self.consumed.contains(id) && s.at_us <= self.latest_us - grace_us)
-            .map(|(_, s)| s)
+            .values()
+            .filter(|s| s.at_us <= self.latest_us - grace_us)
             .collect();
         lost.sort_by_key(|s| s.at_us);
         lost
@@ -190,19 +229,12 @@ impl Collector {
 
     /// Service dependency edges: (from, to, system, destination) → message count.
     pub fn edges(&self) -> Vec<((String, String, String, String), u64)> {
-        let mut counts: HashMap<(String, String, String, String), u64> = HashMap::new();
-        for (producer, consumer) in &self.hops {
-            if let Some(s) = self.sent.get(producer) {
-                let key = (
-                    self.services[s.service as usize].clone(),
-                    self.services[*consumer as usize].clone(),
-                    s.system.clone().unwrap_or_else(|| "messaging".into()),
-                    s.destination.clone().unwrap_or_default(),
-                );
-                *counts.entry(key).or_default() += 1;
-            }
-        }
-        let mut edges: Vec<_> = counts.into_iter().collect();
+        let name = |i: u32| self.services[i as usize].clone();
+        let mut edges: Vec<_> = self
+            .edges
+            .iter()
+            .map(|((f, t, sys, dest), n)| ((name(*f), name(*t), sys.clone(), dest.clone()), *n))
+            .collect();
         edges.sort();
         edges
     }

@@ -41,9 +41,19 @@ pub fn explain(traceparent: &str, tracestate_value: Option<&str>) -> (bool, Stri
         None => true,
         Some(v) => match tracestate::parse([v.as_bytes()]) {
             Ok(p) => {
-                out.push_str(&format!("tracestate: valid ({} members)\n", p.state.header().split(',').filter(|m| !m.is_empty()).count()));
+                out.push_str(&format!(
+                    "tracestate: valid ({} members)\n",
+                    p.state
+                        .header()
+                        .split(',')
+                        .filter(|m| !m.is_empty())
+                        .count()
+                ));
                 if p.unrepresentable > 0 {
-                    out.push_str(&format!("  {} member(s) OpenTelemetry cannot hold would be dropped\n", p.unrepresentable));
+                    out.push_str(&format!(
+                        "  {} member(s) OpenTelemetry cannot hold would be dropped\n",
+                        p.unrepresentable
+                    ));
                 }
                 true
             }

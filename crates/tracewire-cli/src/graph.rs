@@ -12,7 +12,10 @@ pub fn dot(edges: &[Edge]) -> String {
     for ((from, to, system, dest), n) in edges {
         out.push_str(&format!(
             "  \"{}\" -> \"{}\" [label=\"{} {} ({n})\"];\n",
-            quote(from), quote(to), quote(system), quote(dest)
+            quote(from),
+            quote(to),
+            quote(system),
+            quote(dest)
         ));
     }
     out.push_str("}\n");
@@ -21,13 +24,22 @@ pub fn dot(edges: &[Edge]) -> String {
 
 /// Mermaid flowchart.
 pub fn mermaid(edges: &[Edge]) -> String {
-    let id = |s: &str| s.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect::<String>();
+    let id = |s: &str| {
+        s.chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect::<String>()
+    };
     let label = |s: &str| s.replace(['"', '|'], "'");
     let mut out = String::from("flowchart LR\n");
     for ((from, to, system, dest), n) in edges {
         out.push_str(&format!(
             "  {}[\"{}\"] -->|\"{} {} ({n})\"| {}[\"{}\"]\n",
-            id(from), label(from), label(system), label(dest), id(to), label(to)
+            id(from),
+            label(from),
+            label(system),
+            label(dest),
+            id(to),
+            label(to)
         ));
     }
     out

@@ -62,14 +62,17 @@ struct LinkLine<'a> {
 /// Attribute keys that carry business context worth showing.
 fn is_business(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
-    ["order", "user", "customer", "payment", "sku"].iter().any(|w| k.contains(w))
+    ["order", "user", "customer", "payment", "sku"]
+        .iter()
+        .any(|w| k.contains(w))
         && !k.starts_with("messaging.")
 }
 
 /// The few attributes the analysis uses, from a raw JSON object of attributes.
 fn read_attributes(raw: Option<&RawValue>, span: &mut Span) {
     let Some(raw) = raw else { return };
-    let Ok(map) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(raw.get()) else {
+    let Ok(map) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(raw.get())
+    else {
         return;
     };
     for (k, v) in map {
@@ -135,8 +138,18 @@ pub fn parse_otlp_line(line: &str) -> Option<Vec<Span>> {
             .find(|(k, _)| k == "service.name")
             .map(|(_, v)| v)
             .unwrap_or_else(|| "unknown".into());
-        for ss in rs.get("scopeSpans").and_then(|s| s.as_array()).into_iter().flatten() {
-            for s in ss.get("spans").and_then(|s| s.as_array()).into_iter().flatten() {
+        for ss in rs
+            .get("scopeSpans")
+            .and_then(|s| s.as_array())
+            .into_iter()
+            .flatten()
+        {
+            for s in ss
+                .get("spans")
+                .and_then(|s| s.as_array())
+                .into_iter()
+                .flatten()
+            {
                 if let Some(span) = otlp_span(s, &service) {
                     out.push(span);
                 }
@@ -149,11 +162,17 @@ pub fn parse_otlp_line(line: &str) -> Option<Vec<Span>> {
 fn otlp_attributes(attrs: Option<&serde_json::Value>) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for a in attrs.and_then(|a| a.as_array()).into_iter().flatten() {
-        let (Some(k), Some(v)) = (a.get("key").and_then(|k| k.as_str()), a.get("value")) else { continue };
+        let (Some(k), Some(v)) = (a.get("key").and_then(|k| k.as_str()), a.get("value")) else {
+            continue;
+        };
         let text = ["stringValue", "intValue", "doubleValue", "boolValue"]
             .iter()
             .find_map(|t| v.get(*t))
-            .map(|x| x.as_str().map(str::to_owned).unwrap_or_else(|| x.to_string()));
+            .map(|x| {
+                x.as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| x.to_string())
+            });
         if let Some(text) = text {
             out.push((k.to_owned(), text));
         }
@@ -165,7 +184,9 @@ fn otlp_span(s: &serde_json::Value, service: &str) -> Option<Span> {
     let text = |k: &str| s.get(k).and_then(|v| v.as_str());
     let nanos = |k: &str| -> Option<i64> {
         let v = s.get(k)?;
-        v.as_str().and_then(|t| t.parse().ok()).or_else(|| v.as_i64())
+        v.as_str()
+            .and_then(|t| t.parse().ok())
+            .or_else(|| v.as_i64())
     };
     let trace_id = text("traceId")?.to_ascii_lowercase();
     if trace_id.len() != 32 {
@@ -188,15 +209,29 @@ fn otlp_span(s: &serde_json::Value, service: &str) -> Option<Span> {
         kind,
         start_us: nanos("startTimeUnixNano")? / 1000,
         end_us: Some(nanos("endTimeUnixNano")? / 1000),
-        error: status.and_then(|st| st.get("code")).and_then(|c| c.as_i64()) == Some(2),
+        error: status
+            .and_then(|st| st.get("code"))
+            .and_then(|c| c.as_i64())
+            == Some(2),
         error_code: None,
-        error_message: status.and_then(|st| st.get("message")).and_then(|m| m.as_str()).map(str::to_owned),
+        error_message: status
+            .and_then(|st| st.get("message"))
+            .and_then(|m| m.as_str())
+            .map(str::to_owned),
         correlation_id: None,
         system: None,
         destination: None,
         business: Vec::new(),
-        links: s.get("links").and_then(|l| l.as_array()).into_iter().flatten()
-            .filter_map(|l| l.get("spanId")?.as_str().and_then(|i| span_id(&i.to_ascii_lowercase())))
+        links: s
+            .get("links")
+            .and_then(|l| l.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|l| {
+                l.get("spanId")?
+                    .as_str()
+                    .and_then(|i| span_id(&i.to_ascii_lowercase()))
+            })
             .collect(),
     };
     for (k, v) in otlp_attributes(s.get("attributes")) {
@@ -204,7 +239,9 @@ fn otlp_span(s: &serde_json::Value, service: &str) -> Option<Span> {
             "messaging.system" => span.system = Some(v),
             "messaging.destination.name" => span.destination = Some(v),
             "error.type" => span.error_code = Some(v),
-            "messaging.message.conversation_id" | "tracewire.correlation_id" => span.correlation_id = Some(v),
+            "messaging.message.conversation_id" | "tracewire.correlation_id" => {
+                span.correlation_id = Some(v)
+            }
             key if is_business(key) => span.business.push((k, v)),
             _ => {}
         }
@@ -250,7 +287,9 @@ pub fn read_all(
     let progress = std::io::stderr().is_terminal() && total > 64 << 20;
     for input in inputs {
         let reader: Box<dyn Read> = match input {
-            Some(p) => Box::new(std::fs::File::open(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?),
+            Some(p) => Box::new(
+                std::fs::File::open(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?,
+            ),
             None => Box::new(std::io::stdin()),
         };
         let mut reader = std::io::BufReader::with_capacity(1 << 20, reader);
@@ -266,7 +305,11 @@ pub fn read_all(
             stats.lines += 1;
             stats.bytes += n as u64;
             if progress && stats.lines % 200_000 == 0 {
-                eprint!("\r{:>3}% of {} MiB", stats.bytes * 100 / total.max(1), total >> 20);
+                eprint!(
+                    "\r{:>3}% of {} MiB",
+                    stats.bytes * 100 / total.max(1),
+                    total >> 20
+                );
                 let _ = std::io::stderr().flush();
             }
             let Ok(line) = std::str::from_utf8(&buf) else {

@@ -19,7 +19,10 @@ use collect::Collector;
 use std::path::PathBuf;
 
 /// Reads `inputs` into a collector (keeping `trace_id`'s spans when given).
-pub fn collect(inputs: &[Option<PathBuf>], trace_id: Option<&str>) -> Result<(Collector, input::ReadStats), String> {
+pub fn collect(
+    inputs: &[Option<PathBuf>],
+    trace_id: Option<&str>,
+) -> Result<(Collector, input::ReadStats), String> {
     let mut c = Collector::new(trace_id);
     let stats = input::read_all(inputs, |event, span| c.add(event, span))?;
     Ok((c, stats))

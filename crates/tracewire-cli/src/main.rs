@@ -5,7 +5,11 @@ use std::process::ExitCode;
 use tracewire_cli::{collect, context_cmd, graph, input, report, timeline};
 
 #[derive(Parser)]
-#[command(name = "tracewire", version, about = "Rebuild traces from span logs: where did the message go, and what was slow?")]
+#[command(
+    name = "tracewire",
+    version,
+    about = "Rebuild traces from span logs: where did the message go, and what was slow?"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -82,18 +86,29 @@ enum ContextAction {
     },
 }
 
-fn read(files: &[String], trace_id: Option<&str>) -> Result<tracewire_cli::collect::Collector, String> {
+fn read(
+    files: &[String],
+    trace_id: Option<&str>,
+) -> Result<tracewire_cli::collect::Collector, String> {
     let inputs = input::expand(files)?;
     let (c, stats) = collect(&inputs, trace_id)?;
     if stats.malformed > 0 {
-        eprintln!("tracewire: skipped {} malformed line(s) of {}", stats.malformed, stats.lines);
+        eprintln!(
+            "tracewire: skipped {} malformed line(s) of {}",
+            stats.malformed, stats.lines
+        );
     }
     Ok(c)
 }
 
 fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
-        Command::Analyze { trace_id, format, grace, files } => {
+        Command::Analyze {
+            trace_id,
+            format,
+            grace,
+            files,
+        } => {
             let grace_us = (grace * 1e6) as i64;
             let c = read(&files, trace_id.as_deref())?;
             let out = match &trace_id {
@@ -102,26 +117,35 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                         .ok_or_else(|| format!("no span of trace {id} in the input"))?;
                     match format {
                         Format::Text => report::report_text(&r),
-                        Format::Json => serde_json::to_string_pretty(&r).map_err(|e| e.to_string())?,
+                        Format::Json => {
+                            serde_json::to_string_pretty(&r).map_err(|e| e.to_string())?
+                        }
                     }
                 }
                 None => {
                     let s = report::summary(&c, grace_us);
                     match format {
                         Format::Text => report::summary_text(&s),
-                        Format::Json => serde_json::to_string_pretty(&s).map_err(|e| e.to_string())?,
+                        Format::Json => {
+                            serde_json::to_string_pretty(&s).map_err(|e| e.to_string())?
+                        }
                     }
                 }
             };
             println!("{}", out.trim_end());
         }
-        Command::Timeline { trace_id, html, files } => {
+        Command::Timeline {
+            trace_id,
+            html,
+            files,
+        } => {
             let c = read(&files, Some(&trace_id))?;
             let r = report::trace_report(&c, &trace_id.to_ascii_lowercase(), 5_000_000)
                 .ok_or_else(|| format!("no span of trace {trace_id} in the input"))?;
             match html {
                 Some(path) => {
-                    std::fs::write(&path, timeline::html(&r)).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                    std::fs::write(&path, timeline::html(&r))
+                        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
                     println!("wrote {}", path.display());
                 }
                 None => print!("{}", timeline::text(&r.timeline, r.duration_ms)),
@@ -130,12 +154,19 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Graph { format, files } => {
             let c = read(&files, None)?;
             let edges = c.edges();
-            print!("{}", match format {
-                GraphFormat::Dot => graph::dot(&edges),
-                GraphFormat::Mermaid => graph::mermaid(&edges),
-            });
+            print!(
+                "{}",
+                match format {
+                    GraphFormat::Dot => graph::dot(&edges),
+                    GraphFormat::Mermaid => graph::mermaid(&edges),
+                }
+            );
         }
-        Command::Lost { grace, format, files } => {
+        Command::Lost {
+            grace,
+            format,
+            files,
+        } => {
             let c = read(&files, None)?;
             let lost = c.lost((grace * 1e6) as i64);
             let open = c.never_ended();
@@ -144,14 +175,17 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 Format::Json => {
                     let v = serde_json::json!({
                         "lost": lost.iter().map(|s| serde_json::json!({
-                            "trace_id": s.trace_id, "service": svc(s.service), "span": s.name,
+                            "trace_id": s.trace_id.to_string(), "service": svc(s.service), "span": s.name,
                             "system": s.system, "destination": s.destination, "correlation_id": s.correlation_id,
                         })).collect::<Vec<_>>(),
                         "never_ended": open.iter().map(|o| serde_json::json!({
-                            "trace_id": o.trace_id, "service": svc(o.service), "span": o.name,
+                            "trace_id": o.trace_id.to_string(), "service": svc(o.service), "span": o.name,
                         })).collect::<Vec<_>>(),
                     });
-                    println!("{}", serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?);
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?
+                    );
                 }
                 Format::Text => {
                     println!("{} message(s) sent and never processed, {} span(s) started and never ended", lost.len(), open.len());
@@ -162,11 +196,18 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                             s.destination.as_deref().unwrap_or(&s.name),
                             s.system.as_deref().unwrap_or("messaging"),
                             s.trace_id,
-                            s.correlation_id.as_ref().map_or(String::new(), |c| format!(" correlation_id {c}")),
+                            s.correlation_id
+                                .as_ref()
+                                .map_or(String::new(), |c| format!(" correlation_id {c}")),
                         );
                     }
                     for o in &open {
-                        println!("never ended: {} {} trace {}", svc(o.service), o.name, o.trace_id);
+                        println!(
+                            "never ended: {} {} trace {}",
+                            svc(o.service),
+                            o.name,
+                            o.trace_id
+                        );
                     }
                 }
             }
@@ -175,12 +216,18 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             ContextAction::New { json } => {
                 let (tp, id) = context_cmd::new_context();
                 if json {
-                    println!("{}", serde_json::json!({ "traceparent": tp, "correlation_id": id }));
+                    println!(
+                        "{}",
+                        serde_json::json!({ "traceparent": tp, "correlation_id": id })
+                    );
                 } else {
                     println!("traceparent: {tp}\ncorrelation_id: {id}");
                 }
             }
-            ContextAction::Parse { traceparent, tracestate } => {
+            ContextAction::Parse {
+                traceparent,
+                tracestate,
+            } => {
                 let (ok, text) = context_cmd::explain(&traceparent, tracestate.as_deref());
                 print!("{text}");
                 if !ok {

@@ -86,7 +86,10 @@ impl Span {
 
 /// Parses 16 hex digits.
 pub fn span_id(s: &str) -> Option<u64> {
-    (s.len() == 16).then(|| u64::from_str_radix(s, 16).ok()).flatten().filter(|&v| v != 0)
+    (s.len() == 16)
+        .then(|| u64::from_str_radix(s, 16).ok())
+        .flatten()
+        .filter(|&v| v != 0)
 }
 
 /// Microseconds since the epoch from RFC 3339 (`2026-11-22T04:20:00.123456Z`).
@@ -133,8 +136,15 @@ mod tests {
     #[test]
     fn timestamps() {
         assert_eq!(micros("1970-01-01T00:00:01.000002Z"), Some(1_000_002));
-        for ts in ["2026-11-22T04:20:00Z", "2000-02-29T23:59:59.999999Z", "2026-03-01T00:00:00.5Z"] {
-            let slow = humantime::parse_rfc3339(ts).unwrap().duration_since(std::time::UNIX_EPOCH).unwrap();
+        for ts in [
+            "2026-11-22T04:20:00Z",
+            "2000-02-29T23:59:59.999999Z",
+            "2026-03-01T00:00:00.5Z",
+        ] {
+            let slow = humantime::parse_rfc3339(ts)
+                .unwrap()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap();
             assert_eq!(fast_micros(ts), Some(slow.as_micros() as i64), "{ts}");
         }
         assert_eq!(micros("garbage"), None);

@@ -1,7 +1,7 @@
 //! `analyze`: a summary of all traces, or the report of one trace — services, timeline, critical
 //! path, errors and their root cause, time in queue, business context.
 
-use crate::collect::Collector;
+use crate::collect::{Collector, TraceKey};
 use crate::model::{Kind, Span};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -45,41 +45,54 @@ pub struct TraceLine {
 
 /// Builds the summary (`grace_us`: how old an unprocessed message must be to count as lost).
 pub fn summary(c: &Collector, grace_us: i64) -> Summary {
-    let line = |id: &str, problem: Option<String>| {
+    let line = |id: &TraceKey, problem: Option<String>| {
         let t = c.traces.get(id);
         TraceLine {
-            trace_id: id.to_owned(),
+            trace_id: id.to_string(),
             root: t.map(|t| t.first_name.clone()).unwrap_or_default(),
-            service: t.map(|t| c.services[t.first_service as usize].clone()).unwrap_or_default(),
+            service: t
+                .map(|t| c.services[t.first_service as usize].clone())
+                .unwrap_or_default(),
             duration_ms: t.map_or(0.0, |t| ms(t.end_us - t.start_us)),
             spans: t.map_or(0, |t| t.spans),
             errors: t.map_or(0, |t| t.errors),
             problem,
         }
     };
-    let mut by_duration: Vec<(&String, i64)> = c.traces.iter().map(|(id, t)| (id, t.end_us - t.start_us)).collect();
+    let mut by_duration: Vec<(&TraceKey, i64)> = c
+        .traces
+        .iter()
+        .map(|(id, t)| (id, t.end_us - t.start_us))
+        .collect();
     by_duration.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    let mut broken: HashMap<String, String> = HashMap::new();
+    let mut broken: HashMap<TraceKey, String> = HashMap::new();
     for s in c.lost(grace_us) {
         let dest = s.destination.clone().unwrap_or_else(|| s.name.clone());
-        broken.entry(s.trace_id.clone()).or_insert(format!(
+        broken.entry(s.trace_id).or_insert(format!(
             "{} sent to {dest} ({}), never processed",
             c.services[s.service as usize],
             s.system.as_deref().unwrap_or("messaging")
         ));
     }
     for o in c.never_ended() {
-        broken.entry(o.trace_id.clone()).or_insert(format!(
+        broken.entry(o.trace_id).or_insert(format!(
             "{} started {:?} and never ended",
             c.services[o.service as usize], o.name
         ));
     }
-    let mut broken: Vec<TraceLine> = broken.into_iter().map(|(id, p)| line(&id, Some(p))).collect();
+    let mut broken: Vec<TraceLine> = broken
+        .into_iter()
+        .map(|(id, p)| line(&id, Some(p)))
+        .collect();
     broken.sort_by(|a, b| a.trace_id.cmp(&b.trace_id));
     Summary {
         traces: c.traces.len(),
         error_traces: c.traces.values().filter(|t| t.errors > 0).count(),
-        slowest: by_duration.iter().take(5).map(|(id, _)| line(id, None)).collect(),
+        slowest: by_duration
+            .iter()
+            .take(5)
+            .map(|(id, _)| line(id, None))
+            .collect(),
         broken,
     }
 }
@@ -208,7 +221,11 @@ pub fn trace_report(c: &Collector, trace_id: &str, grace_us: i64) -> Option<Trac
     let mut ordered: Vec<&Span> = spans.values().collect();
     ordered.sort_by_key(|s| (s.start_us, depth_of(spans, s.span_id)));
     let start = ordered[0].start_us;
-    let end = spans.values().map(|s| s.end_us.unwrap_or(s.start_us)).max().unwrap_or(start);
+    let end = spans
+        .values()
+        .map(|s| s.end_us.unwrap_or(s.start_us))
+        .max()
+        .unwrap_or(start);
     let total = (end - start).max(1);
     let mut services: Vec<String> = Vec::new();
     for s in &ordered {
@@ -220,7 +237,10 @@ pub fn trace_report(c: &Collector, trace_id: &str, grace_us: i64) -> Option<Trac
         .iter()
         .map(|s| TimelineRow {
             span_id: format!("{:016x}", s.span_id),
-            parent_span_id: s.parent.filter(|p| spans.contains_key(p)).map(|p| format!("{p:016x}")),
+            parent_span_id: s
+                .parent
+                .filter(|p| spans.contains_key(p))
+                .map(|p| format!("{p:016x}")),
             depth: depth_of(spans, s.span_id),
             service: s.service.clone(),
             name: s.name.clone(),
@@ -247,15 +267,26 @@ pub fn trace_report(c: &Collector, trace_id: &str, grace_us: i64) -> Option<Trac
     let lost = c
         .lost(grace_us)
         .into_iter()
-        .filter(|s| s.trace_id == trace_id)
-        .map(|s| format!("{} → {} ({}) never processed", c.services[s.service as usize],
-            s.destination.as_deref().unwrap_or(&s.name), s.system.as_deref().unwrap_or("messaging")))
+        .filter(|s| s.trace_id.to_string() == trace_id)
+        .map(|s| {
+            format!(
+                "{} → {} ({}) never processed",
+                c.services[s.service as usize],
+                s.destination.as_deref().unwrap_or(&s.name),
+                s.system.as_deref().unwrap_or("messaging")
+            )
+        })
         .collect();
     let never_ended = c
         .never_ended()
         .into_iter()
-        .filter(|o| o.trace_id == trace_id)
-        .map(|o| format!("{}: {} started and never ended", c.services[o.service as usize], o.name))
+        .filter(|o| o.trace_id.to_string() == trace_id)
+        .map(|o| {
+            format!(
+                "{}: {} started and never ended",
+                c.services[o.service as usize], o.name
+            )
+        })
         .collect();
     Some(TraceReport {
         trace_id: trace_id.to_owned(),
@@ -284,7 +315,9 @@ fn critical_path(spans: &HashMap<u64, Span>, ordered: &[&Span], total: i64) -> V
     }
     let mut path = vec![ordered[0]];
     while let Some(kids) = children.get(&path.last().map(|s| s.span_id).unwrap_or(0)) {
-        let next = kids.iter().max_by_key(|k| (k.end_us.unwrap_or(k.start_us), k.start_us));
+        let next = kids
+            .iter()
+            .max_by_key(|k| (k.end_us.unwrap_or(k.start_us), k.start_us));
         match next {
             Some(n) if path.len() <= spans.len() => path.push(n),
             _ => break,
@@ -293,7 +326,12 @@ fn critical_path(spans: &HashMap<u64, Span>, ordered: &[&Span], total: i64) -> V
     let mut segments = Vec::new();
     let mut push = |what: String, service: String, us: i64| {
         if us > 0 {
-            segments.push(Segment { what, service, duration_ms: ms(us), share: us as f64 / total as f64 });
+            segments.push(Segment {
+                what,
+                service,
+                duration_ms: ms(us),
+                share: us as f64 / total as f64,
+            });
         }
     };
     for pair in path.windows(2) {
@@ -302,7 +340,11 @@ fn critical_path(spans: &HashMap<u64, Span>, ordered: &[&Span], total: i64) -> V
         if a.kind == Kind::Producer && b.start_us > a_end {
             push(a.name.clone(), a.service.clone(), a_end - a.start_us);
             let dest = a.destination.clone().unwrap_or_else(|| a.name.clone());
-            push(format!("in queue {dest}"), String::new(), b.start_us - a_end);
+            push(
+                format!("in queue {dest}"),
+                String::new(),
+                b.start_us - a_end,
+            );
         } else {
             push(a.name.clone(), a.service.clone(), b.start_us - a.start_us);
         }
@@ -317,7 +359,10 @@ fn critical_path(spans: &HashMap<u64, Span>, ordered: &[&Span], total: i64) -> V
 fn service_time(spans: &HashMap<u64, Span>) -> Vec<(String, f64)> {
     let mut by_service: HashMap<&str, Vec<(i64, i64)>> = HashMap::new();
     for s in spans.values() {
-        by_service.entry(&s.service).or_default().push((s.start_us, s.end_us.unwrap_or(s.start_us)));
+        by_service
+            .entry(&s.service)
+            .or_default()
+            .push((s.start_us, s.end_us.unwrap_or(s.start_us)));
     }
     let mut out: Vec<(String, f64)> = by_service
         .into_iter()
@@ -349,7 +394,10 @@ fn queue_gaps(spans: &HashMap<u64, Span>) -> Vec<QueueGap> {
         .values()
         .filter(|s| matches!(s.kind, Kind::Consumer | Kind::Client))
         .filter_map(|c| {
-            let p = c.parent.and_then(|p| spans.get(&p)).filter(|p| p.kind == Kind::Producer)?;
+            let p = c
+                .parent
+                .and_then(|p| spans.get(&p))
+                .filter(|p| p.kind == Kind::Producer)?;
             Some(QueueGap {
                 destination: p.destination.clone().unwrap_or_else(|| p.name.clone()),
                 from: p.service.clone(),
@@ -365,7 +413,10 @@ fn queue_gaps(spans: &HashMap<u64, Span>) -> Vec<QueueGap> {
 fn business(ordered: &[&Span]) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     for s in ordered {
-        let correlation = s.correlation_id.iter().map(|c| ("correlation_id".to_owned(), c.clone()));
+        let correlation = s
+            .correlation_id
+            .iter()
+            .map(|c| ("correlation_id".to_owned(), c.clone()));
         for kv in correlation.chain(s.business.iter().cloned()) {
             if !out.contains(&kv) {
                 out.push(kv);
@@ -378,17 +429,32 @@ fn business(ordered: &[&Span]) -> Vec<(String, String)> {
 /// The summary as text.
 pub fn summary_text(s: &Summary) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{} traces, {} with errors, {} broken", s.traces, s.error_traces, s.broken.len());
+    let _ = writeln!(
+        out,
+        "{} traces, {} with errors, {} broken",
+        s.traces,
+        s.error_traces,
+        s.broken.len()
+    );
     if !s.slowest.is_empty() {
         let _ = writeln!(out, "\nslowest:");
         for t in &s.slowest {
-            let _ = writeln!(out, "  {}  {:>10.1} ms  {} spans  {} [{}]", t.trace_id, t.duration_ms, t.spans, t.root, t.service);
+            let _ = writeln!(
+                out,
+                "  {}  {:>10.1} ms  {} spans  {} [{}]",
+                t.trace_id, t.duration_ms, t.spans, t.root, t.service
+            );
         }
     }
     if !s.broken.is_empty() {
         let _ = writeln!(out, "\nbroken:");
         for t in &s.broken {
-            let _ = writeln!(out, "  {}  {}", t.trace_id, t.problem.as_deref().unwrap_or(""));
+            let _ = writeln!(
+                out,
+                "  {}  {}",
+                t.trace_id,
+                t.problem.as_deref().unwrap_or("")
+            );
         }
     }
     out
@@ -407,27 +473,57 @@ pub fn report_text(r: &TraceReport) -> String {
     out.push_str(&crate::timeline::text(&r.timeline, r.duration_ms));
     let _ = writeln!(out, "\ncritical path:");
     for s in &r.critical_path {
-        let who = if s.service.is_empty() { String::new() } else { format!(" [{}]", s.service) };
-        let _ = writeln!(out, "  {:>9.1} ms {:>5.1}%  {}{who}", s.duration_ms, s.share * 100.0, s.what);
+        let who = if s.service.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", s.service)
+        };
+        let _ = writeln!(
+            out,
+            "  {:>9.1} ms {:>5.1}%  {}{who}",
+            s.duration_ms,
+            s.share * 100.0,
+            s.what
+        );
     }
     if let Some(rc) = &r.root_cause {
-        let _ = writeln!(out, "\nroot cause: {} in {} — {} ({})", rc.span, rc.service,
-            rc.message.as_deref().unwrap_or("error"), rc.error_code.as_deref().unwrap_or("error"));
+        let _ = writeln!(
+            out,
+            "\nroot cause: {} in {} — {} ({})",
+            rc.span,
+            rc.service,
+            rc.message.as_deref().unwrap_or("error"),
+            rc.error_code.as_deref().unwrap_or("error")
+        );
     }
     if r.errors.len() > 1 {
         let _ = writeln!(out, "errors:");
         for e in &r.errors {
-            let _ = writeln!(out, "  {} [{}] {}", e.span, e.service, e.error_code.as_deref().unwrap_or(""));
+            let _ = writeln!(
+                out,
+                "  {} [{}] {}",
+                e.span,
+                e.service,
+                e.error_code.as_deref().unwrap_or("")
+            );
         }
     }
     for l in r.lost.iter().chain(&r.never_ended) {
         let _ = writeln!(out, "broken: {l}");
     }
     if let (Some(slow), Some(fast)) = (r.service_time_ms.first(), r.service_time_ms.last()) {
-        let _ = writeln!(out, "\nslowest service: {} ({:.1} ms); fastest: {} ({:.1} ms)", slow.0, slow.1, fast.0, fast.1);
+        let _ = writeln!(
+            out,
+            "\nslowest service: {} ({:.1} ms); fastest: {} ({:.1} ms)",
+            slow.0, slow.1, fast.0, fast.1
+        );
     }
     for g in &r.queue_gaps {
-        let _ = writeln!(out, "in queue: {} {} → {} {:.1} ms", g.destination, g.from, g.to, g.queue_ms);
+        let _ = writeln!(
+            out,
+            "in queue: {} {} → {} {:.1} ms",
+            g.destination, g.from, g.to, g.queue_ms
+        );
     }
     out
 }

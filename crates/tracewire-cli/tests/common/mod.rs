@@ -28,7 +28,11 @@ fn service(dir: &Path, name: &str, system: &'static str) -> Service {
         .unwrap();
     let tracer = || BoxedTracer::new(Box::new(guard.tracer_provider().tracer(name.to_owned())));
     let messaging = Messaging::builder(system).tracer(tracer()).build();
-    Service { tracer: tracer(), messaging, guard }
+    Service {
+        tracer: tracer(),
+        messaging,
+        guard,
+    }
 }
 
 fn pause() {
@@ -37,9 +41,14 @@ fn pause() {
 
 /// Hands a message from one service to the next through in-memory headers.
 fn hop(from: &Service, cx: &Context, dest: &str, to: &Service) -> (MemoryHeaders, Context) {
-    let send = from.messaging.open_send(cx, OperationSpec::new(OperationType::Send, "send", dest).body(b"{}"));
+    let send = from.messaging.open_send(
+        cx,
+        OperationSpec::new(OperationType::Send, "send", dest).body(b"{}"),
+    );
     let mut headers = MemoryHeaders::new();
-    from.messaging.propagator().inject(send.context(), &mut headers);
+    from.messaging
+        .propagator()
+        .inject(send.context(), &mut headers);
     pause();
     send.end(Outcome::Ok);
     let extracted = to.messaging.propagator().extract(&headers);
@@ -54,45 +63,79 @@ pub fn write_fixture(dir: &Path) -> (String, String, String) {
     let payment = service(dir, "payment", "nats");
     let fulfillment = service(dir, "fulfillment", "nats");
     let mut ids = Vec::new();
-    for (n, scenario) in ["ok", "payment-fails", "fulfillment-dropped"].iter().enumerate() {
+    for (n, scenario) in ["ok", "payment-fails", "fulfillment-dropped"]
+        .iter()
+        .enumerate()
+    {
         let root = gateway.tracer.build_with_context(
             opentelemetry::trace::SpanBuilder::from_name("POST /checkout")
                 .with_kind(SpanKind::Server)
-                .with_attributes([KeyValue::new("app.order_id", format!("order-{n}")), KeyValue::new("enduser.id", "user-7")]),
+                .with_attributes([
+                    KeyValue::new("app.order_id", format!("order-{n}")),
+                    KeyValue::new("enduser.id", "user-7"),
+                ]),
             &Context::new(),
         );
         let cx = Context::new().with_span(root).with_correlation_id_or_new();
         ids.push(cx.span().span_context().trace_id().to_string());
         pause();
         let (_, msg) = hop(&gateway, &cx, "orders", &inventory);
-        let process = inventory.messaging.open_consume(&msg, OperationSpec::new(OperationType::Process, "process", "orders"));
+        let process = inventory.messaging.open_consume(
+            &msg,
+            OperationSpec::new(OperationType::Process, "process", "orders"),
+        );
         pause();
         let (_, msg) = hop(&inventory, process.context(), "payments", &payment);
         process.end(Outcome::Ok);
         cx.span().end();
-        let charge = payment.messaging.open_consume(&msg, OperationSpec::new(OperationType::Process, "process", "payments"));
+        let charge = payment.messaging.open_consume(
+            &msg,
+            OperationSpec::new(OperationType::Process, "process", "payments"),
+        );
         pause();
         if *scenario == "payment-fails" {
-            let call = payment.tracer.start_with_context("charge card", charge.context());
+            let call = payment
+                .tracer
+                .start_with_context("charge card", charge.context());
             let call_cx = charge.context().with_span(call);
             pause();
-            call_cx.span().set_status(opentelemetry::trace::Status::error("card declined by the bank"));
-            call_cx.span().set_attribute(KeyValue::new("error.type", "CardDeclined"));
+            call_cx
+                .span()
+                .set_status(opentelemetry::trace::Status::error(
+                    "card declined by the bank",
+                ));
+            call_cx
+                .span()
+                .set_attribute(KeyValue::new("error.type", "CardDeclined"));
             call_cx.span().end();
-            charge.end(Outcome::error("PaymentFailed", "payment could not be charged"));
+            charge.end(Outcome::error(
+                "PaymentFailed",
+                "payment could not be charged",
+            ));
             continue;
         }
-        let (_, msg) = hop(&payment, charge.context(), "fulfillment.requested", &fulfillment);
+        let (_, msg) = hop(
+            &payment,
+            charge.context(),
+            "fulfillment.requested",
+            &fulfillment,
+        );
         charge.end(Outcome::Ok);
         if *scenario == "fulfillment-dropped" {
             continue; // the fulfillment service never picks the message up
         }
-        let ship = fulfillment.messaging.open_consume(&msg, OperationSpec::new(OperationType::Process, "process", "fulfillment.requested"));
+        let ship = fulfillment.messaging.open_consume(
+            &msg,
+            OperationSpec::new(OperationType::Process, "process", "fulfillment.requested"),
+        );
         pause();
         ship.end(Outcome::Ok);
     }
     // A consumer that crashed mid-message: its span started and never ended.
-    let crashed = fulfillment.messaging.open_consume(&Context::new(), OperationSpec::new(OperationType::Process, "process", "fulfillment.requested"));
+    let crashed = fulfillment.messaging.open_consume(
+        &Context::new(),
+        OperationSpec::new(OperationType::Process, "process", "fulfillment.requested"),
+    );
     std::mem::forget(crashed);
     for s in [&gateway, &inventory, &payment, &fulfillment] {
         s.guard.flush();
