@@ -63,7 +63,6 @@ kafka() {
     log "kafka: installing tansu $TANSU_VERSION from crates.io (about 11 min on 2 cores, once)"
     cargo install --locked tansu --version "$TANSU_VERSION" --features dynostore
   fi
-  command -v kcat >/dev/null || apt_install kcat
   log "kafka: starting tansu (memory storage)"
   nohup tansu broker \
     --listener-url tcp://127.0.0.1:9092 \
