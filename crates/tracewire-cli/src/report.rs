@@ -313,11 +313,16 @@ fn critical_path(spans: &HashMap<u64, Span>, ordered: &[&Span], total: i64) -> V
             children.entry(p).or_default().push(s);
         }
     }
+    let mut memo = HashMap::new();
     let mut path = vec![ordered[0]];
     while let Some(kids) = children.get(&path.last().map(|s| s.span_id).unwrap_or(0)) {
-        let next = kids
-            .iter()
-            .max_by_key(|k| (k.end_us.unwrap_or(k.start_us), k.start_us));
+        // Into the child whose chain finishes last, not merely the child that ends last.
+        let next = kids.iter().max_by_key(|k| {
+            (
+                subtree_end(k.span_id, spans, &children, &mut memo),
+                k.start_us,
+            )
+        });
         match next {
             Some(n) if path.len() <= spans.len() => path.push(n),
             _ => break,
@@ -353,6 +358,30 @@ fn critical_path(spans: &HashMap<u64, Span>, ordered: &[&Span], total: i64) -> V
         push(last.name.clone(), last.service.clone(), last.duration_us());
     }
     segments
+}
+
+/// The latest end of a span or anything under it (memoized; cycles in hostile input stop).
+fn subtree_end(
+    id: u64,
+    spans: &HashMap<u64, Span>,
+    children: &HashMap<u64, Vec<&Span>>,
+    memo: &mut HashMap<u64, i64>,
+) -> i64 {
+    if let Some(end) = memo.get(&id) {
+        return *end;
+    }
+    let own = spans.get(&id).map_or(0, |s| s.end_us.unwrap_or(s.start_us));
+    memo.insert(id, own); // a cycle back here sees this provisional value
+    let below = children
+        .get(&id)
+        .into_iter()
+        .flatten()
+        .map(|k| subtree_end(k.span_id, spans, children, memo))
+        .max()
+        .unwrap_or(own);
+    let end = own.max(below);
+    memo.insert(id, end);
+    end
 }
 
 /// Busy time per service: the union of its spans' intervals.
