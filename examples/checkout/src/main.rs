@@ -137,26 +137,13 @@ async fn serve(service: Service, out: std::path::PathBuf) -> Result<(), String> 
                 let _ = axum::serve(listener, app).await;
             })]
         }
-        other => {
-            let all = pipeline::start(
-                &settings,
-                &services,
-                Charge::Works,
-                matches!(other, Service::Fulfillment),
-                tx,
-            )
-            .await?;
-            println!(
-                "{}: running",
-                match other {
-                    Service::Inventory => "inventory",
-                    Service::Payment => "payment",
-                    _ => "fulfillment",
-                }
-            );
-            all
+        Service::Inventory => vec![pipeline::start_inventory(&settings, &services).await?],
+        Service::Payment => {
+            vec![pipeline::start_payment(&settings, &services, Charge::Works, tx).await?]
         }
+        Service::Fulfillment => vec![pipeline::start_fulfillment(&settings, &services, tx).await?],
     };
+    println!("checkout: serving; Ctrl-C to stop");
     tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
     tasks.iter().for_each(|t| t.abort());
     Ok(())

@@ -81,6 +81,12 @@ pub fn producer(s: &Settings, svc: &Services) -> Result<TracedProducer, String> 
     ))
 }
 
+fn report(name: &'static str, r: Result<(), String>) {
+    if let Err(e) = r {
+        eprintln!("checkout: {name} stopped: {e}");
+    }
+}
+
 /// Starts inventory, payment and (unless dropped) fulfillment as tasks.
 pub async fn start(
     s: &Settings,
@@ -89,22 +95,22 @@ pub async fn start(
     run_fulfillment: bool,
     progress: Progress,
 ) -> Result<Vec<JoinHandle<()>>, String> {
-    let mut tasks = Vec::new();
-    let report = |name: &'static str, r: Result<(), String>| {
-        if let Err(e) = r {
-            eprintln!("checkout: {name} stopped: {e}");
-        }
-    };
+    let mut tasks = vec![
+        start_inventory(s, svc).await?,
+        start_payment(s, svc, charge, progress.clone()).await?,
+    ];
+    if run_fulfillment {
+        tasks.push(start_fulfillment(s, svc, progress).await?);
+    }
+    Ok(tasks)
+}
 
-    // inventory: Kafka in, RabbitMQ out.
-    let amqp = Connection::connect(&s.amqp, ConnectionProperties::default())
+async fn amqp(s: &Settings) -> Result<Connection, String> {
+    let conn = Connection::connect(&s.amqp, ConnectionProperties::default())
         .await
         .map_err(|e| format!("RabbitMQ: {e}"))?;
-    let out = amqp.create_channel().await.map_err(|e| e.to_string())?;
-    out.confirm_select(ConfirmSelectOptions::default())
-        .await
-        .map_err(|e| e.to_string())?;
-    out.queue_declare(
+    let ch = conn.create_channel().await.map_err(|e| e.to_string())?;
+    ch.queue_declare(
         s.payments.as_str().into(),
         QueueDeclareOptions {
             durable: true,
@@ -114,6 +120,16 @@ pub async fn start(
     )
     .await
     .map_err(|e| e.to_string())?;
+    Ok(conn)
+}
+
+/// inventory: Kafka in, RabbitMQ out.
+pub async fn start_inventory(s: &Settings, svc: &Arc<Services>) -> Result<JoinHandle<()>, String> {
+    let amqp = amqp(s).await?;
+    let out = amqp.create_channel().await.map_err(|e| e.to_string())?;
+    out.confirm_select(ConfirmSelectOptions::default())
+        .await
+        .map_err(|e| e.to_string())?;
     let mut config = kafka_config(s);
     config
         .set("group.id", format!("{}-inventory", s.namespace))
@@ -126,15 +142,24 @@ pub async fn start(
         .subscribe(&[&s.orders])
         .map_err(|e| e.to_string())?;
     let channel = TracedChannel::with_messaging(out, svc.inventory.messaging("rabbitmq"));
-    let (svc2, queue) = (svc.clone(), s.payments.clone());
-    tasks.push(tokio::spawn(async move {
+    let (svc, queue) = (svc.clone(), s.payments.clone());
+    Ok(tokio::spawn(async move {
+        let _amqp = amqp; // keeps the connection open
         report(
             "inventory",
-            services::inventory::run(&svc2.inventory, consumer, channel, queue).await,
+            services::inventory::run(&svc.inventory, consumer, channel, queue).await,
         )
-    }));
+    }))
+}
 
-    // payment: RabbitMQ in, NATS JetStream out.
+/// payment: RabbitMQ in, NATS JetStream out.
+pub async fn start_payment(
+    s: &Settings,
+    svc: &Arc<Services>,
+    charge: Charge,
+    progress: Progress,
+) -> Result<JoinHandle<()>, String> {
+    let amqp = amqp(s).await?;
     let input = amqp.create_channel().await.map_err(|e| e.to_string())?;
     let deliveries = input
         .basic_consume(
@@ -149,53 +174,51 @@ pub async fn start(
     let nats = async_nats::connect(&s.nats)
         .await
         .map_err(|e| format!("NATS: {e}"))?;
-    let js = TracedJetStream::with_messaging(
-        jetstream::new(nats.clone()),
-        svc.payment.messaging("nats"),
-    );
-    let (svc2, subject, p) = (svc.clone(), s.fulfillment.clone(), progress.clone());
-    tasks.push(tokio::spawn(async move {
-        let _amqp = amqp; // keeps the connection open
+    let js = TracedJetStream::with_messaging(jetstream::new(nats), svc.payment.messaging("nats"));
+    let (svc, subject) = (svc.clone(), s.fulfillment.clone());
+    Ok(tokio::spawn(async move {
+        let _amqp = amqp;
         report(
             "payment",
-            services::payment::run(&svc2.payment, deliveries, js, subject, charge, p).await,
+            services::payment::run(&svc.payment, deliveries, js, subject, charge, progress).await,
         )
-    }));
+    }))
+}
 
-    // fulfillment: NATS JetStream in.
-    if run_fulfillment {
-        let stream = jetstream::new(nats)
-            .get_stream(&s.stream)
-            .await
-            .map_err(|e| e.to_string())?;
-        let durable = format!("{}-fulfillment", s.namespace);
-        let pull = stream
-            .get_or_create_consumer(
-                &durable,
-                consumer::pull::Config {
-                    durable_name: Some(durable.clone()),
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-        let messages = TracedJsStream::new(
-            pull.messages().await.map_err(|e| e.to_string())?,
-            svc.fulfillment.messaging("nats"),
-        );
-        let svc2 = svc.clone();
-        tasks.push(tokio::spawn(async move {
-            report(
-                "fulfillment",
-                services::fulfillment::run(
-                    &svc2.fulfillment,
-                    &svc2.notifications,
-                    messages,
-                    progress,
-                )
+/// fulfillment: NATS JetStream in (emails as the notifications service).
+pub async fn start_fulfillment(
+    s: &Settings,
+    svc: &Arc<Services>,
+    progress: Progress,
+) -> Result<JoinHandle<()>, String> {
+    let nats = async_nats::connect(&s.nats)
+        .await
+        .map_err(|e| format!("NATS: {e}"))?;
+    let stream = jetstream::new(nats)
+        .get_stream(&s.stream)
+        .await
+        .map_err(|e| e.to_string())?;
+    let durable = format!("{}-fulfillment", s.namespace);
+    let pull = stream
+        .get_or_create_consumer(
+            &durable,
+            consumer::pull::Config {
+                durable_name: Some(durable.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    let messages = TracedJsStream::new(
+        pull.messages().await.map_err(|e| e.to_string())?,
+        svc.fulfillment.messaging("nats"),
+    );
+    let svc = svc.clone();
+    Ok(tokio::spawn(async move {
+        report(
+            "fulfillment",
+            services::fulfillment::run(&svc.fulfillment, &svc.notifications, messages, progress)
                 .await,
-            )
-        }));
-    }
-    Ok(tasks)
+        )
+    }))
 }
