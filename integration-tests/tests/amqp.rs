@@ -45,6 +45,27 @@ async fn rabbit() -> Rabbit {
 }
 
 impl Rabbit {
+    /// Publishes through the traced channel in `cx` and waits for the confirm.
+    async fn publish_in(
+        &self,
+        queue: &str,
+        cx: &Context,
+        properties: BasicProperties,
+    ) -> Confirmation {
+        self.traced
+            .basic_publish(
+                "".into(),
+                queue.into(),
+                BasicPublishOptions::default(),
+                b"x",
+                properties,
+            )
+            .with_context_of(cx)
+            .await
+            .unwrap()
+            .await
+            .unwrap()
+    }
     async fn queue(&self) -> String {
         let name = unique("tw-amqp");
         let options = QueueDeclareOptions {
@@ -373,19 +394,8 @@ async fn a_nacked_and_requeued_message_keeps_its_original_trace() {
     let r = rabbit().await;
     let queue = r.queue().await;
     let mut consumer = r.consumer(&queue).await;
-    r.traced
-        .basic_publish(
-            "".into(),
-            queue.as_str().into(),
-            BasicPublishOptions::default(),
-            b"x",
-            BasicProperties::default(),
-        )
-        .with_context_of(&request_context())
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    r.publish_in(&queue, &request_context(), BasicProperties::default())
+        .await;
     let first = next(&mut consumer).await;
     let original = first.context().span().span_context().trace_id();
     first
@@ -498,19 +508,8 @@ async fn an_rpc_round_trip_is_one_trace() {
 async fn basic_get_gives_a_receive_span() {
     let r = rabbit().await;
     let queue = r.queue().await;
-    r.traced
-        .basic_publish(
-            "".into(),
-            queue.as_str().into(),
-            BasicPublishOptions::default(),
-            b"x",
-            BasicProperties::default(),
-        )
-        .with_context_of(&request_context())
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    r.publish_in(&queue, &request_context(), BasicProperties::default())
+        .await;
     let mut got = None;
     for _ in 0..50 {
         got = r

@@ -156,6 +156,17 @@ async fn jetstream(rec: &SpanRecorder) -> Js {
 }
 
 impl Js {
+    /// Publishes an order in `cx` and waits for the PublishAck.
+    async fn publish_in(&self, cx: &Context) -> async_nats::jetstream::publish::PublishAck {
+        self.js
+            .publish(self.subject.clone(), "order".into())
+            .traced_in(cx.clone())
+            .await
+            .unwrap()
+            .await
+            .unwrap()
+    }
+
     async fn pull(&self) -> consumer::PullConsumer {
         let stream = self.js.context().get_stream(&self.stream).await.unwrap();
         stream
@@ -177,14 +188,7 @@ async fn jetstream_publish_ack_and_pull_consume() {
     let rec = SpanRecorder::new();
     let js = jetstream(&rec).await;
     let cx = request_context(&rec);
-    let ack = js
-        .js
-        .publish(js.subject.clone(), "order".into())
-        .traced_in(cx.clone())
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    let ack = js.publish_in(&cx).await;
     assert_eq!(
         (ack.stream.as_str(), ack.sequence),
         (js.stream.as_str(), 1),
@@ -219,13 +223,7 @@ async fn jetstream_push_consumer() {
     let rec = SpanRecorder::new();
     let js = jetstream(&rec).await;
     let cx = request_context(&rec);
-    js.js
-        .publish(js.subject.clone(), "order".into())
-        .traced_in(cx.clone())
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    js.publish_in(&cx).await;
     let stream = js.js.context().get_stream(&js.stream).await.unwrap();
     let deliver = unique("deliver");
     let push: consumer::PushConsumer = stream
@@ -249,13 +247,7 @@ async fn a_nak_redelivery_keeps_the_original_trace_and_in_progress_keeps_the_spa
     let rec = SpanRecorder::new();
     let js = jetstream(&rec).await;
     let cx = request_context(&rec);
-    js.js
-        .publish(js.subject.clone(), "order".into())
-        .traced_in(cx.clone())
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    js.publish_in(&cx).await;
     let consumer = js.pull().await;
     let mut messages = TracedJsStream::new(
         consumer.messages().await.unwrap(),
