@@ -34,3 +34,40 @@ pub fn unique(prefix: &str) -> String {
         N.fetch_add(1, Ordering::Relaxed)
     )
 }
+
+/// Checks the span a wrapped consumer made for one hostile case: parent kept or fresh as the case
+/// says, the correlation id kept or fresh, no hostile value recorded.
+pub fn check_hostile(
+    case: &tracewire::testing::hostile::Case,
+    span: &opentelemetry_sdk::trace::SpanData,
+    correlation_id: &str,
+) {
+    use tracewire::testing::hostile::{Trace, VALID_PARENT_ID};
+    let parent = u64::from_be_bytes(span.parent_span_id.to_bytes());
+    match case.trace {
+        Trace::Kept => assert_eq!(
+            parent, VALID_PARENT_ID,
+            "{}: the valid parent is kept",
+            case.name
+        ),
+        Trace::Fresh => assert_eq!(parent, 0, "{}: a fresh trace", case.name),
+    }
+    match case.correlation {
+        Some(id) => assert_eq!(correlation_id, id, "{}", case.name),
+        None => assert_eq!(
+            correlation_id.len(),
+            36,
+            "{}: a fresh correlation id, not {correlation_id:?}",
+            case.name
+        ),
+    }
+    for kv in &span.attributes {
+        let v = kv.value.as_str();
+        assert!(
+            !v.contains(case.poison) && !v.contains(['\r', '\n', '\0']) && v.len() <= 1024,
+            "{}: hostile value recorded in {}",
+            case.name,
+            kv.key
+        );
+    }
+}

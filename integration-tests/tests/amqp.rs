@@ -577,3 +577,72 @@ async fn an_unroutable_mandatory_publish_is_reported_and_marks_the_span() {
         Some("returned")
     );
 }
+
+/// Every case of the shared hostile corpus that AMQP can carry, through the real RabbitMQ.
+#[tokio::test]
+async fn the_hostile_corpus_is_delivered_and_acked() {
+    use tracewire::testing::hostile::{corpus, Value};
+    let r = rabbit().await;
+    let queue = r.queue().await;
+    let mut consumer = r.consumer(&queue).await;
+    let (mut sent, mut skipped) = (Vec::new(), Vec::new());
+    for case in corpus() {
+        // AMQP field names are short strings: a non-UTF-8 name cannot be written at all.
+        if case
+            .headers
+            .iter()
+            .any(|(k, _)| std::str::from_utf8(k).is_err())
+        {
+            skipped.push(case.name);
+            continue;
+        }
+        let mut table = FieldTable::default();
+        for (i, (k, v)) in case.headers.iter().enumerate() {
+            // Field tables hold one value per name: repeats get another letter case, which the
+            // carrier reads as the same header.
+            let name: String = std::str::from_utf8(k)
+                .unwrap()
+                .chars()
+                .enumerate()
+                .map(|(j, c)| {
+                    if j < 16 && (i >> j) & 1 == 1 {
+                        c.to_ascii_uppercase()
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            let value = match v {
+                Value::Bytes(b) => AMQPValue::LongString(LongString::from(b.clone())),
+                Value::Integer(n) => AMQPValue::LongLongInt(*n),
+                Value::Null => AMQPValue::Void,
+            };
+            table.insert(ShortString::from(name), value);
+        }
+        let props = BasicProperties::default()
+            .with_headers(table)
+            .with_message_id(case.name.into());
+        r.raw_publish(&queue, props).await;
+        sent.push(case);
+    }
+    assert_eq!(skipped, ["non-utf8-header-name"]);
+    for _ in &sent {
+        let d = next(&mut consumer).await;
+        let name = d
+            .delivery()
+            .properties
+            .message_id()
+            .clone()
+            .unwrap()
+            .to_string();
+        let case = sent.iter().find(|c| c.name == name).unwrap();
+        let id = d.context().correlation_id().unwrap().to_string();
+        assert!(
+            d.ack(BasicAckOptions::default()).await.unwrap(),
+            "{name} acked"
+        );
+        let span = r.rec.spans().into_iter().last().unwrap();
+        integration_tests::check_hostile(case, &span, &id);
+    }
+    assert_eq!(r.rec.spans().len(), sent.len(), "every case processed");
+}

@@ -510,3 +510,75 @@ async fn batches_link_every_message_and_empty_polls_make_no_span() {
         .collect();
     assert_eq!(linked, traces, "one link per message, checked one by one");
 }
+
+/// Every case of the shared hostile corpus, through the real broker to a wrapped consumer.
+#[tokio::test]
+async fn the_hostile_corpus_is_delivered_and_processed() {
+    use tracewire::testing::hostile::{corpus, Value};
+    let rec = SpanRecorder::new();
+    let topic = topic(1).await;
+    let raw: FutureProducer = config().create().unwrap();
+    let cases = corpus();
+    for case in &cases {
+        if case
+            .headers
+            .iter()
+            .any(|(k, _)| std::str::from_utf8(k).is_err())
+        {
+            // rdkafka writes keys as &str: a non-UTF-8 key goes through kcat (librdkafka too).
+            let args: Vec<Vec<u8>> = case
+                .headers
+                .iter()
+                .map(|(k, v)| {
+                    let Value::Bytes(v) = v else { unreachable!() };
+                    [k.as_slice(), b"=", v].concat()
+                })
+                .collect();
+            kcat(
+                &topic,
+                &args.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+                case.name,
+            );
+            continue;
+        }
+        let mut headers = OwnedHeaders::new();
+        for (k, v) in &case.headers {
+            let key = std::str::from_utf8(k).unwrap();
+            headers = match v {
+                Value::Bytes(b) => headers.insert(Header {
+                    key,
+                    value: Some(b.as_slice()),
+                }),
+                Value::Integer(i) => headers.insert(Header {
+                    key,
+                    value: Some(i.to_string().as_bytes()),
+                }),
+                Value::Null => headers.insert(Header {
+                    key,
+                    value: None::<&[u8]>,
+                }),
+            };
+        }
+        let record = FutureRecord::<str, str>::to(&topic)
+            .payload(case.name)
+            .headers(headers);
+        raw.send(record, TIMEOUT)
+            .await
+            .unwrap_or_else(|(e, _)| panic!("{}: {e}", case.name));
+    }
+    let consumer = consumer(&rec, &topic);
+    for _ in &cases {
+        let m = next(&consumer).await;
+        let name = String::from_utf8_lossy(m.message().payload().unwrap()).into_owned();
+        let case = cases.iter().find(|c| c.name == name).unwrap();
+        let id = m.context().correlation_id().unwrap().to_string();
+        m.commit(CommitMode::Async).unwrap();
+        let span = rec.spans().into_iter().last().unwrap();
+        integration_tests::check_hostile(case, &span, &id);
+    }
+    assert_eq!(
+        rec.spans().len(),
+        cases.len(),
+        "every case processed, one span each"
+    );
+}

@@ -433,3 +433,59 @@ async fn async_nats_loses_messages_with_non_utf8_headers_before_any_wrapper_sees
         "async-nats now delivers non-UTF-8 headers: extend the hostile corpus"
     );
 }
+
+/// Every case of the shared hostile corpus that the NATS protocol can carry, through the real
+/// nats-server (raw protocol, so the headers are exactly the case's).
+#[tokio::test]
+async fn the_hostile_corpus_is_delivered_and_processed() {
+    use tracewire::testing::hostile::{corpus, Value};
+    let rec = SpanRecorder::new();
+    let nats = nats(&rec).await;
+    let subject = unique("hostile-corpus");
+    let mut sub = nats.subscribe(subject.clone()).await.unwrap();
+    nats.client().flush().await.unwrap();
+    let (mut sent, mut skipped) = (Vec::new(), Vec::new());
+    for case in corpus() {
+        // Header lines cannot hold CR/LF, async-nats drops non-UTF-8 headers (see the canary
+        // test above), and there is no null value.
+        if !case.is_text_safe() {
+            skipped.push(case.name);
+            continue;
+        }
+        let lines: Vec<Vec<u8>> = case
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                let value = match v {
+                    Value::Bytes(b) => b.clone(),
+                    Value::Integer(n) => n.to_string().into_bytes(),
+                    Value::Null => unreachable!(),
+                };
+                [k.as_slice(), b": ", &value].concat()
+            })
+            .collect();
+        raw_hpub(
+            &subject,
+            &lines.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+            case.name.as_bytes(),
+        );
+        sent.push(case);
+    }
+    assert!(
+        sent.len() >= 25,
+        "{} of the corpus sent; skipped {skipped:?}",
+        sent.len()
+    );
+    for _ in &sent {
+        let m = tokio::time::timeout(std::time::Duration::from_secs(10), sub.next())
+            .await
+            .unwrap()
+            .unwrap();
+        let name = String::from_utf8_lossy(&m.message().payload).into_owned();
+        let case = sent.iter().find(|c| c.name == name).unwrap();
+        let id = m.context().correlation_id().unwrap().to_string();
+        drop(m);
+        let span = rec.spans().into_iter().last().unwrap();
+        integration_tests::check_hostile(case, &span, &id);
+    }
+}

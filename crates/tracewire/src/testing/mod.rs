@@ -1,5 +1,7 @@
-//! Test support (feature `testing`): a tracer that records finished spans in memory, and helpers
-//! to look at them. Used by tracewire's own tests and handy for yours.
+//! Test support (feature `testing`): a tracer that records finished spans in memory, helpers to
+//! look at them, and a corpus of hostile headers. Used by tracewire's own tests and handy for yours.
+
+pub mod hostile;
 
 use opentelemetry::global::BoxedTracer;
 use opentelemetry::trace::{SpanId, TraceId, TracerProvider as _};
