@@ -24,9 +24,16 @@ async fn channel(messaging: &Messaging, queue: &str) -> (Connection, TracedChann
     for _ in 0..120 {
         if let Ok(conn) = Connection::connect(&amqp_url(), ConnectionProperties::default()).await {
             let ch = conn.create_channel().await.unwrap();
-            ch.confirm_select(ConfirmSelectOptions::default()).await.unwrap();
-            let durable = QueueDeclareOptions { durable: true, ..Default::default() };
-            ch.queue_declare(queue.into(), durable, FieldTable::default()).await.unwrap();
+            ch.confirm_select(ConfirmSelectOptions::default())
+                .await
+                .unwrap();
+            let durable = QueueDeclareOptions {
+                durable: true,
+                ..Default::default()
+            };
+            ch.queue_declare(queue.into(), durable, FieldTable::default())
+                .await
+                .unwrap();
             return (conn, TracedChannel::with_messaging(ch, messaging.clone()));
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
@@ -35,7 +42,10 @@ async fn channel(messaging: &Messaging, queue: &str) -> (Connection, TracedChann
 }
 
 fn rabbitmqctl(command: &str) {
-    let ok = Command::new("rabbitmqctl").arg(command).output().is_ok_and(|o| o.status.success());
+    let ok = Command::new("rabbitmqctl")
+        .arg(command)
+        .output()
+        .is_ok_and(|o| o.status.success());
     assert!(ok, "rabbitmqctl {command}");
 }
 
@@ -58,9 +68,19 @@ async fn a_broker_restart_loses_no_confirmed_message_and_no_trace() {
         trace_of.insert(id.clone(), cx.span().span_context().trace_id().to_string());
         // The application republishes until the broker confirms; tracewire never retries.
         loop {
-            let props = BasicProperties::default().with_delivery_mode(2).with_message_id(id.as_str().into());
+            let props = BasicProperties::default()
+                .with_delivery_mode(2)
+                .with_message_id(id.as_str().into());
             let published = async {
-                ch.basic_publish("".into(), queue.as_str().into(), BasicPublishOptions::default(), id.as_bytes(), props).await?.await
+                ch.basic_publish(
+                    "".into(),
+                    queue.as_str().into(),
+                    BasicPublishOptions::default(),
+                    id.as_bytes(),
+                    props,
+                )
+                .await?
+                .await
             };
             match published.traced_in(cx.clone()).await {
                 Ok(Confirmation::Ack(None)) => break,
@@ -72,11 +92,24 @@ async fn a_broker_restart_loses_no_confirmed_message_and_no_trace() {
             }
         }
     }
-    let consumer = ch.channel().basic_consume(queue.as_str().into(), "".into(), BasicConsumeOptions::default(), FieldTable::default()).await.unwrap();
+    let consumer = ch
+        .channel()
+        .basic_consume(
+            queue.as_str().into(),
+            "".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
     let mut deliveries = TracedConsumer::with_messaging(consumer, messaging);
     let mut seen: HashMap<String, String> = HashMap::new();
     while seen.len() < MESSAGES {
-        let d = tokio::time::timeout(Duration::from_secs(10), deliveries.next()).await.expect("all messages arrive").unwrap().unwrap();
+        let d = tokio::time::timeout(Duration::from_secs(10), deliveries.next())
+            .await
+            .expect("all messages arrive")
+            .unwrap()
+            .unwrap();
         let id = String::from_utf8_lossy(d.data()).into_owned();
         seen.insert(id, d.context().span().span_context().trace_id().to_string());
         d.ack(BasicAckOptions::default()).await.unwrap();
@@ -84,7 +117,10 @@ async fn a_broker_restart_loses_no_confirmed_message_and_no_trace() {
     for (id, trace) in &seen {
         assert_eq!(trace, &trace_of[id], "{id} carries its producer's trace");
     }
-    ch.channel().queue_delete(queue.as_str().into(), QueueDeleteOptions::default()).await.unwrap();
+    ch.channel()
+        .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+        .await
+        .unwrap();
     drop(conn);
     println!("restart at {RESTART_AT}: {reconnects} reconnect(s) by the application, 0 of {MESSAGES} lost");
 }

@@ -26,7 +26,14 @@ struct Server {
 impl Server {
     fn start(&mut self) {
         let child = Command::new("nats-server")
-            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-js",
+                "-sd",
+            ])
             .arg(&self.dir)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -59,9 +66,17 @@ impl Drop for Server {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_restart_loses_no_confirmed_message_and_no_trace() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let dir = std::env::temp_dir().join(integration_tests::unique("tw-nats-restart"));
-    let mut server = Server { port, dir, child: None };
+    let mut server = Server {
+        port,
+        dir,
+        child: None,
+    };
     server.start();
 
     let rec = SpanRecorder::new();
@@ -73,7 +88,12 @@ async fn a_server_restart_loses_no_confirmed_message_and_no_trace() {
     let messaging = Messaging::builder(SYSTEM).tracer(rec.tracer()).build();
     let js = TracedJetStream::with_messaging(jetstream::new(client), messaging.clone());
     js.context()
-        .create_stream(stream::Config { name: "RESTART".into(), subjects: vec!["restart.>".into()], storage: stream::StorageType::File, ..Default::default() })
+        .create_stream(stream::Config {
+            name: "RESTART".into(),
+            subjects: vec!["restart.>".into()],
+            storage: stream::StorageType::File,
+            ..Default::default()
+        })
         .await
         .unwrap();
 
@@ -94,9 +114,14 @@ async fn a_server_restart_loses_no_confirmed_message_and_no_trace() {
             let mut headers = async_nats::HeaderMap::new();
             headers.insert(async_nats::header::NATS_MESSAGE_ID, id.as_str());
             let published = async {
-                js.publish_with_headers("restart.orders", headers, id.clone().into()).await?.await.map_err(async_nats::Error::from)
+                js.publish_with_headers("restart.orders", headers, id.clone().into())
+                    .await?
+                    .await
+                    .map_err(async_nats::Error::from)
             };
-            match tokio::time::timeout(Duration::from_secs(5), published.traced_in(cx.clone())).await {
+            match tokio::time::timeout(Duration::from_secs(5), published.traced_in(cx.clone()))
+                .await
+            {
                 Ok(Ok(_ack)) => break,
                 _ => {
                     retries += 1;
@@ -108,11 +133,21 @@ async fn a_server_restart_loses_no_confirmed_message_and_no_trace() {
     }
 
     let stream = js.context().get_stream("RESTART").await.unwrap();
-    let pull = stream.create_consumer(consumer::pull::Config { durable_name: Some("check".into()), ..Default::default() }).await.unwrap();
+    let pull = stream
+        .create_consumer(consumer::pull::Config {
+            durable_name: Some("check".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let mut messages = TracedJsStream::new(pull.messages().await.unwrap(), messaging);
     let mut seen: HashMap<String, String> = HashMap::new();
     while seen.len() < MESSAGES {
-        let m = tokio::time::timeout(Duration::from_secs(10), messages.next()).await.expect("all messages arrive").unwrap().unwrap();
+        let m = tokio::time::timeout(Duration::from_secs(10), messages.next())
+            .await
+            .expect("all messages arrive")
+            .unwrap()
+            .unwrap();
         let id = String::from_utf8_lossy(&m.message().payload).into_owned();
         seen.insert(id, m.context().span().span_context().trace_id().to_string());
         m.ack().await.unwrap();

@@ -582,3 +582,52 @@ async fn the_hostile_corpus_is_delivered_and_processed() {
         "every case processed, one span each"
     );
 }
+
+/// A consumer that crashes before committing: the message comes again, with its original trace.
+#[tokio::test]
+async fn a_message_redelivered_after_a_crash_keeps_its_trace() {
+    let rec = SpanRecorder::new();
+    let topic = topic(1).await;
+    let cx = request_context(&rec, 9);
+    producer(&rec)
+        .send(FutureRecord::<str, str>::to(&topic).payload("x"), TIMEOUT)
+        .traced_in(cx.clone())
+        .await
+        .unwrap();
+    let mut c = config();
+    c.set("group.id", unique("tw-crash"))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false");
+    let first = TracedConsumer::from_config_with(
+        &c,
+        tracewire_kafka::builder().tracer(rec.tracer()).build(),
+    )
+    .unwrap();
+    first.consumer().subscribe(&[&topic]).unwrap();
+    let m = next(&first).await;
+    let original = m.context().span().span_context().trace_id();
+    drop(m); // the handler crashed: no commit
+    drop(first);
+    let second = TracedConsumer::from_config_with(
+        &c,
+        tracewire_kafka::builder().tracer(rec.tracer()).build(),
+    )
+    .unwrap();
+    second.consumer().subscribe(&[&topic]).unwrap();
+    let again = next(&second).await;
+    assert_eq!(again.context().span().span_context().trace_id(), original);
+    assert_eq!(original, cx.span().span_context().trace_id());
+    again.commit(CommitMode::Sync).unwrap();
+    let name = format!("process {topic}");
+    let spans: Vec<_> = rec.spans().into_iter().filter(|s| s.name == name).collect();
+    assert_eq!(spans.len(), 2);
+    assert_eq!(
+        attribute_str(&spans[0], a::SETTLED).as_deref(),
+        Some("false"),
+        "the crashed attempt is marked unsettled"
+    );
+    assert_eq!(
+        spans[0].parent_span_id, spans[1].parent_span_id,
+        "both children of the same send"
+    );
+}

@@ -284,3 +284,57 @@ fn explicit_correlation_id_is_kept_on_send() {
         Some("checkout-1")
     );
 }
+
+#[test]
+fn handler_panic_error_and_cancellation_end_every_span() {
+    let rec = SpanRecorder::new();
+    let m = messaging(&rec, Topology::Parent);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let spec = || OperationSpec::new(OperationType::Process, "process", "orders");
+        let ok = m.open_consume(&Context::new(), spec());
+        let failed = m.open_consume(&Context::new(), spec());
+        let panicking = m.open_consume(&Context::new(), spec());
+        let cancelled = m.open_consume(&Context::new(), spec());
+        ok.end(Outcome::Ok);
+        failed.end(Outcome::error(
+            "HandlerError",
+            "the handler returned an error",
+        ));
+        let panicked = tokio::spawn(async move {
+            let _owned = panicking;
+            tokio::task::yield_now().await;
+            if true {
+                panic!("handler panicked");
+            }
+        });
+        assert!(panicked.await.unwrap_err().is_panic());
+        let (_tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let aborted = tokio::spawn(async move {
+            let _owned = cancelled;
+            let _ = rx.await;
+        });
+        tokio::task::yield_now().await;
+        aborted.abort();
+        assert!(aborted.await.unwrap_err().is_cancelled());
+    });
+    assert_eq!(rec.started(), 4);
+    assert_eq!(
+        rec.spans().len(),
+        rec.started(),
+        "spans started == spans ended"
+    );
+    let unsettled = rec
+        .spans()
+        .iter()
+        .filter(|s| attribute_str(s, a::SETTLED).as_deref() == Some("false"))
+        .count();
+    assert_eq!(
+        unsettled, 2,
+        "the panicked and the cancelled handler's spans are marked unsettled"
+    );
+}

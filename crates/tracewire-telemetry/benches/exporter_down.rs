@@ -1,0 +1,117 @@
+//! Message handling with the OTLP exporter off, pointed at a closed port, and pointed at a
+//! collector that never answers — alternately, in one run — as messages/s and ratios to "off".
+//!
+//! `cargo bench -p tracewire-telemetry --bench exporter_down`
+
+use opentelemetry::global::BoxedTracer;
+use opentelemetry::trace::TracerProvider;
+use opentelemetry::Context;
+use std::time::Instant;
+use tracewire::messaging::{Messaging, OperationSpec, OperationType, Outcome};
+use tracewire_telemetry::{Config, LogTarget, Telemetry};
+
+const MESSAGES: u32 = 100_000;
+const ROUNDS: usize = 3;
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+fn run(endpoint: Option<(&str, &str)>) -> (f64, u64) {
+    run_with(endpoint, None)
+}
+
+fn run_with(
+    endpoint: Option<(&str, &str)>,
+    span_log: Option<tracewire_telemetry::SpanLogTarget>,
+) -> (f64, u64) {
+    let vars: Vec<(&str, String)> = endpoint
+        .map(|(e, p)| {
+            vec![
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", e.to_owned()),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", p.to_owned()),
+            ]
+        })
+        .unwrap_or_default();
+    let config = Config::from_lookup("bench", |k| {
+        vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+    })
+    .unwrap();
+    let guard = Telemetry::new(config)
+        .logs(LogTarget::Off)
+        .span_log(span_log)
+        .build()
+        .unwrap();
+    let m = Messaging::builder("kafka")
+        .tracer(BoxedTracer::new(Box::new(
+            guard.tracer_provider().tracer("bench"),
+        )))
+        .build();
+    let started = Instant::now();
+    for _ in 0..MESSAGES {
+        let span = m.open_consume(
+            &Context::new(),
+            OperationSpec::new(OperationType::Process, "process", "orders"),
+        );
+        span.end(Outcome::Ok);
+    }
+    let rate = f64::from(MESSAGES) / started.elapsed().as_secs_f64();
+    let dropped = guard.export_stats().map_or(0, |s| s.snapshot().1);
+    drop(guard); // bounded flush, outside the measurement
+    (rate, dropped)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://127.0.0.1:{}", l.local_addr().unwrap().port())
+    };
+    let hanging = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hanging_url = format!("http://127.0.0.1:{}", hanging.local_addr().unwrap().port());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in hanging.incoming() {
+            held.push(s);
+        }
+    });
+    let (mut off, mut down, mut hang, mut dropped) = (Vec::new(), Vec::new(), Vec::new(), (0, 0));
+    let mut working = Vec::new();
+    for _ in 0..ROUNDS {
+        off.push(run(None).0);
+        let dev_null = tracewire_telemetry::SpanLogTarget::File("/dev/null".into());
+        working.push(run_with(None, Some(dev_null)).0);
+        let (r, d) = run(Some((&closed, "http/protobuf")));
+        down.push(r);
+        dropped.0 += d;
+        let (r, d) = run(Some((&hanging_url, "grpc")));
+        hang.push(r);
+        dropped.1 += d;
+    }
+    let base = median(off.clone());
+    let show = |name: &str, v: &[f64]| {
+        let (lo, hi) = v
+            .iter()
+            .fold((f64::MAX, 0f64), |(a, b), x| (a.min(*x), b.max(*x)));
+        println!(
+            "exporter_down: {name:<24} {:>9.0} msg/s (range {lo:.0}–{hi:.0})  ratio {:.3}",
+            median(v.to_vec()),
+            median(v.to_vec()) / base
+        );
+    };
+    show("exporter off", &off);
+    show("span log to /dev/null", &working);
+    show("closed port (http)", &down);
+    show("never answers (grpc)", &hang);
+    println!("exporter_down: dropped spans counted: closed port {}, never answers {}; peak RSS {:.0} MiB", dropped.0, dropped.1, peak_rss_mib());
+}
