@@ -1,17 +1,20 @@
 //! Message handling with the OTLP exporter off, pointed at a closed port, and pointed at a
 //! collector that never answers — alternately, in one run — as messages/s and ratios to "off".
+//! Two paths: spans alone (no broker: the worst case, where a span is all the work) and RabbitMQ
+//! publishes awaited on their publisher confirm (a real message path).
 //!
-//! `cargo bench -p tracewire-telemetry --bench exporter_down`
+//! `cargo bench -p integration-tests --bench exporter_down` (RabbitMQ on AMQP_URL or locally)
 
 use opentelemetry::global::BoxedTracer;
 use opentelemetry::trace::TracerProvider;
 use opentelemetry::Context;
 use std::time::Instant;
 use tracewire::messaging::{Messaging, OperationSpec, OperationType, Outcome};
-use tracewire_telemetry::{Config, LogTarget, Telemetry};
+use tracewire_telemetry::{Config, LogTarget, SpanLogTarget, Telemetry};
 
 const MESSAGES: u32 = 100_000;
 const ROUNDS: usize = 3;
+const RABBIT_MESSAGES: u32 = 3_000;
 
 fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
@@ -27,9 +30,15 @@ fn run(endpoint: Option<(&str, &str)>) -> (f64, u64) {
     run_with(endpoint, None)
 }
 
-fn run_with(
+fn run_with(endpoint: Option<(&str, &str)>, span_log: Option<SpanLogTarget>) -> (f64, u64) {
+    run_path(endpoint, span_log, None)
+}
+
+/// With `rabbit`, each message is a publish awaited on its confirm; otherwise a span alone.
+fn run_path(
     endpoint: Option<(&str, &str)>,
-    span_log: Option<tracewire_telemetry::SpanLogTarget>,
+    span_log: Option<SpanLogTarget>,
+    rabbit: Option<(&tokio::runtime::Runtime, &lapin::Channel, &str)>,
 ) -> (f64, u64) {
     let vars: Vec<(&str, String)> = endpoint
         .map(|(e, p)| {
@@ -48,20 +57,35 @@ fn run_with(
         .span_log(span_log)
         .build()
         .unwrap();
-    let m = Messaging::builder("kafka")
+    let m = Messaging::builder("rabbitmq")
         .tracer(BoxedTracer::new(Box::new(
             guard.tracer_provider().tracer("bench"),
         )))
         .build();
     let started = Instant::now();
-    for _ in 0..MESSAGES {
-        let span = m.open_consume(
-            &Context::new(),
-            OperationSpec::new(OperationType::Process, "process", "orders"),
-        );
-        span.end(Outcome::Ok);
-    }
-    let rate = f64::from(MESSAGES) / started.elapsed().as_secs_f64();
+    let count = match rabbit {
+        None => {
+            for _ in 0..MESSAGES {
+                let spec = OperationSpec::new(OperationType::Process, "process", "orders");
+                m.open_consume(&Context::new(), spec).end(Outcome::Ok);
+            }
+            MESSAGES
+        }
+        Some((rt, channel, queue)) => {
+            let traced = tracewire_amqp::TracedChannel::with_messaging(channel.clone(), m.clone());
+            rt.block_on(async {
+                for _ in 0..RABBIT_MESSAGES {
+                    let props = lapin::BasicProperties::default();
+                    let options = lapin::options::BasicPublishOptions::default();
+                    let confirm =
+                        traced.basic_publish("".into(), queue.into(), options, &[0u8; 256], props);
+                    confirm.await.unwrap().await.unwrap();
+                }
+            });
+            RABBIT_MESSAGES
+        }
+    };
+    let rate = f64::from(count) / started.elapsed().as_secs_f64();
     let dropped = guard.export_stats().map_or(0, |s| s.snapshot().1);
     drop(guard); // bounded flush, outside the measurement
     (rate, dropped)
@@ -89,7 +113,7 @@ fn main() {
     let mut working = Vec::new();
     for _ in 0..ROUNDS {
         off.push(run(None).0);
-        let dev_null = tracewire_telemetry::SpanLogTarget::File("/dev/null".into());
+        let dev_null = SpanLogTarget::File("/dev/null".into());
         working.push(run_with(None, Some(dev_null)).0);
         let (r, d) = run(Some((&closed, "http/protobuf")));
         down.push(r);
@@ -97,6 +121,42 @@ fn main() {
         let (r, d) = run(Some((&hanging_url, "grpc")));
         hang.push(r);
         dropped.1 += d;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let url = std::env::var("AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into());
+    let (channel, queue) = rt.block_on(async {
+        let conn = lapin::Connection::connect(&url, lapin::ConnectionProperties::default())
+            .await
+            .expect("RabbitMQ is up");
+        let ch = conn.create_channel().await.unwrap();
+        ch.confirm_select(lapin::options::ConfirmSelectOptions::default())
+            .await
+            .unwrap();
+        let q = ch
+            .queue_declare(
+                "".into(),
+                lapin::options::QueueDeclareOptions {
+                    exclusive: true,
+                    ..Default::default()
+                },
+                lapin::types::FieldTable::default(),
+            )
+            .await
+            .unwrap();
+        std::mem::forget(conn);
+        (ch, q.name().to_string())
+    });
+    let rabbit = Some((&rt, &channel, queue.as_str()));
+    let (mut r_off, mut r_down, mut r_hang) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        r_off.push(run_path(None, None, rabbit).0);
+        r_down.push(run_path(Some((&closed, "http/protobuf")), None, rabbit).0);
+        r_hang.push(run_path(Some((&hanging_url, "grpc")), None, rabbit).0);
     }
     let base = median(off.clone());
     let show = |name: &str, v: &[f64]| {
@@ -113,5 +173,19 @@ fn main() {
     show("span log to /dev/null", &working);
     show("closed port (http)", &down);
     show("never answers (grpc)", &hang);
+    let base = median(r_off.clone());
+    let show = |name: &str, v: &[f64]| {
+        let (lo, hi) = v
+            .iter()
+            .fold((f64::MAX, 0f64), |(a, b), x| (a.min(*x), b.max(*x)));
+        println!(
+            "exporter_down: rabbitmq {name:<15} {:>9.0} msg/s (range {lo:.0}–{hi:.0})  ratio {:.3}",
+            median(v.to_vec()),
+            median(v.to_vec()) / base
+        );
+    };
+    show("exporter off", &r_off);
+    show("closed port", &r_down);
+    show("never answers", &r_hang);
     println!("exporter_down: dropped spans counted: closed port {}, never answers {}; peak RSS {:.0} MiB", dropped.0, dropped.1, peak_rss_mib());
 }
