@@ -163,3 +163,16 @@ fn format_encodes_and_respects_limits() {
     assert_eq!(back.len() + dropped.over_limit, 64);
     assert_eq!(again.total(), 0);
 }
+
+/// Found by the baggage fuzz target: white space around a property's `=` is optional on the wire
+/// and is not written back.
+#[test]
+fn property_white_space_is_normalized() {
+    let (bag, dropped) = parse([&b"1=;-=\t\t_\t\t;1==/!"[..]]);
+    assert_eq!(dropped.total(), 0);
+    let (_, meta) = bag.get_with_metadata("1").unwrap();
+    assert_eq!(meta.as_str(), "-=_;1==/!");
+    let mut out = Vec::new();
+    format(&bag, &mut out);
+    assert_eq!(out, b"1=;-=_;1==/!");
+}

@@ -100,8 +100,15 @@ pub fn format(baggage: &Baggage, out: &mut Vec<u8>) -> Dropped {
         member.push(b'=');
         percent_encode(value.as_str().as_bytes(), &mut member);
         if !properties.is_empty() {
+            let mut normalized = String::new();
+            for p in properties.split(';').map(|p| trim_ows(p.as_bytes())) {
+                if !normalized.is_empty() {
+                    normalized.push(';');
+                }
+                push_property(p, &mut normalized);
+            }
             member.push(b';');
-            member.extend_from_slice(properties.as_bytes());
+            member.extend_from_slice(normalized.as_bytes());
         }
         if !budget.take(member.len()) {
             dropped.over_limit += 1;
@@ -135,10 +142,22 @@ fn parse_member(member: &[u8]) -> Option<(String, String, String)> {
         if !properties.is_empty() {
             properties.push(';');
         }
-        // A valid property is ASCII.
-        properties.push_str(std::str::from_utf8(property).ok()?);
+        push_property(property, &mut properties);
     }
     Some((String::from_utf8(key.to_vec()).ok()?, value, properties))
+}
+
+/// Appends a valid property without the optional white space around its `=` (a valid property
+/// is ASCII, so the lossy conversion never replaces anything).
+fn push_property(property: &[u8], out: &mut String) {
+    match property.iter().position(|&b| b == b'=') {
+        Some(eq) => {
+            out.push_str(&String::from_utf8_lossy(trim_ows(&property[..eq])));
+            out.push('=');
+            out.push_str(&String::from_utf8_lossy(trim_ows(&property[eq + 1..])));
+        }
+        None => out.push_str(&String::from_utf8_lossy(property)),
+    }
 }
 
 /// `property = key OWS "=" OWS value / key`.
