@@ -1,7 +1,8 @@
 //! OTLP export of spans and metrics. Spans go through tracewire's bounded queue (drops counted)
 //! to a worker thread that owns a small Tokio runtime, so gRPC (tonic) and async HTTP exporters
-//! work whatever runtime — or none — the service uses; each export is bounded by a timeout, so a
-//! dead or hanging collector costs queued spans, never a stalled consumer.
+//! work whatever runtime — or none — the service uses; each export is bounded by a timeout, and
+//! after a failure the worker backs off (batches counted as failed, not encoded), so a dead or
+//! hanging collector costs queued spans, never a stalled or slowed consumer.
 
 use crate::config::{Otlp, Protocol};
 use crate::offload::{Offload, QueueStats, Sink};
@@ -14,7 +15,7 @@ use opentelemetry_sdk::metrics::Temporality;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter as _, SpanProcessor};
 use opentelemetry_sdk::Resource;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
 
 /// How long one export may take before its spans are counted as failed.
@@ -67,7 +68,7 @@ impl OtlpSpanProcessor {
             span_exporter(otlp).map_err(std::io::Error::other)?
         };
         exporter.set_resource(&resource);
-        let sink = ExportSink { rt, exporter };
+        let sink = ExportSink { rt, exporter, failures: 0, paused_until: None };
         Ok(OtlpSpanProcessor {
             queue: Offload::spawn(
                 "tracewire-otlp",
@@ -114,6 +115,16 @@ impl SpanProcessor for OtlpSpanProcessor {
 struct ExportSink {
     rt: Runtime,
     exporter: SpanExporter,
+    /// Consecutive failed exports.
+    failures: u32,
+    /// After a failure, batches are counted as failed without being encoded and sent until
+    /// then: a dead collector must not cost the service the CPU of exporting into the void.
+    paused_until: Option<Instant>,
+}
+
+/// The pause after `failures` consecutive failed exports: 100 ms doubling, at most 30 s.
+fn backoff(failures: u32) -> Duration {
+    Duration::from_millis(100u64.saturating_mul(1 << failures.min(9))).min(Duration::from_secs(30))
 }
 
 impl Sink for ExportSink {
@@ -121,13 +132,25 @@ impl Sink for ExportSink {
 
     fn write(&mut self, batch: &mut Vec<SpanData>) -> usize {
         let n = batch.len();
+        if self.paused_until.is_some_and(|until| Instant::now() < until) {
+            batch.clear();
+            return n;
+        }
         let spans = std::mem::take(batch);
         let exporter = &self.exporter;
         // The timer must be made inside the runtime, so the whole export runs in block_on.
         let export = async { tokio::time::timeout(EXPORT_TIMEOUT, exporter.export(spans)).await };
         match self.rt.block_on(export) {
-            Ok(Ok(())) => 0,
-            _ => n,
+            Ok(Ok(())) => {
+                self.failures = 0;
+                self.paused_until = None;
+                0
+            }
+            _ => {
+                self.failures += 1;
+                self.paused_until = Some(Instant::now() + backoff(self.failures));
+                n
+            }
         }
     }
 
@@ -189,5 +212,18 @@ impl PushMetricExporter for RuntimeMetricExporter {
 
     fn temporality(&self) -> Temporality {
         self.inner.temporality()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+    use std::time::Duration;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff(1), Duration::from_millis(200));
+        assert_eq!(backoff(2), Duration::from_millis(400));
+        assert_eq!(backoff(50), Duration::from_secs(30));
     }
 }
