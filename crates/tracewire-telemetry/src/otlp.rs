@@ -68,7 +68,12 @@ impl OtlpSpanProcessor {
             span_exporter(otlp).map_err(std::io::Error::other)?
         };
         exporter.set_resource(&resource);
-        let sink = ExportSink { rt, exporter, failures: 0, paused_until: None };
+        let sink = ExportSink {
+            rt,
+            exporter,
+            failures: 0,
+            paused_until: None,
+        };
         Ok(OtlpSpanProcessor {
             queue: Offload::spawn(
                 "tracewire-otlp",
@@ -132,7 +137,10 @@ impl Sink for ExportSink {
 
     fn write(&mut self, batch: &mut Vec<SpanData>) -> usize {
         let n = batch.len();
-        if self.paused_until.is_some_and(|until| Instant::now() < until) {
+        if self
+            .paused_until
+            .is_some_and(|until| Instant::now() < until)
+        {
             batch.clear();
             return n;
         }

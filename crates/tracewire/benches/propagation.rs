@@ -5,8 +5,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use opentelemetry::propagation::TextMapPropagator;
-use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
-use opentelemetry::Context;
+use opentelemetry::trace::{TraceContextExt, TraceState};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -14,18 +13,7 @@ use tracewire::carrier::MemoryHeaders;
 use tracewire::w3c::traceparent::Traceparent;
 use tracewire::{CorrelationContextExt, CorrelationId, Propagator};
 
-fn context() -> Context {
-    let sc = SpanContext::new(
-        TraceId::from(0x4bf92f3577b34da6a3ce929d0e0e4736),
-        SpanId::from(0x00f067aa0ba902b7),
-        TraceFlags::SAMPLED,
-        false,
-        TraceState::NONE,
-    );
-    Context::new()
-        .with_remote_span_context(sc)
-        .with_correlation_id(CorrelationId::parse(b"order-7f3a9c").unwrap())
-}
+use tracewire::testing::sample_context as context;
 
 fn bench(c: &mut Criterion) {
     let cx = context();

@@ -1,13 +1,12 @@
 //! Heap allocations per inject + extract, counted by a counting global allocator, and held: the
 //! numbers may go down, never up.
 
-use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
-use opentelemetry::Context;
+use opentelemetry::trace::TraceContextExt;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use tracewire::carrier::MemoryHeaders;
 use tracewire::w3c::traceparent::Traceparent;
-use tracewire::{CorrelationContextExt, CorrelationId, Propagator};
+use tracewire::{CorrelationId, Propagator};
 
 struct Counting;
 
@@ -36,18 +35,7 @@ fn allocations(f: impl FnOnce()) -> usize {
     ALLOCATIONS.with(Cell::get) - before
 }
 
-fn context() -> Context {
-    let sc = SpanContext::new(
-        TraceId::from(0x4bf92f3577b34da6a3ce929d0e0e4736),
-        SpanId::from(0x00f067aa0ba902b7),
-        TraceFlags::SAMPLED,
-        false,
-        TraceState::NONE,
-    );
-    Context::new()
-        .with_remote_span_context(sc)
-        .with_correlation_id(CorrelationId::parse(b"order-7f3a9c").unwrap())
-}
+use tracewire::testing::sample_context as context;
 
 #[test]
 fn the_codec_never_allocates() {

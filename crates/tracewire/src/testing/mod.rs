@@ -125,3 +125,21 @@ pub fn attribute_str(span: &SpanData, key: &str) -> Option<String> {
 pub fn ids(span: &SpanData) -> (TraceId, SpanId) {
     (span.span_context.trace_id(), span.span_context.span_id())
 }
+
+/// A remote, sampled parent (`4bf92f35…`/`00f067aa…`) with correlation id `order-7f3a9c`: the
+/// context the benchmarks and allocation tests inject and extract.
+pub fn sample_context() -> Context {
+    use crate::{CorrelationContextExt, CorrelationId};
+    use opentelemetry::trace::{SpanContext, TraceContextExt, TraceFlags, TraceState};
+    let sc = SpanContext::new(
+        TraceId::from(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736),
+        SpanId::from(0x00f0_67aa_0ba9_02b7),
+        TraceFlags::SAMPLED,
+        false,
+        TraceState::NONE,
+    );
+    let id = CorrelationId::parse(b"order-7f3a9c").unwrap_or_else(|_| CorrelationId::generate());
+    Context::new()
+        .with_remote_span_context(sc)
+        .with_correlation_id(id)
+}
