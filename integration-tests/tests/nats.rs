@@ -471,6 +471,10 @@ async fn the_hostile_corpus_is_delivered_and_processed() {
         );
         sent.push(case);
     }
+    println!(
+        "hostile corpus over NATS: {} sent, skipped {skipped:?}",
+        sent.len()
+    );
     assert!(
         sent.len() >= 25,
         "{} of the corpus sent; skipped {skipped:?}",
