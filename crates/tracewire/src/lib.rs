@@ -47,3 +47,10 @@ pub use propagator::{
     BAGGAGE, TRACEPARENT, TRACESTATE,
 };
 pub use stats::{PropagationStats, StatsSnapshot};
+
+/// The instrumentation scope of everything tracewire starts itself (spans and metrics).
+pub(crate) fn scope() -> opentelemetry::InstrumentationScope {
+    opentelemetry::InstrumentationScope::builder("tracewire")
+        .with_version(env!("CARGO_PKG_VERSION"))
+        .build()
+}

@@ -338,3 +338,27 @@ fn handler_panic_error_and_cancellation_end_every_span() {
         "the panicked and the cancelled handler's spans are marked unsettled"
     );
 }
+
+#[test]
+fn batch_count_includes_messages_without_a_context() {
+    let rec = SpanRecorder::new();
+    let m = messaging(&rec, Topology::Parent);
+    let headers = send(&m, "orders");
+    let contexts = [m.propagator().extract(&headers).context, Context::new()];
+    let spec = OperationSpec::new(OperationType::Process, "process", "orders");
+    m.start_batch(spec, &contexts).span().end();
+    let batch = rec
+        .spans()
+        .into_iter()
+        .find(|s| s.name == "process orders")
+        .unwrap();
+    assert_eq!(
+        attribute_str(&batch, a::BATCH_MESSAGE_COUNT).as_deref(),
+        Some("2")
+    );
+    assert_eq!(
+        batch.links.links.len(),
+        1,
+        "only the message with a context is linked"
+    );
+}

@@ -15,7 +15,7 @@ use metrics::{Instruments, Measurement};
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::global::{self, BoxedTracer};
 use opentelemetry::trace::{Link, SpanBuilder, TraceContextExt, Tracer};
-use opentelemetry::{Context, InstrumentationScope, KeyValue};
+use opentelemetry::{Context, KeyValue};
 use std::fmt;
 use std::sync::Arc;
 
@@ -173,17 +173,12 @@ impl MessagingBuilder {
 
     /// The instrumentation.
     pub fn build(self) -> Messaging {
-        let scope = || {
-            InstrumentationScope::builder("tracewire")
-                .with_version(env!("CARGO_PKG_VERSION"))
-                .build()
-        };
         let tracer = self
             .tracer
-            .unwrap_or_else(|| global::tracer_with_scope(scope()));
+            .unwrap_or_else(|| global::tracer_with_scope(crate::scope()));
         let meter = self
             .meter
-            .unwrap_or_else(|| global::meter_with_scope(scope()));
+            .unwrap_or_else(|| global::meter_with_scope(crate::scope()));
         Messaging {
             inner: Arc::new(Inner {
                 system: self.system,
@@ -304,13 +299,7 @@ impl Messaging {
         spec: OperationSpec<'_>,
         messages: impl IntoIterator<Item = &'c Context>,
     ) -> Context {
-        let links: Vec<Link> = messages
-            .into_iter()
-            .map(|cx| cx.span().span_context().clone())
-            .filter(|sc| sc.is_valid())
-            .map(Link::with_context)
-            .collect();
-        let count = links.len() as i64;
+        let (links, count) = batch_links(messages);
         let spec = spec.attribute(KeyValue::new(attr::BATCH_MESSAGE_COUNT, count));
         self.start(&Context::current(), spec, links)
     }
@@ -367,6 +356,20 @@ impl Messaging {
         let span = inner.tracer.build_with_context(builder, parent);
         parent.with_span(span)
     }
+}
+
+/// A link to each message's context that has a valid span, and how many messages there are
+/// (`messaging.batch.message_count` counts every message, linked or not).
+pub(crate) fn batch_links<'c>(messages: impl IntoIterator<Item = &'c Context>) -> (Vec<Link>, i64) {
+    let mut count = 0;
+    let links = messages
+        .into_iter()
+        .inspect(|_| count += 1)
+        .map(|cx| cx.span().span_context().clone())
+        .filter(|sc| sc.is_valid())
+        .map(Link::with_context)
+        .collect();
+    (links, count)
 }
 
 /// `base` with the message's baggage and correlation id.

@@ -1,12 +1,12 @@
 //! Batches: items from many traces handled together, each in its own trace.
 
-use super::job::{default_tracer, JobFuture, JobOutcome};
+use super::job::{job_name, start_internal, JobFuture, JobOutcome};
 use super::Traced;
 use crate::messaging::attributes::BATCH_MESSAGE_COUNT;
-use crate::messaging::{Messaging, OperationSpec, OperationType, Outcome};
+use crate::messaging::{batch_links, Messaging, OperationSpec, OperationType, Outcome};
 use futures_util::{FutureExt, StreamExt};
 use opentelemetry::global::BoxedTracer;
-use opentelemetry::trace::{Link, SpanBuilder, SpanKind, TraceContextExt, Tracer};
+use opentelemetry::trace::TraceContextExt;
 use opentelemetry::{Context, KeyValue};
 use std::future::Future;
 use std::panic::{resume_unwind, AssertUnwindSafe};
@@ -152,21 +152,12 @@ impl Batch {
                 items,
             ),
             Spans::Jobs { name, tracer } => {
-                let links: Vec<Link> = items
-                    .map(|cx| cx.span().span_context().clone())
-                    .filter(|sc| sc.is_valid())
-                    .map(Link::with_context)
-                    .collect();
-                let builder = SpanBuilder::from_name(format!("batch {name}"))
-                    .with_kind(SpanKind::Internal)
-                    .with_attributes([KeyValue::new(BATCH_MESSAGE_COUNT, links.len() as i64)])
-                    .with_links(links);
-                let parent = Context::current();
-                let span = match tracer {
-                    Some(t) => t.build_with_context(builder, &parent),
-                    None => default_tracer().build_with_context(builder, &parent),
-                };
-                parent.with_span(span)
+                let (links, count) = batch_links(items);
+                let span = (
+                    format!("batch {name}"),
+                    KeyValue::new(BATCH_MESSAGE_COUNT, count),
+                );
+                start_internal(tracer.as_ref(), span, &Context::current(), links)
             }
         }
     }
@@ -184,14 +175,7 @@ impl Spans {
                 OperationSpec::new(OperationType::Process, operation, destination),
             ),
             Spans::Jobs { name, tracer } => {
-                let builder = SpanBuilder::from_name(format!("job {name}"))
-                    .with_kind(SpanKind::Internal)
-                    .with_attributes([KeyValue::new(super::job::JOB_NAME, name.clone())]);
-                let span = match tracer {
-                    Some(t) => t.build_with_context(builder, item),
-                    None => default_tracer().build_with_context(builder, item),
-                };
-                item.with_span(span)
+                start_internal(tracer.as_ref(), job_name(name), item, Vec::new())
             }
         }
     }

@@ -6,7 +6,7 @@ use crate::messaging::Outcome;
 use crate::CorrelationContextExt;
 use opentelemetry::global::{self, BoxedTracer};
 use opentelemetry::trace::{Link, SpanBuilder, SpanKind, TraceContextExt, Tracer};
-use opentelemetry::{Context, InstrumentationScope, KeyValue};
+use opentelemetry::{Context, KeyValue};
 use std::any::Any;
 use std::fmt::Display;
 use std::future::Future;
@@ -116,33 +116,52 @@ impl Job {
     }
 
     fn start(self, parent: &Context) -> Context {
-        let tracer = self.tracer.unwrap_or_else(default_tracer);
-        let mut builder = SpanBuilder::from_name(format!("job {}", self.name))
-            .with_kind(SpanKind::Internal)
-            .with_attributes([KeyValue::new(JOB_NAME, self.name)]);
-        let parent = if self.detached {
-            let spawner = parent.span().span_context().clone();
-            if spawner.is_valid() {
-                builder = builder.with_links(vec![Link::with_context(spawner)]);
-            }
-            match parent.correlation_id() {
-                Some(id) => Context::new().with_correlation_id(*id),
-                None => Context::new(),
-            }
+        if !self.detached {
+            return start_internal(
+                self.tracer.as_ref(),
+                job_name(&self.name),
+                parent,
+                Vec::new(),
+            );
+        }
+        let spawner = parent.span().span_context().clone();
+        let links = if spawner.is_valid() {
+            vec![Link::with_context(spawner)]
         } else {
-            parent.clone()
+            Vec::new()
         };
-        let span = tracer.build_with_context(builder, &parent);
-        parent.with_span(span)
+        let root = match parent.correlation_id() {
+            Some(id) => Context::new().with_correlation_id(*id),
+            None => Context::new(),
+        };
+        start_internal(self.tracer.as_ref(), job_name(&self.name), &root, links)
     }
 }
 
-pub(crate) fn default_tracer() -> BoxedTracer {
-    global::tracer_with_scope(
-        InstrumentationScope::builder("tracewire")
-            .with_version(env!("CARGO_PKG_VERSION"))
-            .build(),
+/// The name and attribute of a job span.
+pub(crate) fn job_name(name: &str) -> (String, KeyValue) {
+    (
+        format!("job {name}"),
+        KeyValue::new(JOB_NAME, name.to_owned()),
     )
+}
+
+/// Starts an INTERNAL span under `parent` (the global `tracewire` tracer unless one is given).
+pub(crate) fn start_internal(
+    tracer: Option<&BoxedTracer>,
+    (name, attribute): (String, KeyValue),
+    parent: &Context,
+    links: Vec<Link>,
+) -> Context {
+    let builder = SpanBuilder::from_name(name)
+        .with_kind(SpanKind::Internal)
+        .with_attributes([attribute])
+        .with_links(links);
+    let span = match tracer {
+        Some(t) => t.build_with_context(builder, parent),
+        None => global::tracer_with_scope(crate::scope()).build_with_context(builder, parent),
+    };
+    parent.with_span(span)
 }
 
 /// Ends a job's span exactly once: with the outcome, the panic, or as cancelled when dropped.
