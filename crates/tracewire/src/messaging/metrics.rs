@@ -5,7 +5,7 @@
 use super::attributes::{DESTINATION_NAME, ERROR_TYPE, OPERATION_NAME, OPERATION_TYPE, SYSTEM};
 use super::{OperationType, Outcome};
 use opentelemetry::metrics::{Counter, Histogram, Meter};
-use opentelemetry::KeyValue;
+use opentelemetry::{KeyValue, StringValue};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -71,13 +71,13 @@ impl Measurement {
         kind: OperationType,
         system: &'static str,
         name: &'static str,
-        destination: &str,
+        destination: StringValue,
     ) -> Self {
         let attributes = vec![
             KeyValue::new(SYSTEM, system),
             KeyValue::new(OPERATION_NAME, name),
             KeyValue::new(OPERATION_TYPE, kind.as_str()),
-            KeyValue::new(DESTINATION_NAME, destination.to_owned()),
+            KeyValue::new(DESTINATION_NAME, destination),
         ];
         if matches!(kind, OperationType::Receive | OperationType::Process) {
             instruments.consumed.add(1, &attributes);

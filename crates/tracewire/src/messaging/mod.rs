@@ -15,7 +15,7 @@ use metrics::{Instruments, Measurement};
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::global::{self, BoxedTracer};
 use opentelemetry::trace::{Link, SpanBuilder, TraceContextExt, Tracer};
-use opentelemetry::{Context, KeyValue};
+use opentelemetry::{Context, KeyValue, StringValue};
 use std::fmt;
 use std::sync::Arc;
 
@@ -66,12 +66,27 @@ struct Inner {
     instruments: Arc<Instruments>,
     propagator: Propagator,
     topology: Topology,
-    server: Option<(String, i64)>,
+    /// `server.address` and `server.port`, built once (cloning them is a reference count).
+    server: Vec<KeyValue>,
     key_attribute: &'static str,
     template: Option<Box<TemplateHook>>,
     enrich: Option<Box<AttributeHook>>,
     record_keys: Option<Box<DestinationFilter>>,
     record_payloads: Option<Box<DestinationFilter>>,
+}
+
+/// One operation's destination, resolved once for its span and its metrics: the name, and the
+/// template the user's hook maps it to. Shared strings, so both uses clone a reference count.
+struct Destination {
+    name: StringValue,
+    template: Option<StringValue>,
+}
+
+impl Destination {
+    /// What span names and metrics show: the template when there is one.
+    fn shown(&self) -> &StringValue {
+        self.template.as_ref().unwrap_or(&self.name)
+    }
 }
 
 impl fmt::Debug for Messaging {
@@ -186,7 +201,16 @@ impl MessagingBuilder {
                 instruments: Arc::new(Instruments::new(&meter)),
                 propagator: self.propagator,
                 topology: self.topology,
-                server: self.server,
+                server: self
+                    .server
+                    .map(|(address, port)| {
+                        let address: StringValue = Arc::<str>::from(address).into();
+                        vec![
+                            KeyValue::new(attr::SERVER_ADDRESS, address),
+                            KeyValue::new(attr::SERVER_PORT, port),
+                        ]
+                    })
+                    .unwrap_or_default(),
                 key_attribute: self.key_attribute,
                 template: self.template,
                 enrich: self.enrich,
@@ -233,38 +257,49 @@ impl Messaging {
     /// [`start_send`](Self::start_send), owned by an [`OpenSpan`] that also records the
     /// messaging metrics when it ends. What the broker crates use.
     pub fn open_send(&self, parent: &Context, spec: OperationSpec<'_>) -> OpenSpan {
-        let measurement = self.measure(&spec);
-        OpenSpan::measured(self.start_send(parent, spec), measurement)
+        let dest = self.resolve(spec.destination);
+        let measurement = self.measure(&spec, &dest);
+        OpenSpan::measured(self.send_to(parent, spec, &dest), measurement)
     }
 
     /// [`start_consume`](Self::start_consume), owned by an [`OpenSpan`] that also records the
     /// messaging metrics.
     pub fn open_consume(&self, message: &Context, spec: OperationSpec<'_>) -> OpenSpan {
-        let measurement = self.measure(&spec);
-        OpenSpan::measured(self.start_consume(message, spec), measurement)
+        let dest = self.resolve(spec.destination);
+        let measurement = self.measure(&spec, &dest);
+        OpenSpan::measured(self.consume_from(message, spec, &dest), measurement)
     }
 
-    fn measure(&self, spec: &OperationSpec<'_>) -> Measurement {
-        let template = self
-            .inner
-            .template
-            .as_ref()
-            .and_then(|t| t(spec.destination));
-        let destination = template.as_deref().unwrap_or(spec.destination);
+    /// Runs the template hook once per operation.
+    fn resolve(&self, destination: &str) -> Destination {
+        let template = self.inner.template.as_ref().and_then(|t| t(destination));
+        Destination {
+            name: Arc::<str>::from(destination).into(),
+            template: template.map(StringValue::from),
+        }
+    }
+
+    fn measure(&self, spec: &OperationSpec<'_>, dest: &Destination) -> Measurement {
+        let inner = &self.inner;
         Measurement::start(
-            &self.inner.instruments,
+            &inner.instruments,
             spec.kind,
-            self.inner.system,
+            inner.system,
             spec.name,
-            destination,
+            dest.shown().clone(),
         )
     }
 
     /// Starts a send/publish span as a child of `parent`, giving the context a correlation id
     /// first if it has none (the first hop). Inject the returned context into the message.
     pub fn start_send(&self, parent: &Context, spec: OperationSpec<'_>) -> Context {
+        let dest = self.resolve(spec.destination);
+        self.send_to(parent, spec, &dest)
+    }
+
+    fn send_to(&self, parent: &Context, spec: OperationSpec<'_>, dest: &Destination) -> Context {
         let parent = parent.with_correlation_id_or_new();
-        self.start(&parent, spec, Vec::new())
+        self.start(&parent, spec, Vec::new(), dest)
     }
 
     /// Starts a receive or process span for one message, per the topology policy, with a link to
@@ -272,7 +307,11 @@ impl Messaging {
     /// the message whatever the parent.
     /// `message` is the message's own context, as [`Propagator::extract`] gives it.
     pub fn start_consume(&self, message: &Context, spec: OperationSpec<'_>) -> Context {
-        let msg = message;
+        let dest = self.resolve(spec.destination);
+        self.consume_from(message, spec, &dest)
+    }
+
+    fn consume_from(&self, msg: &Context, spec: OperationSpec<'_>, dest: &Destination) -> Context {
         let msg_span = msg.span();
         let msg_sc = msg_span.span_context();
         let links = if msg_sc.is_valid() {
@@ -289,7 +328,7 @@ impl Messaging {
             Topology::Link => carry(&Context::new(), msg),
             _ => carry(&Context::current(), msg),
         };
-        self.start(&parent, spec, links)
+        self.start(&parent, spec, links, dest)
     }
 
     /// Starts one span for a batch of messages (`messaging.batch.message_count`), as a child of the
@@ -301,13 +340,19 @@ impl Messaging {
     ) -> Context {
         let (links, count) = batch_links(messages);
         let spec = spec.attribute(KeyValue::new(attr::BATCH_MESSAGE_COUNT, count));
-        self.start(&Context::current(), spec, links)
+        let dest = self.resolve(spec.destination);
+        self.start(&Context::current(), spec, links, &dest)
     }
 
-    fn start(&self, parent: &Context, spec: OperationSpec<'_>, links: Vec<Link>) -> Context {
+    fn start(
+        &self,
+        parent: &Context,
+        spec: OperationSpec<'_>,
+        links: Vec<Link>,
+        dest: &Destination,
+    ) -> Context {
         let inner = &*self.inner;
-        let template = inner.template.as_ref().and_then(|t| t(spec.destination));
-        let shown = template.as_deref().unwrap_or(spec.destination);
+        let shown = dest.shown().as_str();
         let name = if shown.is_empty() {
             spec.name.to_owned()
         } else {
@@ -318,13 +363,10 @@ impl Messaging {
         attrs.push(KeyValue::new(attr::OPERATION_NAME, spec.name));
         attrs.push(KeyValue::new(attr::OPERATION_TYPE, spec.kind.as_str()));
         if !spec.destination.is_empty() {
-            attrs.push(KeyValue::new(
-                attr::DESTINATION_NAME,
-                spec.destination.to_owned(),
-            ));
+            attrs.push(KeyValue::new(attr::DESTINATION_NAME, dest.name.clone()));
         }
-        if let Some(t) = template {
-            attrs.push(KeyValue::new(attr::DESTINATION_TEMPLATE, t));
+        if let Some(t) = &dest.template {
+            attrs.push(KeyValue::new(attr::DESTINATION_TEMPLATE, t.clone()));
         }
         if let Some(id) = parent.correlation_id() {
             attrs.push(KeyValue::new(attr::CONVERSATION_ID, id.as_str().to_owned()));
@@ -332,10 +374,7 @@ impl Messaging {
         if let Some(size) = spec.body_size {
             attrs.push(KeyValue::new(attr::BODY_SIZE, size as i64));
         }
-        if let Some((address, port)) = &inner.server {
-            attrs.push(KeyValue::new(attr::SERVER_ADDRESS, address.clone()));
-            attrs.push(KeyValue::new(attr::SERVER_PORT, *port));
-        }
+        attrs.extend(inner.server.iter().cloned());
         let opted = |filter: &Option<Box<DestinationFilter>>| {
             filter.as_ref().is_some_and(|f| f(spec.destination))
         };
