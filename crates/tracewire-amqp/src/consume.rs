@@ -82,13 +82,14 @@ impl TracedDelivery {
 
     /// Runs `fut` (the handler) in the message's context.
     pub fn in_context<F: Future>(&self, fut: F) -> Traced<F> {
-        Traced::new(fut, self.context().clone())
+        self.span.in_context(fut)
     }
 
     /// Acknowledges the message and ends the span; lapin's result is returned untouched.
     pub async fn ack(self, options: BasicAckOptions) -> lapin::Result<bool> {
         let result = self.delivery.acker.ack(options).await;
-        self.span.end(settled(&result, Outcome::Ok));
+        self.span
+            .end(Outcome::after(&result, Outcome::Ok, "settle"));
         result
     }
 
@@ -96,7 +97,7 @@ impl TracedDelivery {
     pub async fn nack(self, options: BasicNackOptions) -> lapin::Result<bool> {
         let result = self.delivery.acker.nack(options).await;
         let outcome = Outcome::error("nack", "the consumer nacked the message");
-        self.span.end(settled(&result, outcome));
+        self.span.end(Outcome::after(&result, outcome, "settle"));
         result
     }
 
@@ -104,7 +105,7 @@ impl TracedDelivery {
     pub async fn reject(self, options: BasicRejectOptions) -> lapin::Result<bool> {
         let result = self.delivery.acker.reject(options).await;
         let outcome = Outcome::error("reject", "the consumer rejected the message");
-        self.span.end(settled(&result, outcome));
+        self.span.end(Outcome::after(&result, outcome, "settle"));
         result
     }
 
@@ -112,13 +113,6 @@ impl TracedDelivery {
     /// through its `acker` and end the span with [`OpenSpan::end`].
     pub fn into_parts(self) -> (Delivery, OpenSpan) {
         (self.delivery, self.span)
-    }
-}
-
-fn settled(result: &lapin::Result<bool>, outcome: Outcome) -> Outcome {
-    match result {
-        Ok(_) => outcome,
-        Err(e) => Outcome::error("settle", e.to_string()),
     }
 }
 

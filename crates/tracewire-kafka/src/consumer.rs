@@ -171,20 +171,22 @@ impl<'c, C: ConsumerContext + 'static, R> TracedMessage<'c, C, R> {
 
     /// Runs `fut` (the handler) in the message's context.
     pub fn in_context<F: Future>(&self, fut: F) -> Traced<F> {
-        Traced::new(fut, self.context().clone())
+        self.span.in_context(fut)
     }
 
     /// Commits this message's offset and ends the span; rdkafka's result untouched.
     pub fn commit(self, mode: CommitMode) -> KafkaResult<()> {
         let result = self.consumer.inner.commit_message(&self.message, mode);
-        self.span.end(settled(&result));
+        self.span
+            .end(Outcome::after(&result, Outcome::Ok, "commit"));
         result
     }
 
     /// Stores this message's offset (for `enable.auto.offset.store=false`) and ends the span.
     pub fn store_offset(self) -> KafkaResult<()> {
         let result = self.consumer.inner.store_offset_from_message(&self.message);
-        self.span.end(settled(&result));
+        self.span
+            .end(Outcome::after(&result, Outcome::Ok, "commit"));
         result
     }
 
@@ -198,13 +200,6 @@ impl<'c, C: ConsumerContext + 'static, R> TracedMessage<'c, C, R> {
     /// partition and offset).
     pub fn detach(self) -> (OwnedMessage, OpenSpan) {
         (self.message.detach(), self.span)
-    }
-}
-
-fn settled(result: &KafkaResult<()>) -> Outcome {
-    match result {
-        Ok(()) => Outcome::Ok,
-        Err(e) => Outcome::error("commit", e.to_string()),
     }
 }
 

@@ -75,7 +75,7 @@ impl TracedClient {
             .client
             .publish_with_headers(subject, headers, payload)
             .await;
-        span.end(outcome(&result, "publish"));
+        span.end(Outcome::after(&result, Outcome::Ok, "publish"));
         result
     }
 
@@ -115,7 +115,7 @@ impl TracedClient {
             .client
             .request_with_headers(subject, headers, payload)
             .await;
-        span.end(outcome(&result, "request"));
+        span.end(Outcome::after(&result, Outcome::Ok, "request"));
         result
     }
 
@@ -137,16 +137,6 @@ impl TracedClient {
     ) -> Result<TracedSubscriber, SubscribeError> {
         let inner = self.client.queue_subscribe(subject, queue_group).await?;
         Ok(TracedSubscriber::new(inner, self.clone()))
-    }
-}
-
-pub(crate) fn outcome<T, E: std::fmt::Display>(
-    result: &Result<T, E>,
-    error_type: &'static str,
-) -> Outcome {
-    match result {
-        Ok(_) => Outcome::Ok,
-        Err(e) => Outcome::error(error_type, e.to_string()),
     }
 }
 
@@ -223,7 +213,7 @@ impl TracedMessage {
 
     /// Runs `fut` (the handler) in the message's context.
     pub fn in_context<F: Future>(&self, fut: F) -> Traced<F> {
-        Traced::new(fut, self.context().clone())
+        self.span.in_context(fut)
     }
 
     /// Publishes a reply to the message's reply subject, in the message's context, so the
@@ -232,10 +222,7 @@ impl TracedMessage {
         let Some(reply) = self.message.reply.clone() else {
             return Ok(false);
         };
-        self.client
-            .publish(reply, payload)
-            .traced_in_message(self)
-            .await?;
+        self.in_context(self.client.publish(reply, payload)).await?;
         Ok(true)
     }
 
@@ -249,10 +236,3 @@ impl TracedMessage {
         (self.message, self.span)
     }
 }
-
-trait InMessage: Future + Sized {
-    fn traced_in_message(self, m: &TracedMessage) -> Traced<Self> {
-        m.in_context(self)
-    }
-}
-impl<F: Future> InMessage for F {}

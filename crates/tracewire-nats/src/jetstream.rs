@@ -1,7 +1,6 @@
 //! JetStream: publishes whose span ends on the `PublishAck`, and consumed messages that own
 //! their span until `ack`, `nak` or `term`. No acks and no retries of tracewire's own.
 
-use crate::core_nats::outcome;
 use crate::headers::{inject, NatsHeaders};
 use async_nats::jetstream::consumer::pull::BatchError;
 use async_nats::jetstream::consumer::PullConsumer;
@@ -142,7 +141,8 @@ impl IntoFuture for TracedPublishAck {
                 self.span
                     .set_attribute(KeyValue::new(NATS_SEQUENCE, ack.sequence as i64));
             }
-            self.span.end(outcome(&result, "publish_ack"));
+            self.span
+                .end(Outcome::after(&result, Outcome::Ok, "publish_ack"));
             result
         })
     }
@@ -200,7 +200,7 @@ impl TracedJsMessage {
 
     /// Runs `fut` (the handler) in the message's context.
     pub fn in_context<F: Future>(&self, fut: F) -> Traced<F> {
-        Traced::new(fut, self.context().clone())
+        self.span.in_context(fut)
     }
 
     /// Acknowledges and ends the span; the client's result is returned untouched.
@@ -233,10 +233,7 @@ impl TracedJsMessage {
 
     async fn settle(self, kind: AckKind, done: Outcome) -> Result<(), async_nats::Error> {
         let result = self.message.ack_with(kind).await;
-        self.span.end(match &result {
-            Ok(()) => done,
-            Err(e) => Outcome::error("settle", e.to_string()),
-        });
+        self.span.end(Outcome::after(&result, done, "settle"));
         result
     }
 

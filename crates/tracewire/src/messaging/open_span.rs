@@ -32,6 +32,19 @@ impl Outcome {
         }
     }
 
+    /// What a client call's result means for the span: `on_success` when it succeeded, otherwise
+    /// an error of class `error_type` carrying the client's message.
+    pub fn after<T, E: std::fmt::Display>(
+        result: &Result<T, E>,
+        on_success: Outcome,
+        error_type: &'static str,
+    ) -> Self {
+        match result {
+            Ok(_) => on_success,
+            Err(e) => Outcome::error(error_type, e.to_string()),
+        }
+    }
+
     /// Records this outcome on the span of `cx` (does not end it).
     pub fn record(&self, cx: &Context) {
         if let Outcome::Error {
@@ -78,6 +91,11 @@ impl OpenSpan {
     /// The context in which the span is active: run the handler in it.
     pub fn context(&self) -> &Context {
         &self.cx
+    }
+
+    /// Runs `fut` (a message handler) in the span's context.
+    pub fn in_context<F: std::future::Future>(&self, fut: F) -> crate::task::Traced<F> {
+        crate::task::Traced::new(fut, self.cx.clone())
     }
 
     /// Adds an attribute to the span.
