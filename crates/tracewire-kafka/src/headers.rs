@@ -4,7 +4,7 @@
 use crate::raw::{message_headers, owned_headers, RawHeader};
 use opentelemetry::Context;
 use rdkafka::message::ToBytes;
-use rdkafka::message::{BorrowedMessage, Header, Headers, OwnedHeaders};
+use rdkafka::message::{BorrowedMessage, Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, FutureRecord};
 use rdkafka::util::IntoOpaque;
 use tracewire::carrier::{HeaderReader, PendingHeaders};
@@ -58,18 +58,25 @@ pub fn inject_headers(
     cx: &Context,
     headers: Option<OwnedHeaders>,
 ) -> OwnedHeaders {
-    let mut ours = PendingHeaders::new(|_, _| true);
+    let mut ours = PendingHeaders::new(|_, value| Some(value.to_vec()));
     propagator.inject(cx, &mut ours);
+    let stale = |key: &[u8]| std::str::from_utf8(key).is_ok_and(|k| ours.touches(k));
     let mut out = match headers {
         Some(user) => {
-            let stale = owned_headers(&user)
-                .iter()
-                .any(|(k, _)| std::str::from_utf8(k).is_ok_and(|k| ours.touches(k)));
-            if stale {
-                rebuild_without(&user, &ours)
-            } else {
-                user
-            }
+            // The user's headers are read once: kept as they are, or rebuilt without stale ones.
+            let rebuilt = {
+                let entries = owned_headers(&user);
+                entries.iter().any(|(k, _)| stale(k)).then(|| {
+                    let mut kept = OwnedHeaders::new_with_capacity(entries.len() + 4);
+                    for (key, value) in entries.iter().filter(|(k, _)| !stale(k)) {
+                        if let Ok(key) = std::str::from_utf8(key) {
+                            kept = kept.insert(Header { key, value: *value });
+                        }
+                    }
+                    kept
+                })
+            };
+            rebuilt.unwrap_or(user)
         }
         None => OwnedHeaders::new_with_capacity(4),
     };
@@ -80,18 +87,6 @@ pub fn inject_headers(
         });
     }
     out
-}
-
-fn rebuild_without(user: &OwnedHeaders, ours: &PendingHeaders) -> OwnedHeaders {
-    let mut kept = OwnedHeaders::new_with_capacity(user.count() + 4);
-    for (key, value) in owned_headers(user) {
-        if let Ok(key) = std::str::from_utf8(key) {
-            if !ours.touches(key) {
-                kept = kept.insert(Header { key, value });
-            }
-        }
-    }
-    kept
 }
 
 /// Inject by hand into a record you send yourself.

@@ -34,10 +34,10 @@ impl HeaderReader for NatsHeaders<'_> {
     }
 }
 
-/// Whether NATS can carry this header: async-nats' fallible constructors decide.
-fn nats_accepts(name: &str, value: &[u8]) -> bool {
-    HeaderName::from_str(name).is_ok()
-        && std::str::from_utf8(value).is_ok_and(|v| HeaderValue::from_str(v).is_ok())
+/// The header as NATS carries it, built by async-nats' fallible constructors (once), or `None`.
+fn nats_header(name: &str, value: &[u8]) -> Option<(HeaderName, HeaderValue)> {
+    let value = HeaderValue::from_str(std::str::from_utf8(value).ok()?).ok()?;
+    Some((HeaderName::from_str(name).ok()?, value))
 }
 
 /// Injects `cx` into `headers` (the caller's, or none), replacing stale tracing headers of any
@@ -55,7 +55,7 @@ fn nats_accepts(name: &str, value: &[u8]) -> bool {
 /// assert!(headers.get("correlation_id").is_some());
 /// ```
 pub fn inject(propagator: &Propagator, cx: &Context, headers: Option<HeaderMap>) -> HeaderMap {
-    let mut ours = PendingHeaders::new(nats_accepts);
+    let mut ours = PendingHeaders::new(nats_header);
     propagator.inject(cx, &mut ours);
     let mine = |name: &HeaderName| ours.touches(name.as_ref());
     let mut merged = match headers {
@@ -71,13 +71,8 @@ pub fn inject(propagator: &Propagator, cx: &Context, headers: Option<HeaderMap>)
         Some(user) => user,
         None => HeaderMap::new(),
     };
-    for (name, value) in ours.values() {
-        // Accepted above by the same constructors, so neither conversion fails here.
-        if let (Ok(name), Ok(value)) = (HeaderName::from_str(name), std::str::from_utf8(value)) {
-            if let Ok(value) = HeaderValue::from_str(value) {
-                merged.append(name, value);
-            }
-        }
+    for (name, value) in ours.into_values() {
+        merged.append(name, value);
     }
     merged
 }
@@ -95,7 +90,7 @@ mod tests {
     #[test]
     fn values_that_cannot_be_headers_are_refused_not_panicked_on() {
         use tracewire::carrier::HeaderWriter;
-        let mut ours = PendingHeaders::new(nats_accepts);
+        let mut ours = PendingHeaders::new(nats_header);
         assert!(ours.set("traceparent", b"a\r\nb").is_err(), "CR/LF");
         assert!(ours.set("bad:name", b"x").is_err(), "colon in a name");
         assert!(ours.set("bad name", b"x").is_err(), "space in a name");

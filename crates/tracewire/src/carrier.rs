@@ -159,32 +159,34 @@ mod http_impl {
 /// The headers an inject wants written, collected first, for clients whose header types can
 /// neither replace nor remove in place (Kafka's `OwnedHeaders`, NATS' `HeaderMap`): the broker
 /// crate then merges them into the message in one pass, dropping the stale values of every name
-/// it [`touches`](Self::touches).
+/// it [`touches`](Self::touches). Each value is converted to the transport's own type once, when
+/// it is set; a value the transport cannot carry is refused (and counted by the propagator).
 ///
 /// ```
 /// use tracewire::carrier::{HeaderWriter, PendingHeaders};
 ///
-/// let mut pending = PendingHeaders::new(|_name, value| !value.contains(&b'\n'));
+/// let mut pending = PendingHeaders::new(|_name, value| (!value.contains(&b'\n')).then(|| value.to_vec()));
 /// pending.set("traceparent", b"00-...").unwrap();
 /// assert!(pending.set("tracestate", b"a\n").is_err(), "refused by the transport's rule");
 /// assert!(pending.touches("TraceParent") && pending.touches("tracestate"));
 /// assert_eq!(pending.values().count(), 1);
 /// ```
 #[derive(Debug, Clone)]
-pub struct PendingHeaders {
-    accept: fn(&str, &[u8]) -> bool,
-    values: Vec<(String, Vec<u8>)>,
+pub struct PendingHeaders<T> {
+    convert: fn(&str, &[u8]) -> Option<T>,
+    /// Every name set or removed, in first-touch order: its old values must go.
     touched: Vec<String>,
+    /// What to write: the index of its name in `touched`, and the converted value.
+    values: Vec<(usize, T)>,
 }
 
-impl PendingHeaders {
-    /// Collects headers that `accept` allows on the transport; others are refused (and counted
-    /// by the propagator), never a panic later.
-    pub fn new(accept: fn(&str, &[u8]) -> bool) -> Self {
+impl<T> PendingHeaders<T> {
+    /// Collects headers that `convert` can turn into the transport's type.
+    pub fn new(convert: fn(&str, &[u8]) -> Option<T>) -> Self {
         PendingHeaders {
-            accept,
-            values: Vec::new(),
+            convert,
             touched: Vec::new(),
+            values: Vec::new(),
         }
     }
 
@@ -193,33 +195,48 @@ impl PendingHeaders {
         self.touched.iter().any(|t| t.eq_ignore_ascii_case(name))
     }
 
-    /// The values to write, in the order they were set.
-    pub fn values(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        self.values.iter().map(|(n, v)| (n.as_str(), v.as_slice()))
+    /// The names and values to write, in the order they were set.
+    pub fn values(&self) -> impl Iterator<Item = (&str, &T)> {
+        self.values
+            .iter()
+            .map(|(i, v)| (self.touched[*i].as_str(), v))
     }
 
-    fn touch(&mut self, name: &str) {
-        if !self.touches(name) {
-            self.touched.push(name.to_owned());
-        }
+    /// The values to write, in the order they were set.
+    pub fn into_values(self) -> impl Iterator<Item = T> {
+        self.values.into_iter().map(|(_, v)| v)
+    }
+
+    /// Marks `name` touched and drops any value set for it; returns its index.
+    fn clear(&mut self, name: &str) -> usize {
+        let index = match self
+            .touched
+            .iter()
+            .position(|t| t.eq_ignore_ascii_case(name))
+        {
+            Some(i) => i,
+            None => {
+                self.touched.push(name.to_owned());
+                self.touched.len() - 1
+            }
+        };
+        self.values.retain(|(i, _)| *i != index);
+        index
     }
 }
 
-impl HeaderWriter for PendingHeaders {
+impl<T> HeaderWriter for PendingHeaders<T> {
     fn set(&mut self, name: &str, value: &[u8]) -> Result<(), HeaderRejected> {
         // Even a refused value replaces: the stale one must not outlive it.
-        self.remove(name);
-        if !(self.accept)(name, value) {
-            return Err(HeaderRejected {
-                name: name.to_owned(),
-            });
-        }
-        self.values.push((name.to_owned(), value.to_vec()));
+        let index = self.clear(name);
+        let value = (self.convert)(name, value).ok_or_else(|| HeaderRejected {
+            name: name.to_owned(),
+        })?;
+        self.values.push((index, value));
         Ok(())
     }
 
     fn remove(&mut self, name: &str) {
-        self.values.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-        self.touch(name);
+        self.clear(name);
     }
 }
