@@ -1,6 +1,6 @@
 //! Core NATS: publish, request/reply and subscriptions, traced.
 
-use crate::headers::{inject, NatsHeaders};
+use crate::headers::{start_send, NatsHeaders};
 use async_nats::client::{PublishError, RequestError};
 use async_nats::subject::ToSubject;
 use async_nats::{Client, HeaderMap, Message, SubscribeError, Subscriber};
@@ -68,9 +68,7 @@ impl TracedClient {
         headers: Option<HeaderMap>,
         payload: Bytes,
     ) -> Result<(), PublishError> {
-        let spec = OperationSpec::new(OperationType::Send, "publish", &subject).body(&payload);
-        let span = self.messaging.open_send(&Context::current(), spec);
-        let headers = inject(self.messaging.propagator(), span.context(), headers);
+        let (span, headers) = start_send(&self.messaging, "publish", &subject, &payload, headers);
         let result = self
             .client
             .publish_with_headers(subject, headers, payload)
@@ -108,9 +106,7 @@ impl TracedClient {
         headers: Option<HeaderMap>,
         payload: Bytes,
     ) -> Result<Message, RequestError> {
-        let spec = OperationSpec::new(OperationType::Send, "request", &subject).body(&payload);
-        let span = self.messaging.open_send(&Context::current(), spec);
-        let headers = inject(self.messaging.propagator(), span.context(), headers);
+        let (span, headers) = start_send(&self.messaging, "request", &subject, &payload, headers);
         let result = self
             .client
             .request_with_headers(subject, headers, payload)

@@ -9,6 +9,7 @@ use async_nats::header::{HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::Context;
 use std::str::FromStr;
 use tracewire::carrier::{HeaderReader, PendingHeaders};
+use tracewire::messaging::{Messaging, OpenSpan, OperationSpec, OperationType};
 use tracewire::Propagator;
 
 /// Reads a NATS message's headers (names compared without regard to case; every value of a
@@ -75,6 +76,21 @@ pub fn inject(propagator: &Propagator, cx: &Context, headers: Option<HeaderMap>)
         merged.append(name, value);
     }
     merged
+}
+
+/// Starts a send span `{operation} {subject}` in the current context, and the headers that
+/// carry it (the caller's kept). Every publish and request path starts here.
+pub(crate) fn start_send(
+    messaging: &Messaging,
+    operation: &'static str,
+    subject: &str,
+    payload: &[u8],
+    headers: Option<HeaderMap>,
+) -> (OpenSpan, HeaderMap) {
+    let spec = OperationSpec::new(OperationType::Send, operation, subject).body(payload);
+    let span = messaging.open_send(&Context::current(), spec);
+    let headers = inject(messaging.propagator(), span.context(), headers);
+    (span, headers)
 }
 
 /// The context a message carries, extracted with `propagator` (never fails; problems counted).

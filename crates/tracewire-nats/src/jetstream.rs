@@ -1,7 +1,7 @@
 //! JetStream: publishes whose span ends on the `PublishAck`, and consumed messages that own
 //! their span until `ack`, `nak` or `term`. No acks and no retries of tracewire's own.
 
-use crate::headers::{inject, NatsHeaders};
+use crate::headers::{start_send, NatsHeaders};
 use async_nats::jetstream::consumer::pull::BatchError;
 use async_nats::jetstream::consumer::PullConsumer;
 use async_nats::jetstream::context::{PublishAckFuture, PublishError};
@@ -70,9 +70,13 @@ impl TracedJetStream {
         payload: Bytes,
     ) -> Result<TracedPublishAck, PublishError> {
         let subject = subject.to_subject();
-        let spec = OperationSpec::new(OperationType::Send, "publish", &subject).body(&payload);
-        let span = self.messaging.open_send(&Context::current(), spec);
-        let headers = inject(self.messaging.propagator(), span.context(), Some(headers));
+        let (span, headers) = start_send(
+            &self.messaging,
+            "publish",
+            &subject,
+            &payload,
+            Some(headers),
+        );
         match self
             .js
             .publish_with_headers(subject, headers, payload)
