@@ -187,29 +187,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                         serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?
                     );
                 }
-                Format::Text => {
-                    println!("{} message(s) sent and never processed, {} span(s) started and never ended", lost.len(), open.len());
-                    for s in &lost {
-                        println!(
-                            "lost: {} → {} ({}) trace {}{}",
-                            svc(s.service),
-                            s.destination.as_deref().unwrap_or(&s.name),
-                            s.system.as_deref().unwrap_or("messaging"),
-                            s.trace_id,
-                            s.correlation_id
-                                .as_ref()
-                                .map_or(String::new(), |c| format!(" correlation_id {c}")),
-                        );
-                    }
-                    for o in &open {
-                        println!(
-                            "never ended: {} {} trace {}",
-                            svc(o.service),
-                            o.name,
-                            o.trace_id
-                        );
-                    }
-                }
+                Format::Text => print!("{}", report::lost_text(&c, (grace * 1e6) as i64)),
             }
         }
         Command::Context { action } => match action {

@@ -455,6 +455,42 @@ fn business(ordered: &[&Span]) -> Vec<(String, String)> {
     out
 }
 
+/// `tracewire lost` as text: messages sent and never processed (after `grace_us`), spans started
+/// and never ended.
+pub fn lost_text(c: &Collector, grace_us: i64) -> String {
+    let (lost, open) = (c.lost(grace_us), c.never_ended());
+    let svc = |i: u32| c.services[i as usize].as_str();
+    let mut out = format!(
+        "{} message(s) sent and never processed, {} span(s) started and never ended\n",
+        lost.len(),
+        open.len()
+    );
+    for s in &lost {
+        let correlation = s
+            .correlation_id
+            .as_ref()
+            .map_or(String::new(), |id| format!(" correlation_id {id}"));
+        let _ = writeln!(
+            out,
+            "lost: {} → {} ({}) trace {}{correlation}",
+            svc(s.service),
+            s.destination.as_deref().unwrap_or(&s.name),
+            s.system.as_deref().unwrap_or("messaging"),
+            s.trace_id,
+        );
+    }
+    for o in &open {
+        let _ = writeln!(
+            out,
+            "never ended: {} {} trace {}",
+            svc(o.service),
+            o.name,
+            o.trace_id
+        );
+    }
+    out
+}
+
 /// The summary as text.
 pub fn summary_text(s: &Summary) -> String {
     let mut out = String::new();

@@ -154,18 +154,11 @@ fn report(out: &Path, first: Option<&serde_json::Value>) -> Result<(), String> {
         std::fs::write(&html, tracewire_cli::timeline::html(&r)).map_err(|e| e.to_string())?;
         println!("\nHTML waterfall: {}", html.display());
     }
-    let lost = c.lost(0);
-    if !lost.is_empty() {
-        println!("\n== tracewire lost");
-        for s in lost {
-            println!(
-                "lost: {} → {} ({}) trace {}",
-                c.services[s.service as usize],
-                s.destination.as_deref().unwrap_or(&s.name),
-                s.system.as_deref().unwrap_or("messaging"),
-                s.trace_id
-            );
-        }
+    if !c.lost(0).is_empty() {
+        println!(
+            "\n== tracewire lost\n{}",
+            tracewire_cli::report::lost_text(&c, 0).trim_end()
+        );
     }
     println!(
         "\nspan logs and log lines: {}/*.jsonl (tracewire analyze {}/*.spans.jsonl)",
