@@ -1,7 +1,7 @@
 //! Consuming: messages that own their CONSUMER span until committed, stored or dropped.
 
 use crate::headers::KafkaHeaders;
-use opentelemetry::{Context, KeyValue};
+use opentelemetry::{Context, KeyValue, StringValue};
 use rdkafka::consumer::{
     CommitMode, Consumer, ConsumerContext, DefaultConsumerContext, StreamConsumer,
 };
@@ -10,6 +10,7 @@ use rdkafka::message::{BorrowedMessage, Message, OwnedMessage};
 use rdkafka::util::DefaultRuntime;
 use rdkafka::ClientConfig;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 use tracewire::messaging::attributes::{
     CONSUMER_GROUP_NAME, DESTINATION_PARTITION_ID, KAFKA_OFFSET,
@@ -22,7 +23,8 @@ pub struct TracedConsumer<C: ConsumerContext + 'static = DefaultConsumerContext,
 {
     inner: StreamConsumer<C, R>,
     messaging: Messaging,
-    group: Option<String>,
+    /// `messaging.consumer.group.name`, built once: every message clones a reference count.
+    group: Option<KeyValue>,
 }
 
 impl<C: ConsumerContext + 'static, R> std::fmt::Debug for TracedConsumer<C, R> {
@@ -60,7 +62,9 @@ impl<C: ConsumerContext + 'static, R> TracedConsumer<C, R> {
         TracedConsumer {
             inner: consumer,
             messaging,
-            group,
+            group: group.map(|g| {
+                KeyValue::new(CONSUMER_GROUP_NAME, StringValue::from(Arc::<str>::from(g)))
+            }),
         }
     }
 
@@ -105,7 +109,7 @@ impl<C: ConsumerContext + 'static, R> TracedConsumer<C, R> {
         spec.body_size = Some(message.payload_len());
         spec.payload = message.payload();
         if let Some(group) = &self.group {
-            spec = spec.attribute(KeyValue::new(CONSUMER_GROUP_NAME, group.clone()));
+            spec = spec.attribute(group.clone());
         }
         spec
     }
