@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 use tracewire::messaging::attributes::{CONVERSATION_ID, ERROR_TYPE};
 use tracewire::CorrelationContextExt;
 
-/// `tracewire.correlation_id`: set on every span from the context it starts in.
+/// `tracewire.correlation_id`: set on spans without a conversation id, from the context they start in.
 pub const CORRELATION_ATTRIBUTE: &str = "tracewire.correlation_id";
 
 enum Record {
@@ -22,8 +22,9 @@ enum Record {
     End(Box<SpanData>),
 }
 
-/// A `SpanProcessor` writing JSON span logs. It also stamps every span with the correlation id
-/// of the context it starts in (`tracewire.correlation_id`), so every span log line has one.
+/// A `SpanProcessor` writing JSON span logs. It also stamps every span that is not a messaging
+/// span (those carry `messaging.message.conversation_id`) with the correlation id of the context
+/// it starts in (`tracewire.correlation_id`), so every span log line has one.
 #[derive(Debug)]
 pub struct SpanLogProcessor {
     queue: Offload<Record>,
@@ -56,15 +57,20 @@ impl SpanLogProcessor {
 
 impl SpanProcessor for SpanLogProcessor {
     fn on_start(&self, span: &mut Span, cx: &Context) {
-        if let Some(id) = cx.correlation_id() {
-            opentelemetry::trace::Span::set_attribute(
-                span,
-                KeyValue::new(CORRELATION_ATTRIBUTE, id.as_str().to_owned()),
-            );
+        let Some(mut data) = span.exported_data() else {
+            return; // not recording
+        };
+        // Messaging spans already carry the id as their conversation id; only the others get it.
+        let has_id = data
+            .attributes
+            .iter()
+            .any(|kv| kv.key.as_str() == CONVERSATION_ID);
+        if let (false, Some(id)) = (has_id, cx.correlation_id()) {
+            let kv = KeyValue::new(CORRELATION_ATTRIBUTE, id.as_str().to_owned());
+            opentelemetry::trace::Span::set_attribute(span, kv.clone());
+            data.attributes.push(kv);
         }
-        if let Some(data) = span.exported_data() {
-            self.queue.push(Record::Start(Box::new(data)));
-        }
+        self.queue.push(Record::Start(Box::new(data)));
     }
 
     fn on_end(&self, span: SpanData) {
