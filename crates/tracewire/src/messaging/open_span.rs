@@ -67,25 +67,41 @@ pub struct OpenSpan {
     cx: Context,
     open: bool,
     measurement: Option<Measurement>,
+    abandoned: Abandoned,
+}
+
+/// What a span says when its owner drops it before ending it.
+#[derive(Debug, Clone, Copy)]
+enum Abandoned {
+    /// A message never settled: `tracewire.settled = false`, status left alone.
+    Unsettled,
+    /// A job aborted or dropped before completion: `tracewire.job.cancelled = true`, an error.
+    Cancelled,
 }
 
 impl OpenSpan {
     /// Takes ownership of the span active in `cx` (no metrics: see
     /// [`Messaging::open_send`](super::Messaging::open_send) for spans that also record them).
     pub fn new(cx: Context) -> Self {
+        Self::owning(cx, None, Abandoned::Unsettled)
+    }
+
+    /// A job's span: dropped before completion, it ends as cancelled.
+    pub(crate) fn job(cx: Context) -> Self {
+        Self::owning(cx, None, Abandoned::Cancelled)
+    }
+
+    fn owning(cx: Context, measurement: Option<Measurement>, abandoned: Abandoned) -> Self {
         OpenSpan {
             cx,
             open: true,
-            measurement: None,
+            measurement,
+            abandoned,
         }
     }
 
     pub(crate) fn measured(cx: Context, measurement: Measurement) -> Self {
-        OpenSpan {
-            cx,
-            open: true,
-            measurement: Some(measurement),
-        }
+        Self::owning(cx, Some(measurement), Abandoned::Unsettled)
     }
 
     /// The context in which the span is active: run the handler in it.
@@ -130,9 +146,19 @@ impl OpenSpan {
 
 impl Drop for OpenSpan {
     fn drop(&mut self) {
-        if self.open {
-            self.cx.span().set_attribute(KeyValue::new(SETTLED, false));
-            self.finish(&Outcome::Ok);
+        if !self.open {
+            return;
+        }
+        match self.abandoned {
+            Abandoned::Unsettled => {
+                self.cx.span().set_attribute(KeyValue::new(SETTLED, false));
+                self.finish(&Outcome::Ok);
+            }
+            Abandoned::Cancelled => {
+                let cancelled = KeyValue::new(crate::task::JOB_CANCELLED, true);
+                self.cx.span().set_attribute(cancelled);
+                self.finish(&Outcome::error("cancelled", "dropped before completion"));
+            }
         }
     }
 }

@@ -2,7 +2,7 @@
 //! and panics, and says `cancelled` when the work is dropped before completion.
 
 use super::Traced;
-use crate::messaging::Outcome;
+use crate::messaging::{OpenSpan, Outcome};
 use crate::CorrelationContextExt;
 use opentelemetry::global::{self, BoxedTracer};
 use opentelemetry::trace::{Link, SpanBuilder, SpanKind, TraceContextExt, Tracer};
@@ -164,33 +164,6 @@ pub(crate) fn start_internal(
     parent.with_span(span)
 }
 
-/// Ends a job's span exactly once: with the outcome, the panic, or as cancelled when dropped.
-#[derive(Debug)]
-struct SpanEnd {
-    cx: Context,
-    open: bool,
-}
-
-impl SpanEnd {
-    fn end(&mut self, outcome: &Outcome) {
-        if std::mem::take(&mut self.open) {
-            outcome.record(&self.cx);
-            self.cx.span().end();
-        }
-    }
-}
-
-impl Drop for SpanEnd {
-    fn drop(&mut self) {
-        if self.open {
-            self.cx
-                .span()
-                .set_attribute(KeyValue::new(JOB_CANCELLED, true));
-            self.end(&Outcome::error("cancelled", "dropped before completion"));
-        }
-    }
-}
-
 pin_project_lite::pin_project! {
     /// A future inside a job span; see [`Job`].
     #[must_use = "futures do nothing unless polled"]
@@ -198,7 +171,8 @@ pin_project_lite::pin_project! {
     pub struct JobFuture<F> {
         #[pin]
         inner: Traced<F>,
-        span: SpanEnd,
+        // Ends once: with the outcome, the panic, or as cancelled when dropped before completion.
+        span: OpenSpan,
     }
 }
 
@@ -207,13 +181,13 @@ impl<F> JobFuture<F> {
     pub(crate) fn new(fut: F, cx: Context) -> Self {
         JobFuture {
             inner: Traced::new(fut, cx.clone()),
-            span: SpanEnd { cx, open: true },
+            span: OpenSpan::job(cx),
         }
     }
 
     /// The context of the job span.
     pub fn context(&self) -> &Context {
-        &self.span.cx
+        self.span.context()
     }
 }
 
@@ -229,13 +203,13 @@ where
         let inner = this.inner;
         match catch_unwind(AssertUnwindSafe(|| inner.poll(task))) {
             Ok(Poll::Ready(out)) => {
-                this.span.end(&out.outcome());
+                this.span.finish(&out.outcome());
                 Poll::Ready(out)
             }
             Ok(Poll::Pending) => Poll::Pending,
             Err(payload) => {
                 this.span
-                    .end(&Outcome::error("panic", panic_message(&*payload)));
+                    .finish(&Outcome::error("panic", panic_message(&*payload)));
                 resume_unwind(payload)
             }
         }
