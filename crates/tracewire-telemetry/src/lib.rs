@@ -72,6 +72,14 @@ pub enum TelemetryError {
     SubscriberAlreadySet,
 }
 
+impl TelemetryError {
+    /// Wraps an I/O error with what was being done.
+    fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
+        let what = what.into();
+        move |source| TelemetryError::Io { what, source }
+    }
+}
+
 /// Where `tracing` log lines go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogTarget {
@@ -153,16 +161,12 @@ impl Telemetry {
             tracer = tracer.with_span_processor(processor);
         }
         if let Some(otlp) = &c.otlp {
-            let io = |what: &str| {
-                let what = what.to_owned();
-                move |source| TelemetryError::Io { what, source }
-            };
             let processor = OtlpSpanProcessor::new(otlp, resource, self.queue)
-                .map_err(io("start the OTLP span exporter"))?;
+                .map_err(TelemetryError::io("start the OTLP span exporter"))?;
             guard.export = Some(processor.stats());
             tracer = tracer.with_span_processor(processor);
             let metrics = otlp::RuntimeMetricExporter::new(otlp)
-                .map_err(io("start the OTLP metric exporter"))?;
+                .map_err(TelemetryError::io("start the OTLP metric exporter"))?;
             meter = meter.with_reader(
                 PeriodicReader::builder(metrics)
                     .with_interval(Duration::from_secs(10))
@@ -211,10 +215,10 @@ fn open(target: &SpanLogTarget) -> Result<Box<dyn Write + Send>, TelemetryError>
                 .create(true)
                 .append(true)
                 .open(path)
-                .map_err(|source| TelemetryError::Io {
-                    what: format!("open the span log {}", path.display()),
-                    source,
-                })?,
+                .map_err(TelemetryError::io(format!(
+                    "open the span log {}",
+                    path.display()
+                )))?,
         ),
     })
 }
