@@ -13,7 +13,7 @@ use tracewire::messaging::{Messaging, OperationSpec, OperationType, Outcome};
 use tracewire_telemetry::{Config, LogTarget, SpanLogTarget, Telemetry};
 
 const MESSAGES: u32 = 100_000;
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 const RABBIT_MESSAGES: u32 = 3_000;
 
 fn peak_rss_mib() -> f64 {
@@ -31,15 +31,6 @@ fn run(endpoint: Option<(&str, &str)>) -> (f64, u64) {
 }
 
 fn run_with(endpoint: Option<(&str, &str)>, span_log: Option<SpanLogTarget>) -> (f64, u64) {
-    run_path(endpoint, span_log, None)
-}
-
-/// With `rabbit`, each message is a publish awaited on its confirm; otherwise a span alone.
-fn run_path(
-    endpoint: Option<(&str, &str)>,
-    span_log: Option<SpanLogTarget>,
-    rabbit: Option<(&tokio::runtime::Runtime, &lapin::Channel, &str)>,
-) -> (f64, u64) {
     let vars: Vec<(&str, String)> = endpoint
         .map(|(e, p)| {
             vec![
@@ -63,32 +54,72 @@ fn run_path(
         )))
         .build();
     let started = Instant::now();
-    let count = match rabbit {
-        None => {
-            for _ in 0..MESSAGES {
-                let spec = OperationSpec::new(OperationType::Process, "process", "orders");
-                m.open_consume(&Context::new(), spec).end(Outcome::Ok);
-            }
-            MESSAGES
-        }
-        Some((rt, channel, queue)) => {
-            let traced = tracewire_amqp::TracedChannel::with_messaging(channel.clone(), m.clone());
-            rt.block_on(async {
-                for _ in 0..RABBIT_MESSAGES {
+    for _ in 0..MESSAGES {
+        let spec = OperationSpec::new(OperationType::Process, "process", "orders");
+        m.open_consume(&Context::new(), spec).end(Outcome::Ok);
+    }
+    let rate = f64::from(MESSAGES) / started.elapsed().as_secs_f64();
+    let dropped = guard.export_stats().map_or(0, |s| s.snapshot().1);
+    drop(guard); // bounded flush, outside the measurement
+    (rate, dropped)
+}
+
+/// RabbitMQ publishes awaited on their confirms, the three exporter modes side by side: chunks of
+/// `CHUNK` publishes, mode after mode, so drift in the broker hits every mode alike. Msg/s each.
+fn rabbit_interleaved(
+    rt: &tokio::runtime::Runtime,
+    channel: &lapin::Channel,
+    queue: &str,
+    endpoints: [Option<(&str, &str)>; 3],
+) -> [f64; 3] {
+    const CHUNK: u32 = 50;
+    let setups: Vec<_> = endpoints
+        .iter()
+        .map(|endpoint| {
+            let vars: Vec<(&str, String)> = endpoint
+                .map(|(e, p)| {
+                    vec![
+                        ("OTEL_EXPORTER_OTLP_ENDPOINT", e.to_owned()),
+                        ("OTEL_EXPORTER_OTLP_PROTOCOL", p.to_owned()),
+                    ]
+                })
+                .unwrap_or_default();
+            let config = Config::from_lookup("bench", |k| {
+                vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+            })
+            .unwrap();
+            let guard = Telemetry::new(config).logs(LogTarget::Off).build().unwrap();
+            let m = Messaging::builder("rabbitmq")
+                .tracer(BoxedTracer::new(Box::new(
+                    guard.tracer_provider().tracer("bench"),
+                )))
+                .build();
+            (
+                guard,
+                tracewire_amqp::TracedChannel::with_messaging(channel.clone(), m),
+            )
+        })
+        .collect();
+    let mut elapsed = [std::time::Duration::ZERO; 3];
+    rt.block_on(async {
+        for cycle in 0..(RABBIT_MESSAGES / CHUNK) as usize {
+            // The first mode of each cycle rotates, so no mode always follows another.
+            for mode in (0..3).map(|i| (i + cycle) % 3) {
+                let traced = &setups[mode].1;
+                let started = Instant::now();
+                for _ in 0..CHUNK {
                     let props = lapin::BasicProperties::default();
                     let options = lapin::options::BasicPublishOptions::default();
                     let confirm =
                         traced.basic_publish("".into(), queue.into(), options, &[0u8; 256], props);
                     confirm.await.unwrap().await.unwrap();
                 }
-            });
-            RABBIT_MESSAGES
+                elapsed[mode] += started.elapsed();
+            }
         }
-    };
-    let rate = f64::from(count) / started.elapsed().as_secs_f64();
-    let dropped = guard.export_stats().map_or(0, |s| s.snapshot().1);
-    drop(guard); // bounded flush, outside the measurement
-    (rate, dropped)
+    });
+    drop(setups); // bounded flushes, outside the measurement
+    elapsed.map(|e| f64::from(RABBIT_MESSAGES) / e.as_secs_f64())
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -151,12 +182,17 @@ fn main() {
         std::mem::forget(conn);
         (ch, q.name().to_string())
     });
-    let rabbit = Some((&rt, &channel, queue.as_str()));
     let (mut r_off, mut r_down, mut r_hang) = (Vec::new(), Vec::new(), Vec::new());
+    let endpoints = [
+        None,
+        Some((closed.as_str(), "http/protobuf")),
+        Some((hanging_url.as_str(), "grpc")),
+    ];
     for _ in 0..ROUNDS {
-        r_off.push(run_path(None, None, rabbit).0);
-        r_down.push(run_path(Some((&closed, "http/protobuf")), None, rabbit).0);
-        r_hang.push(run_path(Some((&hanging_url, "grpc")), None, rabbit).0);
+        let [off, down, hang] = rabbit_interleaved(&rt, &channel, &queue, endpoints);
+        r_off.push(off);
+        r_down.push(down);
+        r_hang.push(hang);
     }
     let base = median(off.clone());
     let show = |name: &str, v: &[f64]| {
