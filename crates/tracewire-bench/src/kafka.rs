@@ -1,0 +1,256 @@
+//! Kafka rows: `FutureProducer::send_result` with a chunk's sends in flight (the delivery reports
+//! awaited at the end of the chunk), and `StreamConsumer::recv`, one consumer per mode with a small
+//! local queue so most of each chunk is fetched while it is measured. Both also run the peer.
+
+use crate::harness::{Mode, Row};
+use crate::peer;
+use crate::setup::{propagator, sending_context, Telemetry, PAYLOAD};
+use opentelemetry::global::BoxedTracer;
+use opentelemetry::Context;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::OwnedHeaders;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use std::time::Duration;
+use tracewire::messaging::Outcome;
+use tracewire::Propagator;
+use tracewire_kafka::{InjectExt, KafkaHeaders, TracedConsumer, TracedProducer};
+
+fn config(brokers: &str) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", brokers);
+    c
+}
+
+/// Creates a one-partition topic named `prefix-{pid}-{nanos}` (tansu does not auto-create).
+async fn topic(brokers: &str, prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let name = format!("{prefix}-{}-{nanos}", std::process::id());
+    let admin: AdminClient<DefaultClientContext> = config(brokers).create().unwrap();
+    for result in admin
+        .create_topics(
+            &[NewTopic::new(&name, 1, TopicReplication::Fixed(1))],
+            &AdminOptions::new(),
+        )
+        .await
+        .expect("a Kafka-protocol broker is up (scripts/brokers.sh)")
+    {
+        result.expect("topic created");
+    }
+    name
+}
+
+fn producer(brokers: &str) -> FutureProducer {
+    config(brokers)
+        .set("message.timeout.ms", "30000")
+        .set("linger.ms", "5")
+        .create()
+        .expect("a producer")
+}
+
+/// The headers tracewire writes for the sending context (what `raw + headers` sends).
+fn traced_headers() -> OwnedHeaders {
+    tracewire_kafka::inject_headers(&propagator(), &sending_context(), None)
+}
+
+/// Producing with sends in flight.
+pub struct Produce {
+    producer: FutureProducer,
+    traced: Vec<(Mode, TracedProducer)>,
+    peer: Vec<(Mode, BoxedTracer)>,
+    headers: OwnedHeaders,
+    propagator: Propagator,
+    peer_propagator: TraceContextPropagator,
+    topic: String,
+}
+
+impl Produce {
+    /// Creates the producers and a topic.
+    pub async fn new(brokers: &str, telemetry: &Telemetry) -> Self {
+        let producer = producer(brokers);
+        let traced = [Mode::Unsampled, Mode::Batch, Mode::SpanLog]
+            .map(|m| {
+                let messaging = telemetry.messaging(m, tracewire_kafka::builder());
+                (m, TracedProducer::with_messaging(producer.clone(), messaging))
+            })
+            .into();
+        Produce {
+            traced,
+            peer: vec![
+                (Mode::PeerUnsampled, telemetry.tracer(Mode::PeerUnsampled)),
+                (Mode::PeerBatch, telemetry.tracer(Mode::PeerBatch)),
+            ],
+            producer,
+            headers: traced_headers(),
+            propagator: propagator(),
+            peer_propagator: TraceContextPropagator::new(),
+            topic: topic(brokers, "tracewire-bench-produce").await,
+        }
+    }
+}
+
+impl Row for Produce {
+    fn modes(&self) -> &'static [Mode] {
+        &Mode::WITH_PEER
+    }
+
+    async fn run(&mut self, mode: Mode, n: u32) {
+        let topic = self.topic.as_str();
+        match mode {
+            Mode::Raw | Mode::RawHeaders | Mode::Propagation => {
+                let mut deliveries = Vec::with_capacity(n as usize);
+                for _ in 0..n {
+                    let record = FutureRecord::<(), [u8]>::to(topic).payload(&PAYLOAD);
+                    let record = match mode {
+                        Mode::Raw => record,
+                        Mode::RawHeaders => record.headers(self.headers.clone()),
+                        _ => record.inject_context(&self.propagator, &Context::current()),
+                    };
+                    let sent = self.producer.send_result(record);
+                    deliveries.push(sent.map_err(|(e, _)| e).expect("enqueued"));
+                }
+                for delivery in deliveries {
+                    delivery.await.expect("delivered").expect("written");
+                }
+            }
+            Mode::PeerUnsampled | Mode::PeerBatch => {
+                let (_, tracer) = self.peer.iter().find(|(m, _)| *m == mode).unwrap();
+                let mut deliveries = Vec::with_capacity(n as usize);
+                for _ in 0..n {
+                    deliveries.push(peer::send(
+                        &self.producer,
+                        tracer,
+                        &self.peer_propagator,
+                        topic,
+                        &PAYLOAD,
+                    ));
+                }
+                for delivery in deliveries {
+                    delivery.await;
+                }
+            }
+            _ => {
+                let (_, traced) = self.traced.iter().find(|(m, _)| *m == mode).unwrap();
+                let mut deliveries = Vec::with_capacity(n as usize);
+                for _ in 0..n {
+                    let record = FutureRecord::<(), [u8]>::to(topic).payload(&PAYLOAD);
+                    deliveries.push(traced.send_result(record).map_err(|(e, _)| e).expect("enqueued"));
+                }
+                for delivery in deliveries {
+                    delivery.await.expect("delivered").expect("written");
+                }
+            }
+        }
+    }
+}
+
+/// Consuming with `recv`, one consumer (own group, partition assigned from the start) per mode.
+pub struct Consume {
+    consumers: Vec<(Mode, Consumption)>,
+    propagator: Propagator,
+    peer_propagator: TraceContextPropagator,
+}
+
+enum Consumption {
+    Raw(StreamConsumer),
+    Traced(TracedConsumer),
+    Peer(StreamConsumer, BoxedTracer),
+}
+
+impl Consume {
+    /// Pre-fills two topics with `per_mode` messages (one without headers, for `raw`; one with
+    /// tracewire's) and assigns each mode's consumer to its topic.
+    pub async fn new(brokers: &str, telemetry: &Telemetry, per_mode: u64) -> Self {
+        let plain = topic(brokers, "tracewire-bench-plain").await;
+        let headed = topic(brokers, "tracewire-bench-headed").await;
+        let producer = producer(brokers);
+        for (topic, headers) in [(&plain, None), (&headed, Some(traced_headers()))] {
+            let mut deliveries = Vec::new();
+            for _ in 0..per_mode {
+                let mut record = FutureRecord::<(), [u8]>::to(topic).payload(&PAYLOAD);
+                record.headers = headers.clone();
+                deliveries.push(producer.send_result(record).map_err(|(e, _)| e).unwrap());
+            }
+            for delivery in deliveries {
+                delivery.await.unwrap().unwrap();
+            }
+        }
+        let mut consumers = Vec::new();
+        for &mode in &Mode::WITH_PEER {
+            let topic = if mode == Mode::Raw { &plain } else { &headed };
+            let mut config = config(brokers);
+            config
+                .set("group.id", format!("{topic}-{}", mode.label().replace(' ', "-")))
+                .set("enable.auto.commit", "false")
+                .set("queued.max.messages.kbytes", "1024")
+                .set("fetch.queue.backoff.ms", "5");
+            let mut assignment = TopicPartitionList::new();
+            assignment
+                .add_partition_offset(topic, 0, Offset::Beginning)
+                .unwrap();
+            let consumption = match mode {
+                Mode::Unsampled | Mode::Batch | Mode::SpanLog => {
+                    let messaging = telemetry.messaging(mode, tracewire_kafka::builder());
+                    let traced = TracedConsumer::from_config_with(&config, messaging).unwrap();
+                    traced.consumer().assign(&assignment).unwrap();
+                    Consumption::Traced(traced)
+                }
+                _ => {
+                    let consumer: StreamConsumer = config.create().unwrap();
+                    consumer.assign(&assignment).unwrap();
+                    match mode {
+                        Mode::PeerUnsampled | Mode::PeerBatch => {
+                            Consumption::Peer(consumer, telemetry.tracer(mode))
+                        }
+                        _ => Consumption::Raw(consumer),
+                    }
+                }
+            };
+            consumers.push((mode, consumption));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        Consume {
+            consumers,
+            propagator: propagator(),
+            peer_propagator: TraceContextPropagator::new(),
+        }
+    }
+}
+
+impl Row for Consume {
+    fn modes(&self) -> &'static [Mode] {
+        &Mode::WITH_PEER
+    }
+
+    async fn run(&mut self, mode: Mode, n: u32) {
+        let (_, consumption) = self
+            .consumers
+            .iter()
+            .find(|(m, _)| *m == mode)
+            .expect("a consumer per mode");
+        for _ in 0..n {
+            match consumption {
+                Consumption::Raw(consumer) => {
+                    let message = consumer.recv().await.expect("a message");
+                    if mode == Mode::Propagation {
+                        let headers = KafkaHeaders::of_message(&message);
+                        std::hint::black_box(self.propagator.extract(&headers));
+                    }
+                }
+                Consumption::Traced(consumer) => {
+                    consumer.recv().await.expect("a message").finish(Outcome::Ok);
+                }
+                Consumption::Peer(consumer, tracer) => {
+                    let message = consumer.recv().await.expect("a message");
+                    peer::process(&message, tracer, &self.peer_propagator);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! The peer: Kafka tracing written by hand with the OpenTelemetry SDK, the way most Rust services
+//! do it today (there is no `opentelemetry-instrumentation-rdkafka` crate on crates.io): the SDK's
+//! `TraceContextPropagator` through an `Injector`/`Extractor` over rdkafka's headers, a PRODUCER
+//! span ended on the delivery report, a CONSUMER span per message. No correlation id.
+
+use opentelemetry::global::BoxedTracer;
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use std::future::Future;
+
+struct HeaderInjector(Option<OwnedHeaders>);
+
+impl Injector for HeaderInjector {
+    fn set(&mut self, key: &str, value: String) {
+        let headers = self.0.take().unwrap_or_default();
+        self.0 = Some(headers.insert(Header {
+            key,
+            value: Some(&value),
+        }));
+    }
+}
+
+struct HeaderExtractor<'a>(Option<&'a rdkafka::message::BorrowedHeaders>);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        let header = self.0?.iter().find(|h| h.key == key)?;
+        std::str::from_utf8(header.value?).ok()
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0
+            .map(|h| h.iter().map(|h| h.key).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// The peer's producer side: span, inject, `send_result`; the returned future ends the span on
+/// the delivery report.
+pub fn send(
+    producer: &FutureProducer,
+    tracer: &BoxedTracer,
+    propagator: &TraceContextPropagator,
+    topic: &str,
+    payload: &[u8],
+) -> impl Future<Output = ()> {
+    let span = tracer
+        .span_builder(format!("{topic} send"))
+        .with_kind(SpanKind::Producer)
+        .with_attributes([
+            KeyValue::new("messaging.system", "kafka"),
+            KeyValue::new("messaging.destination.name", topic.to_owned()),
+            KeyValue::new("messaging.operation.type", "send"),
+        ])
+        .start_with_context(tracer, &Context::current());
+    let cx = Context::current_with_span(span);
+    let mut injector = HeaderInjector(None);
+    propagator.inject_context(&cx, &mut injector);
+    let mut record = FutureRecord::<(), [u8]>::to(topic).payload(payload);
+    record.headers = injector.0;
+    let delivery = producer.send_result(record).map_err(|(e, _)| e);
+    async move {
+        let delivered = delivery.expect("enqueued").await.expect("delivered");
+        let span = cx.span();
+        match delivered {
+            Ok(d) => span.set_attribute(KeyValue::new("messaging.kafka.offset", d.offset)),
+            Err((e, _)) => panic!("not delivered: {e}"),
+        }
+        span.end();
+    }
+}
+
+/// The peer's consumer side: extract, one CONSUMER span for the message.
+pub fn process(message: &BorrowedMessage<'_>, tracer: &BoxedTracer, propagator: &TraceContextPropagator) {
+    let parent = propagator.extract(&HeaderExtractor(message.headers()));
+    let mut span = tracer
+        .span_builder(format!("{} process", message.topic()))
+        .with_kind(SpanKind::Consumer)
+        .with_attributes([
+            KeyValue::new("messaging.system", "kafka"),
+            KeyValue::new("messaging.destination.name", message.topic().to_owned()),
+            KeyValue::new("messaging.operation.type", "process"),
+            KeyValue::new("messaging.kafka.offset", message.offset()),
+        ])
+        .start_with_context(tracer, &parent);
+    opentelemetry::trace::Span::end(&mut span);
+}

@@ -1,0 +1,39 @@
+//! One markdown table per row: rates, the two ratios (to the raw client sending the same headers,
+//! and to the raw client without headers), the time added per message, allocations per message.
+
+use crate::harness::{ratios, spread, Measured, Mode};
+use std::fmt::Write;
+
+fn rate(values: &[f64]) -> String {
+    let (median, low, high) = spread(values);
+    format!("{median:.0} ({low:.0}–{high:.0})")
+}
+
+fn ratio(values: &[f64]) -> String {
+    let (median, low, high) = spread(values);
+    format!("{median:.3} ({low:.2}–{high:.2})")
+}
+
+/// The table of one row.
+pub fn table(title: &str, measured: &[Measured]) -> String {
+    let find = |mode| measured.iter().find(|m| m.mode == mode).expect("raw modes run");
+    let raw = find(Mode::Raw);
+    let headers = find(Mode::RawHeaders);
+    let per_message = |m: &Measured| 1e9 / spread(&m.rates).0;
+    let mut out = format!(
+        "\n### {title}\n\n| mode | msg/s median (range) | ÷ raw + same headers | ÷ raw, no headers | added ns/msg | allocs/msg |\n|---|---|---|---|---|---|\n"
+    );
+    for m in measured {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {:+.0} | {:.1} |",
+            m.mode.label(),
+            rate(&m.rates),
+            ratio(&ratios(m, headers)),
+            ratio(&ratios(m, raw)),
+            per_message(m) - per_message(headers),
+            m.allocations,
+        );
+    }
+    out
+}

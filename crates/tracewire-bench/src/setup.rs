@@ -1,0 +1,116 @@
+//! What every row shares: the three telemetry set-ups (sampler off; sampled with the SDK's batch
+//! processor to a no-op exporter; sampled with JSON span logs to a file), the context messages
+//! are sent in, and the payload.
+
+use crate::harness::Mode;
+use opentelemetry::global::BoxedTracer;
+use opentelemetry::trace::{
+    SpanContext, TraceContextExt, TraceFlags, TraceId, TraceState, TracerProvider,
+};
+use opentelemetry::Context;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{
+    BatchSpanProcessor, Sampler, SdkTracerProvider, SpanData, SpanExporter,
+};
+use std::path::Path;
+use std::sync::Arc;
+use tracewire::messaging::{Messaging, MessagingBuilder};
+use tracewire::{CorrelationContextExt, CorrelationId, Propagator};
+use tracewire_telemetry::{QueueStats, SpanLogProcessor};
+
+/// The message body every row sends.
+pub const PAYLOAD: [u8; 256] = [b'x'; 256];
+
+/// Accepts every batch and drops it: the cost measured is the SDK's and tracewire's, not an
+/// exporter's.
+#[derive(Debug)]
+struct NoopExporter;
+
+impl SpanExporter for NoopExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        drop(batch);
+        Ok(())
+    }
+}
+
+/// The tracer providers of the instrumented modes, alive for the whole run.
+pub struct Telemetry {
+    unsampled: SdkTracerProvider,
+    batch: SdkTracerProvider,
+    span_log: SdkTracerProvider,
+    span_log_stats: Arc<QueueStats>,
+}
+
+impl Telemetry {
+    /// Builds the three providers; span logs go to `span_log` (a file, truncated).
+    pub fn new(span_log: &Path) -> std::io::Result<Self> {
+        let file = std::fs::File::create(span_log)?;
+        let processor = SpanLogProcessor::new("bench", Box::new(file), 8192);
+        let span_log_stats = processor.stats();
+        Ok(Telemetry {
+            unsampled: SdkTracerProvider::builder()
+                .with_sampler(Sampler::AlwaysOff)
+                .build(),
+            batch: SdkTracerProvider::builder()
+                .with_sampler(Sampler::AlwaysOn)
+                .with_span_processor(BatchSpanProcessor::builder(NoopExporter).build())
+                .build(),
+            span_log: SdkTracerProvider::builder()
+                .with_sampler(Sampler::AlwaysOn)
+                .with_span_processor(processor)
+                .build(),
+            span_log_stats,
+        })
+    }
+
+    fn provider(&self, mode: Mode) -> &SdkTracerProvider {
+        match mode {
+            Mode::Batch | Mode::PeerBatch => &self.batch,
+            Mode::SpanLog => &self.span_log,
+            _ => &self.unsampled,
+        }
+    }
+
+    /// The tracer of `mode`'s provider.
+    pub fn tracer(&self, mode: Mode) -> BoxedTracer {
+        BoxedTracer::new(Box::new(self.provider(mode).tracer("tracewire-bench")))
+    }
+
+    /// The messaging instrumentation of `mode`, from a broker crate's builder.
+    pub fn messaging(&self, mode: Mode, builder: MessagingBuilder) -> Messaging {
+        builder.tracer(self.tracer(mode)).build()
+    }
+
+    /// Span-log lines accepted and dropped (queue full) so far.
+    pub fn span_log_counts(&self) -> (u64, u64) {
+        let (accepted, dropped, _, _) = self.span_log_stats.snapshot();
+        (accepted, dropped)
+    }
+
+    /// Flushes and shuts the providers down (outside any measurement).
+    pub fn shutdown(self) {
+        for provider in [self.unsampled, self.batch, self.span_log] {
+            let _ = provider.shutdown();
+        }
+    }
+}
+
+/// The context every message is sent in: a handler's, with a sampled remote parent and a
+/// correlation id, as after an incoming request.
+pub fn sending_context() -> Context {
+    let parent = SpanContext::new(
+        TraceId::from(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736),
+        0x00f0_67aa_0ba9_02b7.into(),
+        TraceFlags::SAMPLED,
+        true,
+        TraceState::NONE,
+    );
+    Context::new()
+        .with_remote_span_context(parent)
+        .with_correlation_id(CorrelationId::parse(b"7d1c5e52-0b8e-4b6e-9d7e-3f1f8f6f2a10").unwrap())
+}
+
+/// The propagator the propagation-only modes use (the wrappers' default).
+pub fn propagator() -> Propagator {
+    Propagator::new()
+}
