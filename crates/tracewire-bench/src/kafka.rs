@@ -1,6 +1,8 @@
 //! Kafka rows: `FutureProducer::send_result` with a chunk's sends in flight (the delivery reports
-//! awaited at the end of the chunk), and `StreamConsumer::recv`, one consumer per mode with a small
-//! local queue so most of each chunk is fetched while it is measured. Both also run the peer.
+//! awaited at the end of the chunk), and `StreamConsumer::recv`, one consumer per mode whose
+//! messages are all fetched into librdkafka's local queue before the measurement — the local
+//! broker (tansu) fetches far slower than a client consumes, so measuring through it would time
+//! the broker. Both rows also run the peer.
 
 use crate::harness::{Mode, Row};
 use crate::peer;
@@ -11,10 +13,9 @@ use opentelemetry_sdk::propagation::TraceContextPropagator;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::OwnedHeaders;
+use rdkafka::message::{Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-use std::time::Duration;
 use tracewire::messaging::Outcome;
 use tracewire::Propagator;
 use tracewire_kafka::{InjectExt, KafkaHeaders, TracedConsumer, TracedProducer};
@@ -157,10 +158,12 @@ pub struct Consume {
     peer_propagator: TraceContextPropagator,
 }
 
+type Queued = StreamConsumer;
+
 enum Consumption {
-    Raw(StreamConsumer),
+    Raw(Queued),
     Traced(TracedConsumer),
-    Peer(StreamConsumer, BoxedTracer),
+    Peer(Queued, BoxedTracer),
 }
 
 impl Consume {
@@ -184,26 +187,25 @@ impl Consume {
         let mut consumers = Vec::new();
         for &mode in &Mode::WITH_PEER {
             let topic = if mode == Mode::Raw { &plain } else { &headed };
+            let group = format!("{topic}-{}", mode.label().replace(' ', "-"));
             let mut config = config(brokers);
             config
-                .set("group.id", format!("{topic}-{}", mode.label().replace(' ', "-")))
+                .set("group.id", &group)
                 .set("enable.auto.commit", "false")
-                .set("queued.max.messages.kbytes", "1024")
-                .set("fetch.queue.backoff.ms", "5");
+                .set("queued.min.messages", "10000000")
+                .set("queued.max.messages.kbytes", "2097151");
             let mut assignment = TopicPartitionList::new();
             assignment
                 .add_partition_offset(topic, 0, Offset::Beginning)
                 .unwrap();
+            let consumer: Queued = config.create().unwrap();
+            consumer.assign(&assignment).unwrap();
             let consumption = match mode {
                 Mode::Unsampled | Mode::Batch | Mode::SpanLog => {
                     let messaging = telemetry.messaging(mode, tracewire_kafka::builder());
-                    let traced = TracedConsumer::from_config_with(&config, messaging).unwrap();
-                    traced.consumer().assign(&assignment).unwrap();
-                    Consumption::Traced(traced)
+                    Consumption::Traced(TracedConsumer::with_messaging(consumer, Some(group), messaging))
                 }
                 _ => {
-                    let consumer: StreamConsumer = config.create().unwrap();
-                    consumer.assign(&assignment).unwrap();
                     match mode {
                         Mode::PeerUnsampled | Mode::PeerBatch => {
                             Consumption::Peer(consumer, telemetry.tracer(mode))
@@ -214,7 +216,9 @@ impl Consume {
             };
             consumers.push((mode, consumption));
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        // Every message in every consumer's local queue before the first is timed: librdkafka's
+        // threads decode fetches until then, so wait for this process to go idle.
+        crate::setup::wait_until_idle().await;
         Consume {
             consumers,
             propagator: propagator(),
@@ -238,9 +242,19 @@ impl Row for Consume {
             match consumption {
                 Consumption::Raw(consumer) => {
                     let message = consumer.recv().await.expect("a message");
-                    if mode == Mode::Propagation {
-                        let headers = KafkaHeaders::of_message(&message);
-                        std::hint::black_box(self.propagator.extract(&headers));
+                    match mode {
+                        // librdkafka parses headers on first access: a consumer that was sent
+                        // headers reads them, so `raw + headers` does too.
+                        Mode::RawHeaders => {
+                            for header in message.headers().iter().flat_map(|h| h.iter()) {
+                                std::hint::black_box(header.value);
+                            }
+                        }
+                        Mode::Propagation => {
+                            let headers = KafkaHeaders::of_message(&message);
+                            std::hint::black_box(self.propagator.extract(&headers));
+                        }
+                        _ => {}
                     }
                 }
                 Consumption::Traced(consumer) => {

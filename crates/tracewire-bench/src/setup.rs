@@ -114,3 +114,31 @@ pub fn sending_context() -> Context {
 pub fn propagator() -> Propagator {
     Propagator::new()
 }
+
+/// This process's CPU time so far (user + system), from `/proc/self/stat`, in clock ticks.
+fn cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name (which may hold spaces) start after the last ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    field(11) + field(12) // utime, stime
+}
+
+/// Waits until the process's background threads stop working (under 2 % of a core for half a
+/// second), at most a minute.
+pub async fn wait_until_idle() {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut last = cpu_ticks();
+    while std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let now = cpu_ticks();
+        if now - last <= 1 {
+            return;
+        }
+        last = now;
+    }
+}

@@ -38,7 +38,23 @@ impl HeaderReader for NatsHeaders<'_> {
 /// The header as NATS carries it, built by async-nats' fallible constructors (once), or `None`.
 fn nats_header(name: &str, value: &[u8]) -> Option<(HeaderName, HeaderValue)> {
     let value = HeaderValue::from_str(std::str::from_utf8(value).ok()?).ok()?;
-    Some((HeaderName::from_str(name).ok()?, value))
+    Some((header_name(name)?, value))
+}
+
+/// The names tracewire writes are valid and static: no validation, no copy, per message.
+fn header_name(name: &str) -> Option<HeaderName> {
+    use tracewire::carrier::CORRELATION_HEADER;
+    use tracewire::{BAGGAGE, TRACEPARENT, TRACESTATE};
+    const KNOWN: [HeaderName; 4] = [
+        HeaderName::from_static(TRACEPARENT),
+        HeaderName::from_static(TRACESTATE),
+        HeaderName::from_static(BAGGAGE),
+        HeaderName::from_static(CORRELATION_HEADER),
+    ];
+    match KNOWN.iter().find(|k| AsRef::<str>::as_ref(*k) == name) {
+        Some(known) => Some(known.clone()),
+        None => HeaderName::from_str(name).ok(),
+    }
 }
 
 /// Injects `cx` into `headers` (the caller's, or none), replacing stale tracing headers of any

@@ -5,8 +5,13 @@
 //! their clients' header types; [`MemoryHeaders`] serves tests, and `http::HeaderMap` is covered
 //! behind the `http` feature.
 
+use std::borrow::Cow;
+
 /// Header that carries the correlation id on Kafka, AMQP and NATS.
 pub const CORRELATION_HEADER: &str = "correlation_id";
+
+/// Header that carries the correlation id over HTTP.
+const HTTP_CORRELATION_HEADER: &str = "x-correlation-id";
 
 /// Read access to a message's headers.
 pub trait HeaderReader {
@@ -117,11 +122,10 @@ impl HeaderWriter for MemoryHeaders {
 
 #[cfg(feature = "http")]
 mod http_impl {
-    use super::{HeaderReader, HeaderRejected, HeaderWriter};
+    use super::{HeaderReader, HeaderRejected, HeaderWriter, HTTP_CORRELATION_HEADER};
     use http::{HeaderMap, HeaderName, HeaderValue};
 
-    /// HTTP carries the correlation id in `X-Correlation-Id`.
-    const HTTP_CORRELATION_HEADER: &str = "x-correlation-id";
+    // HTTP carries the correlation id in `X-Correlation-Id`.
 
     impl HeaderReader for HeaderMap {
         const CORRELATION_HEADER: &'static str = HTTP_CORRELATION_HEADER;
@@ -174,8 +178,9 @@ mod http_impl {
 #[derive(Debug, Clone)]
 pub struct PendingHeaders<T> {
     convert: fn(&str, &[u8]) -> Option<T>,
-    /// Every name set or removed, in first-touch order: its old values must go.
-    touched: Vec<String>,
+    /// Every name set or removed, in first-touch order: its old values must go. The names the
+    /// propagator writes are borrowed, not copied (this runs once per message).
+    touched: Vec<Cow<'static, str>>,
     /// What to write: the index of its name in `touched`, and the converted value.
     values: Vec<(usize, T)>,
 }
@@ -185,8 +190,9 @@ impl<T> PendingHeaders<T> {
     pub fn new(convert: fn(&str, &[u8]) -> Option<T>) -> Self {
         PendingHeaders {
             convert,
-            touched: Vec::new(),
-            values: Vec::new(),
+            // What the default propagator touches: traceparent, tracestate, baggage, the id.
+            touched: Vec::with_capacity(4),
+            values: Vec::with_capacity(4),
         }
     }
 
@@ -199,7 +205,7 @@ impl<T> PendingHeaders<T> {
     pub fn values(&self) -> impl Iterator<Item = (&str, &T)> {
         self.values
             .iter()
-            .map(|(i, v)| (self.touched[*i].as_str(), v))
+            .map(|(i, v)| (self.touched[*i].as_ref(), v))
     }
 
     /// The values to write, in the order they were set.
@@ -216,12 +222,28 @@ impl<T> PendingHeaders<T> {
         {
             Some(i) => i,
             None => {
-                self.touched.push(name.to_owned());
+                self.touched.push(static_name(name));
                 self.touched.len() - 1
             }
         };
         self.values.retain(|(i, _)| *i != index);
         index
+    }
+}
+
+/// `name` borrowed when it is one of the names tracewire writes, else copied.
+fn static_name(name: &str) -> Cow<'static, str> {
+    use crate::propagator::{BAGGAGE, TRACEPARENT, TRACESTATE};
+    const KNOWN: [&str; 5] = [
+        TRACEPARENT,
+        TRACESTATE,
+        BAGGAGE,
+        CORRELATION_HEADER,
+        HTTP_CORRELATION_HEADER,
+    ];
+    match KNOWN.iter().find(|k| **k == name) {
+        Some(known) => Cow::Borrowed(known),
+        None => Cow::Owned(name.to_owned()),
     }
 }
 

@@ -14,7 +14,7 @@ use attributes as attr;
 use metrics::{Instruments, Measurement};
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::global::{self, BoxedTracer};
-use opentelemetry::trace::{Link, SpanBuilder, TraceContextExt, Tracer};
+use opentelemetry::trace::{Link, Span, SpanBuilder, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue, StringValue};
 use std::fmt;
 use std::sync::Arc;
@@ -163,7 +163,8 @@ impl MessagingBuilder {
         self
     }
 
-    /// Adds attributes of your own to every span.
+    /// Adds attributes of your own to every recorded span (after the sampling decision: an
+    /// unsampled message does not run the hook).
     pub fn attributes(
         mut self,
         hook: impl Fn(&OperationSpec<'_>, &mut Vec<KeyValue>) + Send + Sync + 'static,
@@ -358,7 +359,9 @@ impl Messaging {
         } else {
             format!("{} {shown}", spec.name)
         };
-        let mut attrs = Vec::with_capacity(8 + spec.attributes.len());
+        // What a sampler may decide on goes in at creation (system, operation, destination,
+        // server, links); the rest only onto spans that record — an unsampled message skips it.
+        let mut attrs = Vec::with_capacity(6 + inner.server.len());
         attrs.push(KeyValue::new(attr::SYSTEM, inner.system));
         attrs.push(KeyValue::new(attr::OPERATION_NAME, spec.name));
         attrs.push(KeyValue::new(attr::OPERATION_TYPE, spec.kind.as_str()));
@@ -368,13 +371,29 @@ impl Messaging {
         if let Some(t) = &dest.template {
             attrs.push(KeyValue::new(attr::DESTINATION_TEMPLATE, t.clone()));
         }
+        attrs.extend(inner.server.iter().cloned());
+        let builder = SpanBuilder::from_name(name)
+            .with_kind(spec.kind.span_kind())
+            .with_attributes(attrs)
+            .with_links(links);
+        let mut span = inner.tracer.build_with_context(builder, parent);
+        if span.is_recording() {
+            span.set_attributes(self.recorded_attributes(parent, spec));
+        }
+        parent.with_span(span)
+    }
+
+    /// The attributes only a recording span gets: conversation id, body size, opted-in key and
+    /// payload, the operation's own, and the user's hook.
+    fn recorded_attributes(&self, parent: &Context, spec: OperationSpec<'_>) -> Vec<KeyValue> {
+        let inner = &*self.inner;
+        let mut attrs = Vec::with_capacity(4 + spec.attributes.len());
         if let Some(id) = parent.correlation_id() {
             attrs.push(KeyValue::new(attr::CONVERSATION_ID, id.as_str().to_owned()));
         }
         if let Some(size) = spec.body_size {
             attrs.push(KeyValue::new(attr::BODY_SIZE, size as i64));
         }
-        attrs.extend(inner.server.iter().cloned());
         let opted = |filter: &Option<Box<DestinationFilter>>| {
             filter.as_ref().is_some_and(|f| f(spec.destination))
         };
@@ -388,12 +407,7 @@ impl Messaging {
             enrich(&spec, &mut attrs);
         }
         attrs.extend(spec.attributes);
-        let builder = SpanBuilder::from_name(name)
-            .with_kind(spec.kind.span_kind())
-            .with_attributes(attrs)
-            .with_links(links);
-        let span = inner.tracer.build_with_context(builder, parent);
-        parent.with_span(span)
+        attrs
     }
 }
 
