@@ -25,7 +25,10 @@ async fn channel(connection: &Connection) -> Channel {
 async fn queue(channel: &Channel, name: &str, max_length: Option<i64>) {
     let mut arguments = FieldTable::default();
     if let Some(max) = max_length {
-        arguments.insert(ShortString::from("x-max-length"), AMQPValue::LongLongInt(max));
+        arguments.insert(
+            ShortString::from("x-max-length"),
+            AMQPValue::LongLongInt(max),
+        );
     }
     let options = QueueDeclareOptions {
         auto_delete: true,
@@ -47,7 +50,11 @@ fn messaging(telemetry: &Telemetry, mode: Mode) -> Messaging {
 
 /// The properties tracewire writes for the sending context (what `raw + headers` sends).
 fn traced_properties() -> BasicProperties {
-    tracewire_amqp::inject(&propagator(), &sending_context(), BasicProperties::default())
+    tracewire_amqp::inject(
+        &propagator(),
+        &sending_context(),
+        BasicProperties::default(),
+    )
 }
 
 /// Publishing to the default exchange, with or without publisher confirms.
@@ -101,7 +108,10 @@ impl Row for Publish {
         let mut traced = VecDeque::new();
         let options = BasicPublishOptions::default();
         for _ in 0..n {
-            let (exchange, key) = (ShortString::from(""), ShortString::from(self.queue.as_str()));
+            let (exchange, key) = (
+                ShortString::from(""),
+                ShortString::from(self.queue.as_str()),
+            );
             let properties = match mode {
                 Mode::Raw => BasicProperties::default(),
                 Mode::Propagation => tracewire_amqp::inject(

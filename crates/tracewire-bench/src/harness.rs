@@ -106,11 +106,19 @@ pub struct Measured {
 }
 
 /// Runs `row` under `plan`, every chunk in the context `cx` (a handler's), and returns each
-/// mode's rates, in the row's mode order.
-pub async fn measure<R: Row>(row: &mut R, plan: Plan, cx: &Context) -> Vec<Measured> {
+/// mode's rates, in the row's mode order. `settle(mode)` runs at the end of each timed chunk: it
+/// waits for the background work the chunk left (span export, span-log writing), so that work is
+/// charged to the mode that made it, not to the next one.
+pub async fn measure<R: Row>(
+    row: &mut R,
+    plan: Plan,
+    cx: &Context,
+    settle: impl Fn(Mode),
+) -> Vec<Measured> {
     let modes = row.modes();
     for &mode in modes {
-        row.run(mode, plan.chunk).traced_in(cx.clone()).await; // warm-up: connections, caches, lazy set-up
+        row.run(mode, plan.chunk).traced_in(cx.clone()).await; // warm-up: connections, caches…
+        settle(mode);
     }
     let mut elapsed = vec![vec![Duration::ZERO; plan.rounds]; modes.len()];
     let mut allocations = vec![0u64; modes.len()];
@@ -121,6 +129,7 @@ pub async fn measure<R: Row>(row: &mut R, plan: Plan, cx: &Context) -> Vec<Measu
                 let before = alloc::count();
                 let started = Instant::now();
                 row.run(modes[i], plan.chunk).traced_in(cx.clone()).await;
+                settle(modes[i]);
                 elapsed[i][round] += started.elapsed();
                 allocations[i] += alloc::count() - before;
             }
@@ -135,10 +144,7 @@ pub async fn measure<R: Row>(row: &mut R, plan: Plan, cx: &Context) -> Vec<Measu
         .zip(allocations)
         .map(|((&mode, times), allocated)| Measured {
             mode,
-            rates: times
-                .iter()
-                .map(|t| per_round / t.as_secs_f64())
-                .collect(),
+            rates: times.iter().map(|t| per_round / t.as_secs_f64()).collect(),
             allocations: allocated as f64 / total,
         })
         .collect()
@@ -160,4 +166,70 @@ pub fn spread(values: &[f64]) -> (f64, f64, f64) {
 /// Per-round ratios `a / b` (the rounds are paired: same broker moment).
 pub fn ratios(a: &Measured, b: &Measured) -> Vec<f64> {
     a.rates.iter().zip(&b.rates).map(|(x, y)| x / y).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records the order modes ran in.
+    struct Recorder(Vec<Mode>);
+
+    impl Row for Recorder {
+        fn modes(&self) -> &'static [Mode] {
+            &[Mode::Raw, Mode::RawHeaders, Mode::Unsampled]
+        }
+
+        async fn run(&mut self, mode: Mode, _n: u32) {
+            self.0.push(mode);
+        }
+    }
+
+    #[test]
+    fn every_mode_runs_equally_and_no_mode_always_goes_first() {
+        let plan = Plan {
+            rounds: 2,
+            chunks: 3,
+            chunk: 10,
+        };
+        let mut row = Recorder(Vec::new());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let measured = runtime.block_on(measure(&mut row, plan, &Context::new(), |_| {}));
+        let modes = row.modes();
+        // A warm-up chunk each, then rounds × chunks each.
+        for &mode in modes {
+            assert_eq!(row.0.iter().filter(|m| **m == mode).count(), 1 + 2 * 3);
+        }
+        let firsts: Vec<Mode> = row.0[3..].chunks(3).map(|cycle| cycle[0]).collect();
+        assert_eq!(
+            firsts,
+            [Mode::Raw, Mode::RawHeaders, Mode::Unsampled].repeat(2)
+        );
+        assert_eq!(measured.len(), 3);
+        assert!(measured.iter().all(|m| m.rates.len() == 2));
+        assert_eq!(plan.per_mode(), 70);
+    }
+
+    #[test]
+    fn spread_and_paired_ratios() {
+        assert_eq!(spread(&[3.0, 1.0, 2.0]), (2.0, 1.0, 3.0));
+        assert_eq!(spread(&[4.0, 1.0, 2.0, 3.0]), (2.5, 1.0, 4.0));
+        let a = Measured {
+            mode: Mode::Unsampled,
+            rates: vec![90.0, 45.0],
+            allocations: 0.0,
+        };
+        let b = Measured {
+            mode: Mode::RawHeaders,
+            rates: vec![100.0, 50.0],
+            allocations: 0.0,
+        };
+        assert_eq!(
+            ratios(&a, &b),
+            [0.9, 0.9],
+            "each round against its own baseline"
+        );
+    }
 }

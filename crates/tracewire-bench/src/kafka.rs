@@ -78,7 +78,10 @@ impl Produce {
         let traced = [Mode::Unsampled, Mode::Batch, Mode::SpanLog]
             .map(|m| {
                 let messaging = telemetry.messaging(m, tracewire_kafka::builder());
-                (m, TracedProducer::with_messaging(producer.clone(), messaging))
+                (
+                    m,
+                    TracedProducer::with_messaging(producer.clone(), messaging),
+                )
             })
             .into();
         Produce {
@@ -141,7 +144,12 @@ impl Row for Produce {
                 let mut deliveries = Vec::with_capacity(n as usize);
                 for _ in 0..n {
                     let record = FutureRecord::<(), [u8]>::to(topic).payload(&PAYLOAD);
-                    deliveries.push(traced.send_result(record).map_err(|(e, _)| e).expect("enqueued"));
+                    deliveries.push(
+                        traced
+                            .send_result(record)
+                            .map_err(|(e, _)| e)
+                            .expect("enqueued"),
+                    );
                 }
                 for delivery in deliveries {
                     delivery.await.expect("delivered").expect("written");
@@ -203,16 +211,18 @@ impl Consume {
             let consumption = match mode {
                 Mode::Unsampled | Mode::Batch | Mode::SpanLog => {
                     let messaging = telemetry.messaging(mode, tracewire_kafka::builder());
-                    Consumption::Traced(TracedConsumer::with_messaging(consumer, Some(group), messaging))
+                    Consumption::Traced(TracedConsumer::with_messaging(
+                        consumer,
+                        Some(group),
+                        messaging,
+                    ))
                 }
-                _ => {
-                    match mode {
-                        Mode::PeerUnsampled | Mode::PeerBatch => {
-                            Consumption::Peer(consumer, telemetry.tracer(mode))
-                        }
-                        _ => Consumption::Raw(consumer),
+                _ => match mode {
+                    Mode::PeerUnsampled | Mode::PeerBatch => {
+                        Consumption::Peer(consumer, telemetry.tracer(mode))
                     }
-                }
+                    _ => Consumption::Raw(consumer),
+                },
             };
             consumers.push((mode, consumption));
         }
@@ -258,7 +268,11 @@ impl Row for Consume {
                     }
                 }
                 Consumption::Traced(consumer) => {
-                    consumer.recv().await.expect("a message").finish(Outcome::Ok);
+                    consumer
+                        .recv()
+                        .await
+                        .expect("a message")
+                        .finish(Outcome::Ok);
                 }
                 Consumption::Peer(consumer, tracer) => {
                     let message = consumer.recv().await.expect("a message");

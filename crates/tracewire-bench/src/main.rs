@@ -91,15 +91,20 @@ struct Args {
     #[arg(long, env = "KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
     kafka: String,
     /// RabbitMQ URL.
-    #[arg(long, env = "AMQP_URL", default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
+    #[arg(
+        long,
+        env = "AMQP_URL",
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
+    )]
     amqp: String,
     /// NATS URL.
     #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
     nats: String,
 }
 
-async fn run_row<R: Row>(title: &str, mut row: R, plan: Plan) {
-    let measured = measure(&mut row, plan, &sending_context()).await;
+async fn run_row<R: Row>(title: &str, mut row: R, plan: Plan, telemetry: &Telemetry) {
+    let settle = |mode| telemetry.settle(mode);
+    let measured = measure(&mut row, plan, &sending_context(), settle).await;
     println!("{}", report::table(title, &measured));
 }
 
@@ -118,35 +123,59 @@ async fn run(name: RowName, args: &Args, telemetry: &Telemetry) {
     );
     match name {
         RowName::KafkaProduce => {
-            run_row(&title, kafka::Produce::new(&args.kafka, telemetry).await, plan).await
+            run_row(
+                &title,
+                kafka::Produce::new(&args.kafka, telemetry).await,
+                plan,
+                telemetry,
+            )
+            .await
         }
         RowName::KafkaConsume => {
             let row = kafka::Consume::new(&args.kafka, telemetry, plan.per_mode()).await;
-            run_row(&title, row, plan).await
+            run_row(&title, row, plan, telemetry).await
         }
         RowName::AmqpPublish | RowName::AmqpPublishConfirms => {
             let connection = amqp::connect(&args.amqp).await;
             let confirms = name == RowName::AmqpPublishConfirms;
             let row = amqp::Publish::new(&connection, telemetry, confirms).await;
-            run_row(&title, row, plan).await
+            run_row(&title, row, plan, telemetry).await
         }
         RowName::AmqpConsume => {
             let connection = amqp::connect(&args.amqp).await;
             let row = amqp::Consume::new(&connection, telemetry, plan.per_mode()).await;
-            run_row(&title, row, plan).await
+            run_row(&title, row, plan, telemetry).await
         }
         RowName::NatsPublish => {
-            run_row(&title, nats::CorePublish::new(&args.nats, telemetry).await, plan).await
+            run_row(
+                &title,
+                nats::CorePublish::new(&args.nats, telemetry).await,
+                plan,
+                telemetry,
+            )
+            .await
         }
         RowName::NatsSubscribe => {
-            run_row(&title, nats::CoreSubscribe::new(&args.nats, telemetry).await, plan).await
+            run_row(
+                &title,
+                nats::CoreSubscribe::new(&args.nats, telemetry).await,
+                plan,
+                telemetry,
+            )
+            .await
         }
         RowName::JetstreamPublish => {
-            run_row(&title, nats::JsPublish::new(&args.nats, telemetry).await, plan).await
+            run_row(
+                &title,
+                nats::JsPublish::new(&args.nats, telemetry).await,
+                plan,
+                telemetry,
+            )
+            .await
         }
         RowName::JetstreamConsume => {
             let row = nats::JsConsume::new(&args.nats, telemetry, plan.per_mode()).await;
-            run_row(&title, row, plan).await
+            run_row(&title, row, plan, telemetry).await
         }
     }
 }

@@ -32,9 +32,8 @@ impl Nats {
             .connect(url)
             .await
             .expect("nats-server is up (scripts/brokers.sh)");
-        let messaging = |mode| {
-            telemetry.messaging(mode, Messaging::builder(tracewire_nats::SYSTEM))
-        };
+        let messaging =
+            |mode| telemetry.messaging(mode, Messaging::builder(tracewire_nats::SYSTEM));
         Nats {
             client,
             headers: tracewire_nats::inject(&propagator(), &sending_context(), None),
@@ -112,9 +111,15 @@ impl Row for CorePublish {
             let result = match (mode, self.nats.headers(mode)) {
                 (Mode::Raw, _) => client.publish(subject, payload()).await,
                 (Mode::RawHeaders | Mode::Propagation, Some(headers)) => {
-                    client.publish_with_headers(subject, headers, payload()).await
+                    client
+                        .publish_with_headers(subject, headers, payload())
+                        .await
                 }
-                _ => self.traced[traced_index(mode)].publish(subject, payload()).await,
+                _ => {
+                    self.traced[traced_index(mode)]
+                        .publish(subject, payload())
+                        .await
+                }
             };
             result.expect("publish");
         }
@@ -232,14 +237,14 @@ pub struct JsPublish {
 async fn bench_stream(js: &jetstream::Context) -> stream::Stream {
     let stream = js
         .get_or_create_stream(stream::Config {
-        name: "TRACEWIRE_BENCH".into(),
-        subjects: vec!["tracewire.js.>".into()],
-        max_messages: 2_000_000,
-        max_bytes: 1 << 30,
-        ..Default::default()
-    })
-    .await
-    .expect("JetStream is on (nats-server -js)");
+            name: "TRACEWIRE_BENCH".into(),
+            subjects: vec!["tracewire.js.>".into()],
+            max_messages: 2_000_000,
+            max_bytes: 1 << 30,
+            ..Default::default()
+        })
+        .await
+        .expect("JetStream is on (nats-server -js)");
     stream.purge().await.expect("purged");
     stream
 }
@@ -351,10 +356,9 @@ impl JsConsume {
             let messages = consumer.messages().await.unwrap();
             let messages = match mode {
                 Mode::Raw | Mode::RawHeaders | Mode::Propagation => JsMessages::Raw(messages),
-                _ => JsMessages::Traced(TracedJsStream::new(
-                    messages,
-                    nats.messaging(mode).clone(),
-                )),
+                _ => {
+                    JsMessages::Traced(TracedJsStream::new(messages, nats.messaging(mode).clone()))
+                }
             };
             streams.push((mode, messages));
         }

@@ -75,7 +75,11 @@ pub fn send(
 }
 
 /// The peer's consumer side: extract, one CONSUMER span for the message.
-pub fn process(message: &BorrowedMessage<'_>, tracer: &BoxedTracer, propagator: &TraceContextPropagator) {
+pub fn process(
+    message: &BorrowedMessage<'_>,
+    tracer: &BoxedTracer,
+    propagator: &TraceContextPropagator,
+) {
     let parent = propagator.extract(&HeaderExtractor(message.headers()));
     let mut span = tracer
         .span_builder(format!("{} process", message.topic()))

@@ -16,7 +16,12 @@ fn ratio(values: &[f64]) -> String {
 
 /// The table of one row.
 pub fn table(title: &str, measured: &[Measured]) -> String {
-    let find = |mode| measured.iter().find(|m| m.mode == mode).expect("raw modes run");
+    let find = |mode| {
+        measured
+            .iter()
+            .find(|m| m.mode == mode)
+            .expect("raw modes run")
+    };
     let raw = find(Mode::Raw);
     let headers = find(Mode::RawHeaders);
     let per_message = |m: &Measured| 1e9 / spread(&m.rates).0;

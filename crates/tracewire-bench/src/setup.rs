@@ -81,6 +81,13 @@ impl Telemetry {
         builder.tracer(self.tracer(mode)).build()
     }
 
+    /// Waits until the spans `mode` made are exported or written.
+    pub fn settle(&self, mode: Mode) {
+        if matches!(mode, Mode::Batch | Mode::PeerBatch | Mode::SpanLog) {
+            let _ = self.provider(mode).force_flush();
+        }
+    }
+
     /// Span-log lines accepted and dropped (queue full) so far.
     pub fn span_log_counts(&self) -> (u64, u64) {
         let (accepted, dropped, _, _) = self.span_log_stats.snapshot();
@@ -124,7 +131,12 @@ fn cpu_ticks() -> u64 {
         .map_or("", |(_, rest)| rest)
         .split_whitespace()
         .collect();
-    let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     field(11) + field(12) // utime, stime
 }
 

@@ -6,6 +6,7 @@ use super::attributes::{DESTINATION_NAME, ERROR_TYPE, OPERATION_NAME, OPERATION_
 use super::{OperationType, Outcome};
 use opentelemetry::metrics::{Counter, Histogram, Meter};
 use opentelemetry::{KeyValue, StringValue};
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -56,13 +57,16 @@ impl Instruments {
     }
 }
 
-/// One operation being measured; recorded once, when its span ends.
+/// One operation being measured; recorded once, when its span ends. The attributes are built
+/// on the stack when recorded (no allocation per message).
 #[derive(Debug)]
 pub(crate) struct Measurement {
     instruments: Arc<Instruments>,
     kind: OperationType,
+    system: &'static str,
+    name: &'static str,
+    destination: StringValue,
     started: Instant,
-    attributes: Vec<KeyValue>,
 }
 
 impl Measurement {
@@ -73,36 +77,53 @@ impl Measurement {
         name: &'static str,
         destination: StringValue,
     ) -> Self {
-        let attributes = vec![
-            KeyValue::new(SYSTEM, system),
-            KeyValue::new(OPERATION_NAME, name),
-            KeyValue::new(OPERATION_TYPE, kind.as_str()),
-            KeyValue::new(DESTINATION_NAME, destination),
-        ];
-        if matches!(kind, OperationType::Receive | OperationType::Process) {
-            instruments.consumed.add(1, &attributes);
-        }
-        Measurement {
+        let measurement = Measurement {
             instruments: instruments.clone(),
             kind,
+            system,
+            name,
+            destination,
             started: Instant::now(),
-            attributes,
+        };
+        if matches!(kind, OperationType::Receive | OperationType::Process) {
+            instruments.consumed.add(1, &measurement.attributes(None));
         }
+        measurement
     }
 
-    pub(crate) fn record(mut self, outcome: &Outcome) {
-        if let Outcome::Error { error_type, .. } = outcome {
-            self.attributes
-                .push(KeyValue::new(ERROR_TYPE, error_type.clone()));
-        }
+    /// The metric attributes, with `error.type` last when there is one.
+    fn attributes(&self, error_type: Option<&Cow<'static, str>>) -> [KeyValue; 5] {
+        let error = error_type.map_or(KeyValue::new(ERROR_TYPE, ""), |e| {
+            KeyValue::new(ERROR_TYPE, e.clone())
+        });
+        [
+            KeyValue::new(SYSTEM, self.system),
+            KeyValue::new(OPERATION_NAME, self.name),
+            KeyValue::new(OPERATION_TYPE, self.kind.as_str()),
+            KeyValue::new(DESTINATION_NAME, self.destination.clone()),
+            error,
+        ]
+    }
+
+    pub(crate) fn record(self, outcome: &Outcome) {
+        let error_type = match outcome {
+            Outcome::Error { error_type, .. } => Some(error_type),
+            Outcome::Ok => None,
+        };
+        let all = self.attributes(error_type);
+        let attributes = if error_type.is_some() {
+            &all[..]
+        } else {
+            &all[..4]
+        };
         let seconds = self.started.elapsed().as_secs_f64();
         let i = &self.instruments;
         match self.kind {
-            OperationType::Process => i.process_duration.record(seconds, &self.attributes),
-            _ => i.operation_duration.record(seconds, &self.attributes),
+            OperationType::Process => i.process_duration.record(seconds, attributes),
+            _ => i.operation_duration.record(seconds, attributes),
         }
         if self.kind == OperationType::Send {
-            i.sent.add(1, &self.attributes);
+            i.sent.add(1, attributes);
         }
     }
 }

@@ -1,0 +1,60 @@
+//! Span start + end per message: tracewire's messaging spans (name, kind, semconv attributes,
+//! link, metrics hook) against a bare opentelemetry_sdk span with the same name and kind, unsampled
+//! and sampled (no span processor: the SDK's and tracewire's own cost, not an exporter's).
+//!
+//! `cargo bench -p tracewire --bench spans`
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use opentelemetry::global::BoxedTracer;
+use opentelemetry::trace::{Span, SpanKind, Tracer, TracerProvider};
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+use std::hint::black_box;
+use tracewire::messaging::{Messaging, OperationSpec, OperationType, Outcome};
+use tracewire::testing::sample_context;
+
+fn bench(c: &mut Criterion) {
+    let cx = sample_context();
+    let payload = [0u8; 256];
+    for (label, sampler) in [
+        ("unsampled", Sampler::AlwaysOff),
+        ("sampled", Sampler::AlwaysOn),
+    ] {
+        let provider = SdkTracerProvider::builder().with_sampler(sampler).build();
+        let tracer = || BoxedTracer::new(Box::new(provider.tracer("bench")));
+        let mut group = c.benchmark_group(format!("span start+end, {label}"));
+
+        let sdk = tracer();
+        group.bench_function("opentelemetry_sdk span (name + kind)", |b| {
+            b.iter(|| {
+                let mut span = sdk
+                    .span_builder(format!("send {}", black_box("orders")))
+                    .with_kind(SpanKind::Producer)
+                    .start_with_context(&sdk, black_box(&cx));
+                span.end();
+            })
+        });
+
+        let messaging = Messaging::builder("kafka").tracer(tracer()).build();
+        group.bench_function("tracewire send span (open_send + end)", |b| {
+            b.iter(|| {
+                let spec = OperationSpec::new(OperationType::Send, "send", black_box("orders"))
+                    .body(&payload);
+                messaging.open_send(black_box(&cx), spec).end(Outcome::Ok);
+            })
+        });
+        group.bench_function("tracewire process span (open_consume + end, linked)", |b| {
+            b.iter(|| {
+                let spec =
+                    OperationSpec::new(OperationType::Process, "process", black_box("orders"))
+                        .body(&payload);
+                messaging
+                    .open_consume(black_box(&cx), spec)
+                    .end(Outcome::Ok);
+            })
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
