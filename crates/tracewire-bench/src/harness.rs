@@ -120,20 +120,24 @@ pub async fn measure<R: Row>(
         row.run(mode, plan.chunk).traced_in(cx.clone()).await; // warm-up: connections, caches…
         settle(mode);
     }
-    let mut elapsed = vec![vec![Duration::ZERO; plan.rounds]; modes.len()];
+    let mut elapsed = vec![Vec::with_capacity(plan.rounds); modes.len()];
     let mut allocations = vec![0u64; modes.len()];
     let mut cycle = 0;
-    for round in 0..plan.rounds {
+    for _ in 0..plan.rounds {
+        let mut round = vec![Duration::ZERO; modes.len()];
         for _ in 0..plan.chunks {
             for i in (0..modes.len()).map(|i| (i + cycle) % modes.len()) {
                 let before = alloc::count();
                 let started = Instant::now();
                 row.run(modes[i], plan.chunk).traced_in(cx.clone()).await;
                 settle(modes[i]);
-                elapsed[i][round] += started.elapsed();
+                round[i] += started.elapsed();
                 allocations[i] += alloc::count() - before;
             }
             cycle += 1;
+        }
+        for (mode, time) in elapsed.iter_mut().zip(round) {
+            mode.push(time);
         }
     }
     let per_round = f64::from(plan.chunk) * plan.chunks as f64;
