@@ -100,7 +100,7 @@ impl Publish {
 
 impl Row for Publish {
     fn modes(&self) -> &'static [Mode] {
-        &Mode::TRACEWIRE
+        Mode::TRACEWIRE
     }
 
     async fn run(&mut self, mode: Mode, n: u32) {
@@ -180,7 +180,7 @@ impl Consume {
             .await
             .unwrap();
         let mut consumers = Vec::new();
-        for &mode in &Mode::TRACEWIRE {
+        for &mode in Mode::TRACEWIRE {
             let name = format!("tracewire-bench-consume-{}", mode.label().replace(' ', "-"));
             queue(&filler, &name, None).await;
             let properties = match mode {
@@ -239,7 +239,7 @@ impl Consume {
 
 impl Row for Consume {
     fn modes(&self) -> &'static [Mode] {
-        &Mode::TRACEWIRE
+        Mode::TRACEWIRE
     }
 
     async fn run(&mut self, mode: Mode, n: u32) {

@@ -29,15 +29,8 @@ pub enum Mode {
 }
 
 impl Mode {
-    /// The modes every broker row runs.
-    pub const TRACEWIRE: [Mode; 6] = [
-        Mode::Raw,
-        Mode::RawHeaders,
-        Mode::Propagation,
-        Mode::Unsampled,
-        Mode::Batch,
-        Mode::SpanLog,
-    ];
+    /// The modes every broker row runs: all but the peer's.
+    pub const TRACEWIRE: &'static [Mode] = Mode::WITH_PEER.split_at(6).0;
 
     /// The Kafka rows also run the peer.
     pub const WITH_PEER: [Mode; 8] = [

@@ -101,7 +101,7 @@ fn traced_index(mode: Mode) -> usize {
 
 impl Row for CorePublish {
     fn modes(&self) -> &'static [Mode] {
-        &Mode::TRACEWIRE
+        Mode::TRACEWIRE
     }
 
     async fn run(&mut self, mode: Mode, n: u32) {
@@ -173,7 +173,7 @@ impl CoreSubscribe {
 
 impl Row for CoreSubscribe {
     fn modes(&self) -> &'static [Mode] {
-        &Mode::TRACEWIRE
+        Mode::TRACEWIRE
     }
 
     async fn run(&mut self, mode: Mode, n: u32) {
@@ -268,7 +268,7 @@ impl JsPublish {
 
 impl Row for JsPublish {
     fn modes(&self) -> &'static [Mode] {
-        &Mode::TRACEWIRE
+        Mode::TRACEWIRE
     }
 
     async fn run(&mut self, mode: Mode, n: u32) {
@@ -371,7 +371,7 @@ impl JsConsume {
 
 impl Row for JsConsume {
     fn modes(&self) -> &'static [Mode] {
-        &Mode::TRACEWIRE
+        Mode::TRACEWIRE
     }
 
     async fn run(&mut self, mode: Mode, n: u32) {
