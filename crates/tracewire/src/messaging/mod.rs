@@ -14,7 +14,7 @@ use attributes as attr;
 use metrics::{Instruments, Measurement};
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::global::{self, BoxedTracer};
-use opentelemetry::trace::{Link, Span, SpanBuilder, TraceContextExt, Tracer};
+use opentelemetry::trace::{Link, SpanBuilder, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue, StringValue};
 use std::fmt;
 use std::sync::Arc;
@@ -372,14 +372,13 @@ impl Messaging {
             attrs.push(KeyValue::new(attr::DESTINATION_TEMPLATE, t.clone()));
         }
         attrs.extend(inner.server.iter().cloned());
+        // All at creation: span processors (the span log's start line) only see these.
+        attrs.extend(self.recorded_attributes(parent, spec));
         let builder = SpanBuilder::from_name(name)
             .with_kind(spec.kind.span_kind())
             .with_attributes(attrs)
             .with_links(links);
-        let mut span = inner.tracer.build_with_context(builder, parent);
-        if span.is_recording() {
-            span.set_attributes(self.recorded_attributes(parent, spec));
-        }
+        let span = inner.tracer.build_with_context(builder, parent);
         parent.with_span(span)
     }
 
