@@ -373,9 +373,10 @@ impl Messaging {
         }
         attrs.extend(inner.server.iter().cloned());
         // All at creation: span processors (the span log's start line) only see these.
+        let kind = spec.kind.span_kind();
         attrs.extend(self.recorded_attributes(parent, spec));
         let builder = SpanBuilder::from_name(name)
-            .with_kind(spec.kind.span_kind())
+            .with_kind(kind)
             .with_attributes(attrs)
             .with_links(links);
         let span = inner.tracer.build_with_context(builder, parent);
