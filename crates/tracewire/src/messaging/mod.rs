@@ -163,8 +163,7 @@ impl MessagingBuilder {
         self
     }
 
-    /// Adds attributes of your own to every recorded span (after the sampling decision: an
-    /// unsampled message does not run the hook).
+    /// Adds attributes of your own to every span.
     pub fn attributes(
         mut self,
         hook: impl Fn(&OperationSpec<'_>, &mut Vec<KeyValue>) + Send + Sync + 'static,
@@ -359,8 +358,6 @@ impl Messaging {
         } else {
             format!("{} {shown}", spec.name)
         };
-        // What a sampler may decide on goes in at creation (system, operation, destination,
-        // server, links); the rest only onto spans that record — an unsampled message skips it.
         let mut attrs = Vec::with_capacity(6 + inner.server.len());
         attrs.push(KeyValue::new(attr::SYSTEM, inner.system));
         attrs.push(KeyValue::new(attr::OPERATION_NAME, spec.name));
