@@ -43,16 +43,8 @@ fn nats_header(name: &str, value: &[u8]) -> Option<(HeaderName, HeaderValue)> {
 
 /// The names tracewire writes are valid and static: no validation, no copy, per message.
 fn header_name(name: &str) -> Option<HeaderName> {
-    use tracewire::carrier::CORRELATION_HEADER;
-    use tracewire::{BAGGAGE, TRACEPARENT, TRACESTATE};
-    const KNOWN: [HeaderName; 4] = [
-        HeaderName::from_static(TRACEPARENT),
-        HeaderName::from_static(TRACESTATE),
-        HeaderName::from_static(BAGGAGE),
-        HeaderName::from_static(CORRELATION_HEADER),
-    ];
-    match KNOWN.iter().find(|k| AsRef::<str>::as_ref(*k) == name) {
-        Some(known) => Some(known.clone()),
+    match tracewire::carrier::static_name(name) {
+        Some(known) => Some(HeaderName::from_static(known)),
         None => HeaderName::from_str(name).ok(),
     }
 }

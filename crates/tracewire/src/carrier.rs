@@ -125,8 +125,6 @@ mod http_impl {
     use super::{HeaderReader, HeaderRejected, HeaderWriter, HTTP_CORRELATION_HEADER};
     use http::{HeaderMap, HeaderName, HeaderValue};
 
-    // HTTP carries the correlation id in `X-Correlation-Id`.
-
     impl HeaderReader for HeaderMap {
         const CORRELATION_HEADER: &'static str = HTTP_CORRELATION_HEADER;
 
@@ -222,7 +220,9 @@ impl<T> PendingHeaders<T> {
         {
             Some(i) => i,
             None => {
-                self.touched.push(static_name(name));
+                let name =
+                    static_name(name).map_or_else(|| Cow::Owned(name.to_owned()), Cow::Borrowed);
+                self.touched.push(name);
                 self.touched.len() - 1
             }
         };
@@ -231,8 +231,14 @@ impl<T> PendingHeaders<T> {
     }
 }
 
-/// `name` borrowed when it is one of the names tracewire writes, else copied.
-fn static_name(name: &str) -> Cow<'static, str> {
+/// The header name tracewire writes that equals `name`, as a `'static` string — so a carrier can
+/// keep or convert it without copying per message — or `None` for any other name.
+///
+/// ```
+/// assert_eq!(tracewire::carrier::static_name("traceparent"), Some("traceparent"));
+/// assert_eq!(tracewire::carrier::static_name("x-user"), None);
+/// ```
+pub fn static_name(name: &str) -> Option<&'static str> {
     use crate::propagator::{BAGGAGE, TRACEPARENT, TRACESTATE};
     const KNOWN: [&str; 5] = [
         TRACEPARENT,
@@ -241,10 +247,7 @@ fn static_name(name: &str) -> Cow<'static, str> {
         CORRELATION_HEADER,
         HTTP_CORRELATION_HEADER,
     ];
-    match KNOWN.iter().find(|k| **k == name) {
-        Some(known) => Cow::Borrowed(known),
-        None => Cow::Owned(name.to_owned()),
-    }
+    KNOWN.into_iter().find(|k| *k == name)
 }
 
 impl<T> HeaderWriter for PendingHeaders<T> {

@@ -6,7 +6,6 @@ use super::attributes::{DESTINATION_NAME, ERROR_TYPE, OPERATION_NAME, OPERATION_
 use super::{OperationType, Outcome};
 use opentelemetry::metrics::{Counter, Histogram, Meter};
 use opentelemetry::{KeyValue, StringValue};
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -86,35 +85,32 @@ impl Measurement {
             started: Instant::now(),
         };
         if matches!(kind, OperationType::Receive | OperationType::Process) {
-            instruments.consumed.add(1, &measurement.attributes(None));
+            instruments.consumed.add(1, &measurement.attributes());
         }
         measurement
     }
 
-    /// The metric attributes, with `error.type` last when there is one.
-    fn attributes(&self, error_type: Option<&Cow<'static, str>>) -> [KeyValue; 5] {
-        let error = error_type.map_or(KeyValue::new(ERROR_TYPE, ""), |e| {
-            KeyValue::new(ERROR_TYPE, e.clone())
-        });
+    /// The metric attributes of every measurement.
+    fn attributes(&self) -> [KeyValue; 4] {
         [
             KeyValue::new(SYSTEM, self.system),
             KeyValue::new(OPERATION_NAME, self.name),
             KeyValue::new(OPERATION_TYPE, self.kind.as_str()),
             KeyValue::new(DESTINATION_NAME, self.destination.clone()),
-            error,
         ]
     }
 
     pub(crate) fn record(self, outcome: &Outcome) {
-        let error_type = match outcome {
-            Outcome::Error { error_type, .. } => Some(error_type),
-            Outcome::Ok => None,
-        };
-        let all = self.attributes(error_type);
-        let attributes = if error_type.is_some() {
-            &all[..]
-        } else {
-            &all[..4]
+        let common = self.attributes();
+        let with_error;
+        let attributes: &[KeyValue] = match outcome {
+            Outcome::Ok => &common,
+            Outcome::Error { error_type, .. } => {
+                let [system, name, kind, destination] = common;
+                let error = KeyValue::new(ERROR_TYPE, error_type.clone());
+                with_error = [system, name, kind, destination, error];
+                &with_error
+            }
         };
         let seconds = self.started.elapsed().as_secs_f64();
         let i = &self.instruments;

@@ -358,7 +358,7 @@ impl Messaging {
         } else {
             format!("{} {shown}", spec.name)
         };
-        let mut attrs = Vec::with_capacity(6 + inner.server.len());
+        let mut attrs = Vec::with_capacity(8 + spec.attributes.len());
         attrs.push(KeyValue::new(attr::SYSTEM, inner.system));
         attrs.push(KeyValue::new(attr::OPERATION_NAME, spec.name));
         attrs.push(KeyValue::new(attr::OPERATION_TYPE, spec.kind.as_str()));
@@ -368,29 +368,13 @@ impl Messaging {
         if let Some(t) = &dest.template {
             attrs.push(KeyValue::new(attr::DESTINATION_TEMPLATE, t.clone()));
         }
-        attrs.extend(inner.server.iter().cloned());
-        // All at creation: span processors (the span log's start line) only see these.
-        let kind = spec.kind.span_kind();
-        attrs.extend(self.recorded_attributes(parent, spec));
-        let builder = SpanBuilder::from_name(name)
-            .with_kind(kind)
-            .with_attributes(attrs)
-            .with_links(links);
-        let span = inner.tracer.build_with_context(builder, parent);
-        parent.with_span(span)
-    }
-
-    /// The attributes only a recording span gets: conversation id, body size, opted-in key and
-    /// payload, the operation's own, and the user's hook.
-    fn recorded_attributes(&self, parent: &Context, spec: OperationSpec<'_>) -> Vec<KeyValue> {
-        let inner = &*self.inner;
-        let mut attrs = Vec::with_capacity(4 + spec.attributes.len());
         if let Some(id) = parent.correlation_id() {
             attrs.push(KeyValue::new(attr::CONVERSATION_ID, id.as_str().to_owned()));
         }
         if let Some(size) = spec.body_size {
             attrs.push(KeyValue::new(attr::BODY_SIZE, size as i64));
         }
+        attrs.extend(inner.server.iter().cloned());
         let opted = |filter: &Option<Box<DestinationFilter>>| {
             filter.as_ref().is_some_and(|f| f(spec.destination))
         };
@@ -404,7 +388,12 @@ impl Messaging {
             enrich(&spec, &mut attrs);
         }
         attrs.extend(spec.attributes);
-        attrs
+        let builder = SpanBuilder::from_name(name)
+            .with_kind(spec.kind.span_kind())
+            .with_attributes(attrs)
+            .with_links(links);
+        let span = inner.tracer.build_with_context(builder, parent);
+        parent.with_span(span)
     }
 }
 
