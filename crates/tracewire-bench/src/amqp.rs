@@ -1,8 +1,9 @@
 //! RabbitMQ rows: publish without confirms, publish with confirms (64 outstanding, each awaited),
 //! and consume with a manual ack per message (prefetch 256).
 
-use crate::harness::{Mode, Row};
-use crate::setup::{propagator, sending_context, Telemetry, PAYLOAD};
+use crate::harness::{Mode, PerMode, Row};
+use crate::in_flight::{acknowledged, InFlight};
+use crate::setup::{sending_context, Telemetry, PAYLOAD};
 use futures_util::StreamExt;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
@@ -10,7 +11,6 @@ use lapin::options::{
 };
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Consumer};
-use std::collections::VecDeque;
 use tracewire::messaging::Messaging;
 use tracewire::Propagator;
 use tracewire_amqp::{TracedChannel, TracedConsumer};
@@ -44,14 +44,10 @@ async fn queue(channel: &Channel, name: &str, max_length: Option<i64>) {
         .unwrap();
 }
 
-fn messaging(telemetry: &Telemetry, mode: Mode) -> Messaging {
-    telemetry.messaging(mode, Messaging::builder(tracewire_amqp::SYSTEM))
-}
-
 /// The properties tracewire writes for the sending context (what `raw + headers` sends).
 fn traced_properties() -> BasicProperties {
     tracewire_amqp::inject(
-        &propagator(),
+        &Propagator::new(),
         &sending_context(),
         BasicProperties::default(),
     )
@@ -60,11 +56,12 @@ fn traced_properties() -> BasicProperties {
 /// Publishing to the default exchange, with or without publisher confirms.
 pub struct Publish {
     channel: Channel,
-    traced: Vec<(Mode, TracedChannel)>,
+    traced: PerMode<TracedChannel>,
     properties: BasicProperties,
     propagator: Propagator,
-    confirms: bool,
-    queue: String,
+    /// Confirms outstanding at most: 1 without confirms (each publish awaited as it is written).
+    window: usize,
+    queue: ShortString,
 }
 
 impl Publish {
@@ -79,21 +76,17 @@ impl Publish {
         }
         let queue_name = format!("tracewire-bench-publish-{confirms}");
         queue(&channel, &queue_name, Some(1_000)).await;
-        let traced = [Mode::Unsampled, Mode::Batch, Mode::SpanLog]
-            .map(|m| {
-                (
-                    m,
-                    TracedChannel::with_messaging(channel.clone(), messaging(telemetry, m)),
-                )
-            })
-            .into();
+        let messaging = telemetry.messaging(|| Messaging::builder(tracewire_amqp::SYSTEM));
+        let traced = PerMode::new(&Mode::INSTRUMENTED, |mode| {
+            TracedChannel::with_messaging(channel.clone(), messaging.get(mode).clone())
+        });
         Publish {
             channel,
             traced,
             properties: traced_properties(),
-            propagator: propagator(),
-            confirms,
-            queue: queue_name,
+            propagator: Propagator::new(),
+            window: if confirms { IN_FLIGHT } else { 1 },
+            queue: queue_name.into(),
         }
     }
 }
@@ -104,64 +97,57 @@ impl Row for Publish {
     }
 
     async fn run(&mut self, mode: Mode, n: u32) {
-        let mut plain = VecDeque::new();
-        let mut traced = VecDeque::new();
         let options = BasicPublishOptions::default();
-        for _ in 0..n {
-            let (exchange, key) = (
-                ShortString::from(""),
-                ShortString::from(self.queue.as_str()),
-            );
-            let properties = match mode {
-                Mode::Raw => BasicProperties::default(),
-                Mode::Propagation => tracewire_amqp::inject(
-                    &self.propagator,
-                    &opentelemetry::Context::current(),
-                    BasicProperties::default(),
-                ),
-                _ => self.properties.clone(),
-            };
-            match mode {
-                Mode::Raw | Mode::RawHeaders | Mode::Propagation => {
-                    let confirm = self
-                        .channel
-                        .basic_publish(exchange, key, options, &PAYLOAD, properties)
-                        .await
-                        .expect("publish");
-                    plain.push_back(confirm);
-                }
-                _ => {
-                    let (_, channel) = self.traced.iter().find(|(m, _)| *m == mode).unwrap();
-                    let confirm = channel
-                        .basic_publish(exchange, key, options, &PAYLOAD, BasicProperties::default())
-                        .await
-                        .expect("publish");
-                    traced.push_back(confirm);
-                }
+        let exchange = ShortString::from("");
+        if mode.runs_wrapper() {
+            let channel = self.traced.get(mode);
+            let mut confirms = InFlight::new(self.window, acknowledged);
+            for _ in 0..n {
+                let properties = BasicProperties::default();
+                let confirm = channel
+                    .basic_publish(
+                        exchange.clone(),
+                        self.queue.clone(),
+                        options,
+                        &PAYLOAD,
+                        properties,
+                    )
+                    .await;
+                confirms.push(confirm.expect("published")).await;
             }
-            if plain.len() == IN_FLIGHT || !self.confirms {
-                if let Some(confirm) = plain.pop_front() {
-                    confirm.await.expect("confirmed");
-                }
+            confirms.finish().await;
+        } else {
+            let mut confirms = InFlight::new(self.window, acknowledged);
+            for _ in 0..n {
+                let properties = match mode {
+                    Mode::Raw => BasicProperties::default(),
+                    Mode::Propagation => tracewire_amqp::inject(
+                        &self.propagator,
+                        &opentelemetry::Context::current(),
+                        BasicProperties::default(),
+                    ),
+                    _ => self.properties.clone(),
+                };
+                let confirm = self
+                    .channel
+                    .basic_publish(
+                        exchange.clone(),
+                        self.queue.clone(),
+                        options,
+                        &PAYLOAD,
+                        properties,
+                    )
+                    .await;
+                confirms.push(confirm.expect("published")).await;
             }
-            if traced.len() == IN_FLIGHT || !self.confirms {
-                if let Some(confirm) = traced.pop_front() {
-                    confirm.await.expect("confirmed");
-                }
-            }
-        }
-        for confirm in plain {
-            confirm.await.expect("confirmed");
-        }
-        for confirm in traced {
-            confirm.await.expect("confirmed");
+            confirms.finish().await;
         }
     }
 }
 
 /// Consuming with a manual ack per message; one queue, channel and consumer per mode, pre-filled.
 pub struct Consume {
-    consumers: Vec<(Mode, Consumption)>,
+    consumers: PerMode<Consumption>,
     propagator: Propagator,
 }
 
@@ -179,6 +165,7 @@ impl Consume {
             .confirm_select(ConfirmSelectOptions::default())
             .await
             .unwrap();
+        let messaging = telemetry.messaging(|| Messaging::builder(tracewire_amqp::SYSTEM));
         let mut consumers = Vec::new();
         for &mode in Mode::TRACEWIRE {
             let name = format!("tracewire-bench-consume-{}", mode.label().replace(' ', "-"));
@@ -187,26 +174,21 @@ impl Consume {
                 Mode::Raw => BasicProperties::default(),
                 _ => traced_properties(),
             };
-            let mut confirms = VecDeque::new();
+            let mut confirms = InFlight::new(1024, acknowledged);
             for _ in 0..per_mode {
+                let options = BasicPublishOptions::default();
                 let confirm = filler
                     .basic_publish(
                         "".into(),
                         name.as_str().into(),
-                        BasicPublishOptions::default(),
+                        options,
                         &PAYLOAD,
                         properties.clone(),
                     )
-                    .await
-                    .unwrap();
-                confirms.push_back(confirm);
-                if confirms.len() == 1024 {
-                    confirms.pop_front().unwrap().await.unwrap();
-                }
+                    .await;
+                confirms.push(confirm.expect("published")).await;
             }
-            for confirm in confirms {
-                confirm.await.unwrap();
-            }
+            confirms.finish().await;
             let channel = channel(connection).await;
             channel
                 .basic_qos(256, BasicQosOptions::default())
@@ -221,18 +203,17 @@ impl Consume {
                 )
                 .await
                 .unwrap();
-            let consumption = match mode {
-                Mode::Raw | Mode::RawHeaders | Mode::Propagation => Consumption::Raw(consumer),
-                _ => Consumption::Traced(TracedConsumer::with_messaging(
-                    consumer,
-                    messaging(telemetry, mode),
-                )),
+            let consumption = if mode.runs_wrapper() {
+                let messaging = messaging.get(mode).clone();
+                Consumption::Traced(TracedConsumer::with_messaging(consumer, messaging))
+            } else {
+                Consumption::Raw(consumer)
             };
             consumers.push((mode, consumption));
         }
         Consume {
-            consumers,
-            propagator: propagator(),
+            consumers: PerMode::from_pairs(consumers),
+            propagator: Propagator::new(),
         }
     }
 }
@@ -243,11 +224,7 @@ impl Row for Consume {
     }
 
     async fn run(&mut self, mode: Mode, n: u32) {
-        let (_, consumption) = self
-            .consumers
-            .iter_mut()
-            .find(|(m, _)| *m == mode)
-            .expect("a consumer per mode");
+        let consumption = self.consumers.get_mut(mode);
         for _ in 0..n {
             match consumption {
                 Consumption::Raw(consumer) => {

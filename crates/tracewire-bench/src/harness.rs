@@ -32,6 +32,9 @@ impl Mode {
     /// The modes every broker row runs: all but the peer's.
     pub const TRACEWIRE: &'static [Mode] = Mode::WITH_PEER.split_at(6).0;
 
+    /// The modes that run the tracewire wrapper.
+    pub const INSTRUMENTED: [Mode; 3] = [Mode::Unsampled, Mode::Batch, Mode::SpanLog];
+
     /// The Kafka rows also run the peer.
     pub const WITH_PEER: [Mode; 8] = [
         Mode::Raw,
@@ -43,6 +46,11 @@ impl Mode {
         Mode::PeerUnsampled,
         Mode::PeerBatch,
     ];
+
+    /// Whether this mode runs the tracewire wrapper (else the raw client, or the peer).
+    pub fn runs_wrapper(self) -> bool {
+        Mode::INSTRUMENTED.contains(&self)
+    }
 
     /// A short column label.
     pub fn label(self) -> &'static str {
@@ -56,6 +64,42 @@ impl Mode {
             Mode::PeerUnsampled => "peer unsampled",
             Mode::PeerBatch => "peer sampled, batch",
         }
+    }
+}
+
+/// One value per mode (a client, a consumer, an instrumentation), looked up by mode.
+pub struct PerMode<T>(Vec<(Mode, T)>);
+
+impl<T> PerMode<T> {
+    /// `make(mode)` for each of `modes`.
+    pub fn new(modes: &[Mode], make: impl FnMut(Mode) -> T) -> Self {
+        let mut make = make;
+        PerMode(modes.iter().map(|&m| (m, make(m))).collect())
+    }
+
+    /// From values already made (e.g. awaited one by one).
+    pub fn from_pairs(pairs: Vec<(Mode, T)>) -> Self {
+        PerMode(pairs)
+    }
+
+    /// The value of `mode`; a row asks only for the modes it made.
+    pub fn get(&self, mode: Mode) -> &T {
+        let (_, value) = self
+            .0
+            .iter()
+            .find(|(m, _)| *m == mode)
+            .expect("made per mode");
+        value
+    }
+
+    /// The value of `mode`, mutably.
+    pub fn get_mut(&mut self, mode: Mode) -> &mut T {
+        let (_, value) = self
+            .0
+            .iter_mut()
+            .find(|(m, _)| *m == mode)
+            .expect("made per mode");
+        value
     }
 }
 

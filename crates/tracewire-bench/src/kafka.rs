@@ -4,9 +4,11 @@
 //! broker (tansu) fetches far slower than a client consumes, so measuring through it would time
 //! the broker. Both rows also run the peer.
 
-use crate::harness::{Mode, Row};
+use crate::harness::{Mode, PerMode, Row};
+use crate::in_flight::InFlight;
 use crate::peer;
-use crate::setup::{propagator, sending_context, Telemetry, PAYLOAD};
+use crate::setup::{sending_context, Telemetry, PAYLOAD};
+use futures_channel::oneshot::Canceled;
 use opentelemetry::global::BoxedTracer;
 use opentelemetry::Context;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
@@ -14,6 +16,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message, OwnedHeaders};
+use rdkafka::producer::future_producer::OwnedDeliveryResult;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use tracewire::messaging::Outcome;
@@ -57,42 +60,45 @@ fn producer(brokers: &str) -> FutureProducer {
 
 /// The headers tracewire writes for the sending context (what `raw + headers` sends).
 fn traced_headers() -> OwnedHeaders {
-    tracewire_kafka::inject_headers(&propagator(), &sending_context(), None)
+    tracewire_kafka::inject_headers(&Propagator::new(), &sending_context(), None)
 }
 
 /// Producing with sends in flight.
 pub struct Produce {
     producer: FutureProducer,
-    traced: Vec<(Mode, TracedProducer)>,
-    peer: Vec<(Mode, BoxedTracer)>,
+    traced: PerMode<TracedProducer>,
+    peer: PerMode<BoxedTracer>,
     headers: OwnedHeaders,
     propagator: Propagator,
     peer_propagator: TraceContextPropagator,
     topic: String,
 }
 
+/// The peer's modes, each with its tracer.
+fn peer_tracers(telemetry: &Telemetry) -> PerMode<BoxedTracer> {
+    PerMode::new(&[Mode::PeerUnsampled, Mode::PeerBatch], |m| {
+        telemetry.tracer(m)
+    })
+}
+
+fn written(delivery: Result<OwnedDeliveryResult, Canceled>) {
+    delivery.expect("delivered").expect("written");
+}
+
 impl Produce {
     /// Creates the producers and a topic.
     pub async fn new(brokers: &str, telemetry: &Telemetry) -> Self {
         let producer = producer(brokers);
-        let traced = [Mode::Unsampled, Mode::Batch, Mode::SpanLog]
-            .map(|m| {
-                let messaging = telemetry.messaging(m, tracewire_kafka::builder());
-                (
-                    m,
-                    TracedProducer::with_messaging(producer.clone(), messaging),
-                )
-            })
-            .into();
+        let messaging = telemetry.messaging(tracewire_kafka::builder);
+        let traced = PerMode::new(&Mode::INSTRUMENTED, |mode| {
+            TracedProducer::with_messaging(producer.clone(), messaging.get(mode).clone())
+        });
         Produce {
             traced,
-            peer: vec![
-                (Mode::PeerUnsampled, telemetry.tracer(Mode::PeerUnsampled)),
-                (Mode::PeerBatch, telemetry.tracer(Mode::PeerBatch)),
-            ],
+            peer: peer_tracers(telemetry),
             producer,
             headers: traced_headers(),
-            propagator: propagator(),
+            propagator: Propagator::new(),
             peer_propagator: TraceContextPropagator::new(),
             topic: topic(brokers, "tracewire-bench-produce").await,
         }
@@ -104,11 +110,13 @@ impl Row for Produce {
         &Mode::WITH_PEER
     }
 
+    /// A chunk's sends all in flight; the chunk ends when every delivery report is in.
     async fn run(&mut self, mode: Mode, n: u32) {
         let topic = self.topic.as_str();
+        let all = n as usize;
         match mode {
             Mode::Raw | Mode::RawHeaders | Mode::Propagation => {
-                let mut deliveries = Vec::with_capacity(n as usize);
+                let mut deliveries = InFlight::new(all, written);
                 for _ in 0..n {
                     let record = FutureRecord::<(), [u8]>::to(topic).payload(&PAYLOAD);
                     let record = match mode {
@@ -116,44 +124,30 @@ impl Row for Produce {
                         Mode::RawHeaders => record.headers(self.headers.clone()),
                         _ => record.inject_context(&self.propagator, &Context::current()),
                     };
-                    let sent = self.producer.send_result(record);
-                    deliveries.push(sent.map_err(|(e, _)| e).expect("enqueued"));
+                    let sent = self.producer.send_result(record).map_err(|(e, _)| e);
+                    deliveries.push(sent.expect("enqueued")).await;
                 }
-                for delivery in deliveries {
-                    delivery.await.expect("delivered").expect("written");
-                }
+                deliveries.finish().await;
             }
             Mode::PeerUnsampled | Mode::PeerBatch => {
-                let (_, tracer) = self.peer.iter().find(|(m, _)| *m == mode).unwrap();
-                let mut deliveries = Vec::with_capacity(n as usize);
+                let tracer = self.peer.get(mode);
+                let mut deliveries = InFlight::new(all, |()| {});
                 for _ in 0..n {
-                    deliveries.push(peer::send(
-                        &self.producer,
-                        tracer,
-                        &self.peer_propagator,
-                        topic,
-                        &PAYLOAD,
-                    ));
+                    let propagator = &self.peer_propagator;
+                    let sent = peer::send(&self.producer, tracer, propagator, topic, &PAYLOAD);
+                    deliveries.push(sent).await;
                 }
-                for delivery in deliveries {
-                    delivery.await;
-                }
+                deliveries.finish().await;
             }
             _ => {
-                let (_, traced) = self.traced.iter().find(|(m, _)| *m == mode).unwrap();
-                let mut deliveries = Vec::with_capacity(n as usize);
+                let traced = self.traced.get(mode);
+                let mut deliveries = InFlight::new(all, written);
                 for _ in 0..n {
                     let record = FutureRecord::<(), [u8]>::to(topic).payload(&PAYLOAD);
-                    deliveries.push(
-                        traced
-                            .send_result(record)
-                            .map_err(|(e, _)| e)
-                            .expect("enqueued"),
-                    );
+                    let sent = traced.send_result(record).map_err(|(e, _)| e);
+                    deliveries.push(sent.expect("enqueued")).await;
                 }
-                for delivery in deliveries {
-                    delivery.await.expect("delivered").expect("written");
-                }
+                deliveries.finish().await;
             }
         }
     }
@@ -161,17 +155,15 @@ impl Row for Produce {
 
 /// Consuming with `recv`, one consumer (own group, partition assigned from the start) per mode.
 pub struct Consume {
-    consumers: Vec<(Mode, Consumption)>,
+    consumers: PerMode<Consumption>,
     propagator: Propagator,
     peer_propagator: TraceContextPropagator,
 }
 
-type Queued = StreamConsumer;
-
 enum Consumption {
-    Raw(Queued),
+    Raw(StreamConsumer),
     Traced(TracedConsumer),
-    Peer(Queued, BoxedTracer),
+    Peer(StreamConsumer, BoxedTracer),
 }
 
 impl Consume {
@@ -182,16 +174,16 @@ impl Consume {
         let headed = topic(brokers, "tracewire-bench-headed").await;
         let producer = producer(brokers);
         for (topic, headers) in [(&plain, None), (&headed, Some(traced_headers()))] {
-            let mut deliveries = Vec::new();
+            let mut deliveries = InFlight::new(per_mode as usize, written);
             for _ in 0..per_mode {
                 let mut record = FutureRecord::<(), [u8]>::to(topic).payload(&PAYLOAD);
                 record.headers = headers.clone();
-                deliveries.push(producer.send_result(record).map_err(|(e, _)| e).unwrap());
+                let sent = producer.send_result(record).map_err(|(e, _)| e);
+                deliveries.push(sent.expect("enqueued")).await;
             }
-            for delivery in deliveries {
-                delivery.await.unwrap().unwrap();
-            }
+            deliveries.finish().await;
         }
+        let messaging = telemetry.messaging(tracewire_kafka::builder);
         let mut consumers = Vec::new();
         for &mode in &Mode::WITH_PEER {
             let topic = if mode == Mode::Raw { &plain } else { &headed };
@@ -206,23 +198,18 @@ impl Consume {
             assignment
                 .add_partition_offset(topic, 0, Offset::Beginning)
                 .unwrap();
-            let consumer: Queued = config.create().unwrap();
+            let consumer: StreamConsumer = config.create().unwrap();
             consumer.assign(&assignment).unwrap();
             let consumption = match mode {
-                Mode::Unsampled | Mode::Batch | Mode::SpanLog => {
-                    let messaging = telemetry.messaging(mode, tracewire_kafka::builder());
-                    Consumption::Traced(TracedConsumer::with_messaging(
-                        consumer,
-                        Some(group),
-                        messaging,
-                    ))
+                _ if mode.runs_wrapper() => {
+                    let messaging = messaging.get(mode).clone();
+                    let traced = TracedConsumer::with_messaging(consumer, Some(group), messaging);
+                    Consumption::Traced(traced)
                 }
-                _ => match mode {
-                    Mode::PeerUnsampled | Mode::PeerBatch => {
-                        Consumption::Peer(consumer, telemetry.tracer(mode))
-                    }
-                    _ => Consumption::Raw(consumer),
-                },
+                Mode::PeerUnsampled | Mode::PeerBatch => {
+                    Consumption::Peer(consumer, telemetry.tracer(mode))
+                }
+                _ => Consumption::Raw(consumer),
             };
             consumers.push((mode, consumption));
         }
@@ -230,8 +217,8 @@ impl Consume {
         // threads decode fetches until then, so wait for this process to go idle.
         crate::setup::wait_until_idle().await;
         Consume {
-            consumers,
-            propagator: propagator(),
+            consumers: PerMode::from_pairs(consumers),
+            propagator: Propagator::new(),
             peer_propagator: TraceContextPropagator::new(),
         }
     }
@@ -243,11 +230,7 @@ impl Row for Consume {
     }
 
     async fn run(&mut self, mode: Mode, n: u32) {
-        let (_, consumption) = self
-            .consumers
-            .iter()
-            .find(|(m, _)| *m == mode)
-            .expect("a consumer per mode");
+        let consumption = self.consumers.get(mode);
         for _ in 0..n {
             match consumption {
                 Consumption::Raw(consumer) => {
@@ -268,11 +251,8 @@ impl Row for Consume {
                     }
                 }
                 Consumption::Traced(consumer) => {
-                    consumer
-                        .recv()
-                        .await
-                        .expect("a message")
-                        .finish(Outcome::Ok);
+                    let message = consumer.recv().await.expect("a message");
+                    message.finish(Outcome::Ok);
                 }
                 Consumption::Peer(consumer, tracer) => {
                     let message = consumer.recv().await.expect("a message");

@@ -12,6 +12,7 @@
 mod alloc;
 mod amqp;
 mod harness;
+mod in_flight;
 mod kafka;
 mod nats;
 mod peer;

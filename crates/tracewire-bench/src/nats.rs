@@ -1,28 +1,26 @@
 //! NATS rows: core publish, core subscribe, JetStream publish (acks awaited, 64 in flight) and
 //! JetStream pull consume (each message acked).
 
-use crate::harness::{Mode, Row};
-use crate::setup::{propagator, sending_context, Telemetry, PAYLOAD};
+use crate::harness::{Mode, PerMode, Row};
+use crate::in_flight::{acknowledged, InFlight};
+use crate::setup::{sending_context, Telemetry, PAYLOAD};
 use async_nats::jetstream::{self, consumer, stream};
 use async_nats::{Client, HeaderMap, Subject};
 use bytes::Bytes;
 use futures_util::StreamExt;
-use std::collections::VecDeque;
 use tracewire::messaging::{Messaging, Outcome};
 use tracewire::Propagator;
 use tracewire_nats::{TracedClient, TracedJetStream, TracedJsStream};
 
 const IN_FLIGHT: usize = 64;
 
-/// What every NATS row holds: the client, the headers tracewire writes, and one instrumentation
-/// per instrumented mode.
+/// What every NATS row holds: the client, the headers tracewire writes (what `raw + headers`
+/// sends), and the instrumentation of each instrumented mode.
 struct Nats {
     client: Client,
     headers: HeaderMap,
     propagator: Propagator,
-    unsampled: Messaging,
-    batch: Messaging,
-    span_log: Messaging,
+    messaging: PerMode<Messaging>,
 }
 
 impl Nats {
@@ -32,27 +30,16 @@ impl Nats {
             .connect(url)
             .await
             .expect("nats-server is up (scripts/brokers.sh)");
-        let messaging =
-            |mode| telemetry.messaging(mode, Messaging::builder(tracewire_nats::SYSTEM));
+        let propagator = Propagator::new();
         Nats {
             client,
-            headers: tracewire_nats::inject(&propagator(), &sending_context(), None),
-            propagator: propagator(),
-            unsampled: messaging(Mode::Unsampled),
-            batch: messaging(Mode::Batch),
-            span_log: messaging(Mode::SpanLog),
+            headers: tracewire_nats::inject(&propagator, &sending_context(), None),
+            propagator,
+            messaging: telemetry.messaging(|| Messaging::builder(tracewire_nats::SYSTEM)),
         }
     }
 
-    fn messaging(&self, mode: Mode) -> &Messaging {
-        match mode {
-            Mode::Batch => &self.batch,
-            Mode::SpanLog => &self.span_log,
-            _ => &self.unsampled,
-        }
-    }
-
-    /// The headers `mode` sends: none, tracewire's (fixed), or injected now.
+    /// The headers a raw mode sends: none, tracewire's (fixed), or injected now.
     fn headers(&self, mode: Mode) -> Option<HeaderMap> {
         match mode {
             Mode::Raw => None,
@@ -64,6 +51,13 @@ impl Nats {
             _ => Some(self.headers.clone()),
         }
     }
+
+    /// A traced client per instrumented mode.
+    fn traced(&self) -> PerMode<TracedClient> {
+        PerMode::new(&Mode::INSTRUMENTED, |mode| {
+            TracedClient::with_messaging(self.client.clone(), self.messaging.get(mode).clone())
+        })
+    }
 }
 
 fn payload() -> Bytes {
@@ -73,7 +67,7 @@ fn payload() -> Bytes {
 /// Core NATS publish, flushed at the end of each chunk.
 pub struct CorePublish {
     nats: Nats,
-    traced: [TracedClient; 3],
+    traced: PerMode<TracedClient>,
     subject: Subject,
 }
 
@@ -81,21 +75,11 @@ impl CorePublish {
     /// Connects; publishes go to a subject nobody listens on.
     pub async fn new(url: &str, telemetry: &Telemetry) -> Self {
         let nats = Nats::connect(url, telemetry).await;
-        let traced = [Mode::Unsampled, Mode::Batch, Mode::SpanLog]
-            .map(|m| TracedClient::with_messaging(nats.client.clone(), nats.messaging(m).clone()));
         CorePublish {
+            traced: nats.traced(),
             nats,
-            traced,
             subject: Subject::from_static("tracewire.bench.publish"),
         }
-    }
-}
-
-fn traced_index(mode: Mode) -> usize {
-    match mode {
-        Mode::Unsampled => 0,
-        Mode::Batch => 1,
-        _ => 2,
     }
 }
 
@@ -108,18 +92,13 @@ impl Row for CorePublish {
         let client = &self.nats.client;
         for _ in 0..n {
             let subject = self.subject.clone();
-            let result = match (mode, self.nats.headers(mode)) {
-                (Mode::Raw, _) => client.publish(subject, payload()).await,
-                (Mode::RawHeaders | Mode::Propagation, Some(headers)) => {
-                    client
-                        .publish_with_headers(subject, headers, payload())
-                        .await
+            let result = if !mode.runs_wrapper() {
+                match self.nats.headers(mode) {
+                    None => client.publish(subject, payload()).await,
+                    Some(h) => client.publish_with_headers(subject, h, payload()).await,
                 }
-                _ => {
-                    self.traced[traced_index(mode)]
-                        .publish(subject, payload())
-                        .await
-                }
+            } else {
+                self.traced.get(mode).publish(subject, payload()).await
             };
             result.expect("publish");
         }
@@ -133,7 +112,7 @@ impl Row for CorePublish {
 pub struct CoreSubscribe {
     nats: Nats,
     feeder: Client,
-    subscribers: Vec<(Mode, Subject, Subscription)>,
+    subscribers: PerMode<(Subject, Subscription)>,
 }
 
 enum Subscription {
@@ -146,27 +125,22 @@ impl CoreSubscribe {
     pub async fn new(url: &str, telemetry: &Telemetry) -> Self {
         let nats = Nats::connect(url, telemetry).await;
         let feeder = async_nats::connect(url).await.expect("nats-server is up");
+        let traced = nats.traced();
         let mut subscribers = Vec::new();
         for (i, &mode) in Mode::TRACEWIRE.iter().enumerate() {
             let subject = Subject::from(format!("tracewire.bench.subscribe.{i}"));
-            let subscription = match mode {
-                Mode::Raw | Mode::RawHeaders | Mode::Propagation => {
-                    Subscription::Raw(nats.client.subscribe(subject.clone()).await.unwrap())
-                }
-                _ => Subscription::Traced(
-                    TracedClient::with_messaging(nats.client.clone(), nats.messaging(mode).clone())
-                        .subscribe(subject.clone())
-                        .await
-                        .unwrap(),
-                ),
+            let subscription = if !mode.runs_wrapper() {
+                Subscription::Raw(nats.client.subscribe(subject.clone()).await.unwrap())
+            } else {
+                Subscription::Traced(traced.get(mode).subscribe(subject.clone()).await.unwrap())
             };
-            subscribers.push((mode, subject, subscription));
+            subscribers.push((mode, (subject, subscription)));
         }
         nats.client.flush().await.unwrap();
         CoreSubscribe {
             nats,
             feeder,
-            subscribers,
+            subscribers: PerMode::from_pairs(subscribers),
         }
     }
 }
@@ -177,23 +151,18 @@ impl Row for CoreSubscribe {
     }
 
     async fn run(&mut self, mode: Mode, n: u32) {
-        let headers = match mode {
-            Mode::Raw => None,
-            _ => Some(self.nats.headers.clone()),
-        };
-        let (_, subject, subscription) = self
-            .subscribers
-            .iter_mut()
-            .find(|(m, _, _)| *m == mode)
-            .expect("a subscriber per mode");
+        // Every mode but `raw` is sent the same headers: tracewire's, as a producer wrote them.
+        let headers = (mode != Mode::Raw).then(|| self.nats.headers.clone());
+        let (subject, subscription) = self.subscribers.get_mut(mode);
         let feed = async {
             for _ in 0..n {
                 let subject = subject.clone();
                 match &headers {
                     None => self.feeder.publish(subject, payload()).await,
                     Some(h) => {
+                        let h = h.clone();
                         self.feeder
-                            .publish_with_headers(subject, h.clone(), payload())
+                            .publish_with_headers(subject, h, payload())
                             .await
                     }
                 }
@@ -224,14 +193,6 @@ impl Row for CoreSubscribe {
     }
 }
 
-/// JetStream publish: every `PublishAck` awaited, `IN_FLIGHT` publishes outstanding.
-pub struct JsPublish {
-    nats: Nats,
-    js: jetstream::Context,
-    traced: [TracedJetStream; 3],
-    subject: Subject,
-}
-
 /// Creates (or reuses) the bench stream — every `tracewire.js.>` subject, file storage, bounded —
 /// and empties it.
 async fn bench_stream(js: &jetstream::Context) -> stream::Stream {
@@ -249,14 +210,23 @@ async fn bench_stream(js: &jetstream::Context) -> stream::Stream {
     stream
 }
 
+/// JetStream publish: every `PublishAck` awaited, `IN_FLIGHT` publishes outstanding.
+pub struct JsPublish {
+    nats: Nats,
+    js: jetstream::Context,
+    traced: PerMode<TracedJetStream>,
+    subject: Subject,
+}
+
 impl JsPublish {
     /// Connects and creates the stream.
     pub async fn new(url: &str, telemetry: &Telemetry) -> Self {
         let nats = Nats::connect(url, telemetry).await;
         let js = jetstream::new(nats.client.clone());
         bench_stream(&js).await;
-        let traced = [Mode::Unsampled, Mode::Batch, Mode::SpanLog]
-            .map(|m| TracedJetStream::with_messaging(js.clone(), nats.messaging(m).clone()));
+        let traced = PerMode::new(&Mode::INSTRUMENTED, |mode| {
+            TracedJetStream::with_messaging(js.clone(), nats.messaging.get(mode).clone())
+        });
         JsPublish {
             nats,
             js,
@@ -272,35 +242,25 @@ impl Row for JsPublish {
     }
 
     async fn run(&mut self, mode: Mode, n: u32) {
-        let mut plain = VecDeque::new();
-        let mut traced = VecDeque::new();
-        for _ in 0..n {
-            let subject = self.subject.clone();
-            match (mode, self.nats.headers(mode)) {
-                (Mode::Raw, _) => plain.push_back(self.js.publish(subject, payload()).await),
-                (Mode::RawHeaders | Mode::Propagation, Some(headers)) => plain.push_back(
-                    self.js
-                        .publish_with_headers(subject, headers, payload())
-                        .await,
-                ),
-                _ => traced.push_back(
-                    self.traced[traced_index(mode)]
-                        .publish(subject, payload())
-                        .await,
-                ),
+        if !mode.runs_wrapper() {
+            let mut acks = InFlight::new(IN_FLIGHT, acknowledged);
+            for _ in 0..n {
+                let subject = self.subject.clone();
+                let ack = match self.nats.headers(mode) {
+                    None => self.js.publish(subject, payload()).await,
+                    Some(h) => self.js.publish_with_headers(subject, h, payload()).await,
+                };
+                acks.push(ack.expect("published")).await;
             }
-            if plain.len() == IN_FLIGHT {
-                plain.pop_front().unwrap().unwrap().await.expect("acked");
+            acks.finish().await;
+        } else {
+            let js = self.traced.get(mode);
+            let mut acks = InFlight::new(IN_FLIGHT, acknowledged);
+            for _ in 0..n {
+                let ack = js.publish(self.subject.clone(), payload()).await;
+                acks.push(ack.expect("published")).await;
             }
-            if traced.len() == IN_FLIGHT {
-                traced.pop_front().unwrap().unwrap().await.expect("acked");
-            }
-        }
-        for ack in plain {
-            ack.unwrap().await.expect("acked");
-        }
-        for ack in traced {
-            ack.unwrap().await.expect("acked");
+            acks.finish().await;
         }
     }
 }
@@ -309,7 +269,7 @@ impl Row for JsPublish {
 /// subject, pre-filled.
 pub struct JsConsume {
     propagator: Propagator,
-    streams: Vec<(Mode, JsMessages)>,
+    streams: PerMode<JsMessages>,
 }
 
 type PullMessages = consumer::pull::Stream;
@@ -328,23 +288,16 @@ impl JsConsume {
         let mut streams = Vec::new();
         for (i, &mode) in Mode::TRACEWIRE.iter().enumerate() {
             let subject = Subject::from(format!("tracewire.js.consume.{i}"));
-            let mut acks = VecDeque::new();
+            let headers = (mode != Mode::Raw).then(|| nats.headers.clone());
+            let mut acks = InFlight::new(1024, acknowledged);
             for _ in 0..per_mode {
-                let ack = match mode {
-                    Mode::Raw => js.publish(subject.clone(), payload()).await,
-                    _ => {
-                        js.publish_with_headers(subject.clone(), nats.headers.clone(), payload())
-                            .await
-                    }
+                let ack = match headers.clone() {
+                    None => js.publish(subject.clone(), payload()).await,
+                    Some(h) => js.publish_with_headers(subject.clone(), h, payload()).await,
                 };
-                acks.push_back(ack.unwrap());
-                if acks.len() == 1024 {
-                    acks.pop_front().unwrap().await.unwrap();
-                }
+                acks.push(ack.expect("published")).await;
             }
-            for ack in acks {
-                ack.await.unwrap();
-            }
+            acks.finish().await;
             let consumer: consumer::PullConsumer = stream
                 .create_consumer(consumer::pull::Config {
                     filter_subject: subject.to_string(),
@@ -354,17 +307,19 @@ impl JsConsume {
                 .await
                 .unwrap();
             let messages = consumer.messages().await.unwrap();
-            let messages = match mode {
-                Mode::Raw | Mode::RawHeaders | Mode::Propagation => JsMessages::Raw(messages),
-                _ => {
-                    JsMessages::Traced(TracedJsStream::new(messages, nats.messaging(mode).clone()))
-                }
+            let messages = if !mode.runs_wrapper() {
+                JsMessages::Raw(messages)
+            } else {
+                JsMessages::Traced(TracedJsStream::new(
+                    messages,
+                    nats.messaging.get(mode).clone(),
+                ))
             };
             streams.push((mode, messages));
         }
         JsConsume {
             propagator: nats.propagator,
-            streams,
+            streams: PerMode::from_pairs(streams),
         }
     }
 }
@@ -375,11 +330,7 @@ impl Row for JsConsume {
     }
 
     async fn run(&mut self, mode: Mode, n: u32) {
-        let (_, messages) = self
-            .streams
-            .iter_mut()
-            .find(|(m, _)| *m == mode)
-            .expect("a consumer per mode");
+        let messages = self.streams.get_mut(mode);
         for _ in 0..n {
             match messages {
                 JsMessages::Raw(stream) => {

@@ -2,7 +2,7 @@
 //! processor to a no-op exporter; sampled with JSON span logs to a file), the context messages
 //! are sent in, and the payload.
 
-use crate::harness::Mode;
+use crate::harness::{Mode, PerMode};
 use opentelemetry::global::BoxedTracer;
 use opentelemetry::trace::{
     SpanContext, TraceContextExt, TraceFlags, TraceId, TraceState, TracerProvider,
@@ -15,7 +15,7 @@ use opentelemetry_sdk::trace::{
 use std::path::Path;
 use std::sync::Arc;
 use tracewire::messaging::{Messaging, MessagingBuilder};
-use tracewire::{CorrelationContextExt, CorrelationId, Propagator};
+use tracewire::{CorrelationContextExt, CorrelationId};
 use tracewire_telemetry::{QueueStats, SpanLogProcessor};
 
 /// The message body every row sends.
@@ -76,9 +76,11 @@ impl Telemetry {
         BoxedTracer::new(Box::new(self.provider(mode).tracer("tracewire-bench")))
     }
 
-    /// The messaging instrumentation of `mode`, from a broker crate's builder.
-    pub fn messaging(&self, mode: Mode, builder: MessagingBuilder) -> Messaging {
-        builder.tracer(self.tracer(mode)).build()
+    /// The messaging instrumentation of each instrumented mode, from a broker crate's builder.
+    pub fn messaging(&self, builder: impl Fn() -> MessagingBuilder) -> PerMode<Messaging> {
+        PerMode::new(&Mode::INSTRUMENTED, |mode| {
+            builder().tracer(self.tracer(mode)).build()
+        })
     }
 
     /// Waits until the spans `mode` made are exported or written.
@@ -115,11 +117,6 @@ pub fn sending_context() -> Context {
     Context::new()
         .with_remote_span_context(parent)
         .with_correlation_id(CorrelationId::parse(b"7d1c5e52-0b8e-4b6e-9d7e-3f1f8f6f2a10").unwrap())
-}
-
-/// The propagator the propagation-only modes use (the wrappers' default).
-pub fn propagator() -> Propagator {
-    Propagator::new()
 }
 
 /// This process's CPU time so far (user + system), from `/proc/self/stat`, in clock ticks.
