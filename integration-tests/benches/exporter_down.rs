@@ -10,7 +10,7 @@ use opentelemetry::trace::TracerProvider;
 use opentelemetry::Context;
 use std::time::Instant;
 use tracewire::messaging::{Messaging, OperationSpec, OperationType, Outcome};
-use tracewire_telemetry::{Config, LogTarget, SpanLogTarget, Telemetry};
+use tracewire_telemetry::{Config, LogTarget, SpanLogTarget, Telemetry, TelemetryGuard};
 
 const MESSAGES: u32 = 100_000;
 const ROUNDS: usize = 5;
@@ -30,7 +30,12 @@ fn run(endpoint: Option<(&str, &str)>) -> (f64, u64) {
     run_with(endpoint, None)
 }
 
-fn run_with(endpoint: Option<(&str, &str)>, span_log: Option<SpanLogTarget>) -> (f64, u64) {
+/// Telemetry exporting to `endpoint` (an OTLP URL and protocol; none: export off), with an
+/// optional span log, and the instrumentation that uses it.
+fn telemetry(
+    endpoint: Option<(&str, &str)>,
+    span_log: Option<SpanLogTarget>,
+) -> (TelemetryGuard, Messaging) {
     let vars: Vec<(&str, String)> = endpoint
         .map(|(e, p)| {
             vec![
@@ -53,6 +58,11 @@ fn run_with(endpoint: Option<(&str, &str)>, span_log: Option<SpanLogTarget>) -> 
             guard.tracer_provider().tracer("bench"),
         )))
         .build();
+    (guard, m)
+}
+
+fn run_with(endpoint: Option<(&str, &str)>, span_log: Option<SpanLogTarget>) -> (f64, u64) {
+    let (guard, m) = telemetry(endpoint, span_log);
     let started = Instant::now();
     for _ in 0..MESSAGES {
         let spec = OperationSpec::new(OperationType::Process, "process", "orders");
@@ -76,24 +86,7 @@ fn rabbit_interleaved(
     let setups: Vec<_> = endpoints
         .iter()
         .map(|endpoint| {
-            let vars: Vec<(&str, String)> = endpoint
-                .map(|(e, p)| {
-                    vec![
-                        ("OTEL_EXPORTER_OTLP_ENDPOINT", e.to_owned()),
-                        ("OTEL_EXPORTER_OTLP_PROTOCOL", p.to_owned()),
-                    ]
-                })
-                .unwrap_or_default();
-            let config = Config::from_lookup("bench", |k| {
-                vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
-            })
-            .unwrap();
-            let guard = Telemetry::new(config).logs(LogTarget::Off).build().unwrap();
-            let m = Messaging::builder("rabbitmq")
-                .tracer(BoxedTracer::new(Box::new(
-                    guard.tracer_provider().tracer("bench"),
-                )))
-                .build();
+            let (guard, m) = telemetry(*endpoint, None);
             (
                 guard,
                 tracewire_amqp::TracedChannel::with_messaging(channel.clone(), m),
@@ -125,6 +118,19 @@ fn rabbit_interleaved(
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
+}
+
+/// Prints the median and range of `rates` and the median's ratio to `base`.
+fn show(prefix: &str, name: &str, rates: &[f64], base: f64) {
+    let (lo, hi) = rates
+        .iter()
+        .fold((f64::MAX, 0f64), |(a, b), x| (a.min(*x), b.max(*x)));
+    let median = median(rates.to_vec());
+    let label = format!("{prefix}{name}");
+    println!(
+        "exporter_down: {label:<24} {median:>9.0} msg/s (range {lo:.0}–{hi:.0})  ratio {:.3}",
+        median / base
+    );
 }
 
 fn main() {
@@ -195,33 +201,13 @@ fn main() {
         r_hang.push(hang);
     }
     let base = median(off.clone());
-    let show = |name: &str, v: &[f64]| {
-        let (lo, hi) = v
-            .iter()
-            .fold((f64::MAX, 0f64), |(a, b), x| (a.min(*x), b.max(*x)));
-        println!(
-            "exporter_down: {name:<24} {:>9.0} msg/s (range {lo:.0}–{hi:.0})  ratio {:.3}",
-            median(v.to_vec()),
-            median(v.to_vec()) / base
-        );
-    };
-    show("exporter off", &off);
-    show("span log to /dev/null", &working);
-    show("closed port (http)", &down);
-    show("never answers (grpc)", &hang);
+    show("", "exporter off", &off, base);
+    show("", "span log to /dev/null", &working, base);
+    show("", "closed port (http)", &down, base);
+    show("", "never answers (grpc)", &hang, base);
     let base = median(r_off.clone());
-    let show = |name: &str, v: &[f64]| {
-        let (lo, hi) = v
-            .iter()
-            .fold((f64::MAX, 0f64), |(a, b), x| (a.min(*x), b.max(*x)));
-        println!(
-            "exporter_down: rabbitmq {name:<15} {:>9.0} msg/s (range {lo:.0}–{hi:.0})  ratio {:.3}",
-            median(v.to_vec()),
-            median(v.to_vec()) / base
-        );
-    };
-    show("exporter off", &r_off);
-    show("closed port", &r_down);
-    show("never answers", &r_hang);
+    show("rabbitmq ", "exporter off", &r_off, base);
+    show("rabbitmq ", "closed port", &r_down, base);
+    show("rabbitmq ", "never answers", &r_hang, base);
     println!("exporter_down: dropped spans counted: closed port {}, never answers {}; peak RSS {:.0} MiB", dropped.0, dropped.1, peak_rss_mib());
 }
