@@ -174,7 +174,7 @@ impl Consume {
         let headed = topic(brokers, "tracewire-bench-headed").await;
         let producer = producer(brokers);
         for (topic, headers) in [(&plain, None), (&headed, Some(traced_headers()))] {
-            let mut deliveries = InFlight::new(per_mode as usize, written);
+            let mut deliveries = InFlight::new(10_000, written); // under librdkafka's queue limit
             for _ in 0..per_mode {
                 let mut record = FutureRecord::<(), [u8]>::to(topic).payload(&PAYLOAD);
                 record.headers = headers.clone();
