@@ -76,10 +76,12 @@ impl Telemetry {
         BoxedTracer::new(Box::new(self.provider(mode).tracer("tracewire-bench")))
     }
 
-    /// The messaging instrumentation of each instrumented mode, from a broker crate's builder.
+    /// The messaging instrumentation of each instrumented mode, from a broker crate's builder,
+    /// with the provider's own tracer (as a service passing it would).
     pub fn messaging(&self, builder: impl Fn() -> MessagingBuilder) -> PerMode<Messaging> {
         PerMode::new(&Mode::INSTRUMENTED, |mode| {
-            builder().tracer(self.tracer(mode)).build()
+            let tracer = self.provider(mode).tracer("tracewire-bench");
+            builder().tracer(tracer).build()
         })
     }
 

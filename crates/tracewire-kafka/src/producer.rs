@@ -145,11 +145,13 @@ fn delivered(span: &OpenSpan, result: &OwnedDeliveryResult) -> Outcome {
         Ok(Delivery {
             partition, offset, ..
         }) => {
-            span.set_attribute(KeyValue::new(
-                DESTINATION_PARTITION_ID,
-                partition.to_string(),
-            ));
-            span.set_attribute(KeyValue::new(KAFKA_OFFSET, *offset));
+            if span.is_recording() {
+                span.set_attribute(KeyValue::new(
+                    DESTINATION_PARTITION_ID,
+                    partition.to_string(),
+                ));
+                span.set_attribute(KeyValue::new(KAFKA_OFFSET, *offset));
+            }
             Outcome::Ok
         }
         Err((e, _)) => error_outcome(e),

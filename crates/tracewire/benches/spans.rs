@@ -1,11 +1,11 @@
 //! Span start + end per message: tracewire's messaging spans (name, kind, semconv attributes,
 //! link, metrics hook) against a bare opentelemetry_sdk span with the same name and kind, unsampled
-//! and sampled (no span processor: the SDK's and tracewire's own cost, not an exporter's).
+//! and sampled (no span processor: the SDK's and tracewire's own cost, not an exporter's). Both
+//! use the provider's own tracer (`SdkTracer`), as a service that passes it would.
 //!
 //! `cargo bench -p tracewire --bench spans`
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use opentelemetry::global::BoxedTracer;
 use opentelemetry::trace::{Span, SpanKind, Tracer, TracerProvider};
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use std::hint::black_box;
@@ -20,7 +20,7 @@ fn bench(c: &mut Criterion) {
         ("sampled", Sampler::AlwaysOn),
     ] {
         let provider = SdkTracerProvider::builder().with_sampler(sampler).build();
-        let tracer = || BoxedTracer::new(Box::new(provider.tracer("bench")));
+        let tracer = || provider.tracer("bench");
         let mut group = c.benchmark_group(format!("span start+end, {label}"));
 
         let sdk = tracer();
@@ -40,6 +40,17 @@ fn bench(c: &mut Criterion) {
                 let spec = OperationSpec::new(OperationType::Send, "send", black_box("orders"))
                     .body(&payload);
                 messaging.open_send(black_box(&cx), spec).end(Outcome::Ok);
+            })
+        });
+        let unmetered = Messaging::builder("kafka")
+            .tracer(tracer())
+            .metrics(false)
+            .build();
+        group.bench_function("tracewire send span, metrics off", |b| {
+            b.iter(|| {
+                let spec = OperationSpec::new(OperationType::Send, "send", black_box("orders"))
+                    .body(&payload);
+                unmetered.open_send(black_box(&cx), spec).end(Outcome::Ok);
             })
         });
         group.bench_function("tracewire process span (open_consume + end, linked)", |b| {

@@ -2,20 +2,25 @@
 //! kinds, semconv attributes, the topology policy, and user hooks.
 
 pub mod attributes;
+mod destinations;
 mod metrics;
 mod open_span;
 mod spec;
+mod start_span;
 
 pub use open_span::{OpenSpan, Outcome};
 pub use spec::{OperationSpec, OperationType};
 
 use crate::{CorrelationContextExt, Propagator};
 use attributes as attr;
+use destinations::{Destination, Destinations, TemplateHook};
 use metrics::{Instruments, Measurement};
 use opentelemetry::baggage::BaggageExt;
-use opentelemetry::global::{self, BoxedTracer};
+use opentelemetry::global;
 use opentelemetry::trace::{Link, SpanBuilder, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue, StringValue};
+use start_span::StartSpan;
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -32,7 +37,6 @@ pub enum Topology {
     Auto,
 }
 
-type TemplateHook = dyn Fn(&str) -> Option<String> + Send + Sync;
 type AttributeHook = dyn Fn(&OperationSpec<'_>, &mut Vec<KeyValue>) + Send + Sync;
 type DestinationFilter = dyn Fn(&str) -> bool + Send + Sync;
 
@@ -62,31 +66,19 @@ pub struct Messaging {
 
 struct Inner {
     system: &'static str,
-    tracer: BoxedTracer,
-    instruments: Arc<Instruments>,
+    tracer: Box<dyn StartSpan>,
+    /// `None` when metrics are off.
+    instruments: Option<Arc<Instruments>>,
     propagator: Propagator,
     topology: Topology,
     /// `server.address` and `server.port`, built once (cloning them is a reference count).
     server: Vec<KeyValue>,
     key_attribute: &'static str,
     template: Option<Box<TemplateHook>>,
+    destinations: Destinations,
     enrich: Option<Box<AttributeHook>>,
     record_keys: Option<Box<DestinationFilter>>,
     record_payloads: Option<Box<DestinationFilter>>,
-}
-
-/// One operation's destination, resolved once for its span and its metrics: the name, and the
-/// template the user's hook maps it to. Shared strings, so both uses clone a reference count.
-struct Destination {
-    name: StringValue,
-    template: Option<StringValue>,
-}
-
-impl Destination {
-    /// What span names and metrics show: the template when there is one.
-    fn shown(&self) -> &StringValue {
-        self.template.as_ref().unwrap_or(&self.name)
-    }
 }
 
 impl fmt::Debug for Messaging {
@@ -102,8 +94,9 @@ impl fmt::Debug for Messaging {
 /// Builds a [`Messaging`].
 pub struct MessagingBuilder {
     system: &'static str,
-    tracer: Option<BoxedTracer>,
+    tracer: Option<Box<dyn StartSpan>>,
     meter: Option<opentelemetry::metrics::Meter>,
+    metrics: bool,
     propagator: Propagator,
     topology: Topology,
     server: Option<(String, i64)>,
@@ -117,8 +110,15 @@ pub struct MessagingBuilder {
 impl MessagingBuilder {
     /// The tracer to use. By default the global tracer provider's `tracewire` tracer, taken when
     /// [`build`](Self::build) runs — so install the provider before building wrappers.
-    pub fn tracer(mut self, tracer: BoxedTracer) -> Self {
-        self.tracer = Some(tracer);
+    ///
+    /// Any tracer will do; your provider's own (`SdkTracerProvider::tracer`) saves an allocation
+    /// per span over the global one, whose spans come boxed.
+    pub fn tracer<T>(mut self, tracer: T) -> Self
+    where
+        T: Tracer + Send + Sync + 'static,
+        T::Span: Send + Sync + 'static,
+    {
+        self.tracer = Some(Box::new(tracer));
         self
     }
 
@@ -126,6 +126,14 @@ impl MessagingBuilder {
     /// meter, taken when [`build`](Self::build) runs.
     pub fn meter(mut self, meter: opentelemetry::metrics::Meter) -> Self {
         self.meter = Some(meter);
+        self
+    }
+
+    /// Whether to record the messaging metrics (default `true`). Each measured operation reads
+    /// the clock twice, whether or not a meter provider is installed (OpenTelemetry cannot tell
+    /// a no-op meter apart): turn them off when nothing collects them.
+    pub fn metrics(mut self, on: bool) -> Self {
+        self.metrics = on;
         self
     }
 
@@ -154,7 +162,8 @@ impl MessagingBuilder {
     }
 
     /// Maps a high-cardinality destination (`user.1234.events`) to a template (`user.{id}.events`),
-    /// used in span names and `messaging.destination.template`; `None` keeps the name.
+    /// used in span names and `messaging.destination.template`; `None` keeps the name. The answer
+    /// is remembered per destination (for the first 1024), so the hook should be a pure function.
     pub fn destination_template(
         mut self,
         hook: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
@@ -190,15 +199,18 @@ impl MessagingBuilder {
     pub fn build(self) -> Messaging {
         let tracer = self
             .tracer
-            .unwrap_or_else(|| global::tracer_with_scope(crate::scope()));
-        let meter = self
-            .meter
-            .unwrap_or_else(|| global::meter_with_scope(crate::scope()));
+            .unwrap_or_else(|| Box::new(global::tracer_with_scope(crate::scope())));
+        let instruments = self.metrics.then(|| {
+            let meter = self
+                .meter
+                .unwrap_or_else(|| global::meter_with_scope(crate::scope()));
+            Arc::new(Instruments::new(&meter))
+        });
         Messaging {
             inner: Arc::new(Inner {
                 system: self.system,
                 tracer,
-                instruments: Arc::new(Instruments::new(&meter)),
+                instruments,
                 propagator: self.propagator,
                 topology: self.topology,
                 server: self
@@ -213,6 +225,7 @@ impl MessagingBuilder {
                     .unwrap_or_default(),
                 key_attribute: self.key_attribute,
                 template: self.template,
+                destinations: Destinations::default(),
                 enrich: self.enrich,
                 record_keys: self.record_keys,
                 record_payloads: self.record_payloads,
@@ -228,6 +241,7 @@ impl Messaging {
             system,
             tracer: None,
             meter: None,
+            metrics: true,
             propagator: Propagator::new(),
             topology: Topology::default(),
             server: None,
@@ -257,49 +271,48 @@ impl Messaging {
     /// [`start_send`](Self::start_send), owned by an [`OpenSpan`] that also records the
     /// messaging metrics when it ends. What the broker crates use.
     pub fn open_send(&self, parent: &Context, spec: OperationSpec<'_>) -> OpenSpan {
-        let dest = self.resolve(spec.destination);
-        let measurement = self.measure(&spec, &dest);
-        OpenSpan::measured(self.send_to(parent, spec, &dest), measurement)
+        let resolved = self.resolve(&spec);
+        let measurement = self.measure(&spec, &resolved.0);
+        OpenSpan::measured(self.send_to(parent, spec, resolved), measurement)
     }
 
     /// [`start_consume`](Self::start_consume), owned by an [`OpenSpan`] that also records the
     /// messaging metrics.
     pub fn open_consume(&self, message: &Context, spec: OperationSpec<'_>) -> OpenSpan {
-        let dest = self.resolve(spec.destination);
-        let measurement = self.measure(&spec, &dest);
-        OpenSpan::measured(self.consume_from(message, spec, &dest), measurement)
+        let resolved = self.resolve(&spec);
+        let measurement = self.measure(&spec, &resolved.0);
+        OpenSpan::measured(self.consume_from(message, spec, resolved), measurement)
     }
 
-    /// Runs the template hook once per operation.
-    fn resolve(&self, destination: &str) -> Destination {
-        let template = self.inner.template.as_ref().and_then(|t| t(destination));
-        Destination {
-            name: Arc::<str>::from(destination).into(),
-            template: template.map(StringValue::from),
-        }
+    /// The operation's destination and span name, from the cache when it has them.
+    fn resolve(&self, spec: &OperationSpec<'_>) -> Resolved {
+        let hook = self.inner.template.as_deref();
+        (self.inner.destinations).resolve(spec.name, spec.destination, hook)
     }
 
-    fn measure(&self, spec: &OperationSpec<'_>, dest: &Destination) -> Measurement {
+    /// The operation's metrics, when they are on.
+    fn measure(&self, spec: &OperationSpec<'_>, dest: &Destination) -> Option<Measurement> {
         let inner = &self.inner;
-        Measurement::start(
-            &inner.instruments,
+        let instruments = inner.instruments.as_ref()?;
+        Some(Measurement::start(
+            instruments,
             spec.kind,
             inner.system,
             spec.name,
             dest.shown().clone(),
-        )
+        ))
     }
 
     /// Starts a send/publish span as a child of `parent`, giving the context a correlation id
     /// first if it has none (the first hop). Inject the returned context into the message.
     pub fn start_send(&self, parent: &Context, spec: OperationSpec<'_>) -> Context {
-        let dest = self.resolve(spec.destination);
-        self.send_to(parent, spec, &dest)
+        let resolved = self.resolve(&spec);
+        self.send_to(parent, spec, resolved)
     }
 
-    fn send_to(&self, parent: &Context, spec: OperationSpec<'_>, dest: &Destination) -> Context {
+    fn send_to(&self, parent: &Context, spec: OperationSpec<'_>, resolved: Resolved) -> Context {
         let parent = parent.with_correlation_id_or_new();
-        self.start(&parent, spec, Vec::new(), dest)
+        self.start(&parent, spec, Vec::new(), resolved)
     }
 
     /// Starts a receive or process span for one message, per the topology policy, with a link to
@@ -307,11 +320,11 @@ impl Messaging {
     /// the message whatever the parent.
     /// `message` is the message's own context, as [`Propagator::extract`] gives it.
     pub fn start_consume(&self, message: &Context, spec: OperationSpec<'_>) -> Context {
-        let dest = self.resolve(spec.destination);
-        self.consume_from(message, spec, &dest)
+        let resolved = self.resolve(&spec);
+        self.consume_from(message, spec, resolved)
     }
 
-    fn consume_from(&self, msg: &Context, spec: OperationSpec<'_>, dest: &Destination) -> Context {
+    fn consume_from(&self, msg: &Context, spec: OperationSpec<'_>, resolved: Resolved) -> Context {
         let msg_span = msg.span();
         let msg_sc = msg_span.span_context();
         let links = if msg_sc.is_valid() {
@@ -328,7 +341,7 @@ impl Messaging {
             Topology::Link => carry(&Context::new(), msg),
             _ => carry(&Context::current(), msg),
         };
-        self.start(&parent, spec, links, dest)
+        self.start(&parent, spec, links, resolved)
     }
 
     /// Starts one span for a batch of messages (`messaging.batch.message_count`), as a child of the
@@ -340,8 +353,8 @@ impl Messaging {
     ) -> Context {
         let (links, count) = batch_links(messages);
         let spec = spec.attribute(KeyValue::new(attr::BATCH_MESSAGE_COUNT, count));
-        let dest = self.resolve(spec.destination);
-        self.start(&Context::current(), spec, links, &dest)
+        let resolved = self.resolve(&spec);
+        self.start(&Context::current(), spec, links, resolved)
     }
 
     fn start(
@@ -349,24 +362,18 @@ impl Messaging {
         parent: &Context,
         spec: OperationSpec<'_>,
         links: Vec<Link>,
-        dest: &Destination,
+        (dest, name): Resolved,
     ) -> Context {
         let inner = &*self.inner;
-        let shown = dest.shown().as_str();
-        let name = if shown.is_empty() {
-            spec.name.to_owned()
-        } else {
-            format!("{} {shown}", spec.name)
-        };
         let mut attrs = Vec::with_capacity(8 + spec.attributes.len());
         attrs.push(KeyValue::new(attr::SYSTEM, inner.system));
         attrs.push(KeyValue::new(attr::OPERATION_NAME, spec.name));
         attrs.push(KeyValue::new(attr::OPERATION_TYPE, spec.kind.as_str()));
         if !spec.destination.is_empty() {
-            attrs.push(KeyValue::new(attr::DESTINATION_NAME, dest.name.clone()));
+            attrs.push(KeyValue::new(attr::DESTINATION_NAME, dest.name));
         }
-        if let Some(t) = &dest.template {
-            attrs.push(KeyValue::new(attr::DESTINATION_TEMPLATE, t.clone()));
+        if let Some(t) = dest.template {
+            attrs.push(KeyValue::new(attr::DESTINATION_TEMPLATE, t));
         }
         if let Some(id) = parent.correlation_id() {
             attrs.push(KeyValue::new(attr::CONVERSATION_ID, id.as_str().to_owned()));
@@ -392,10 +399,12 @@ impl Messaging {
             .with_kind(spec.kind.span_kind())
             .with_attributes(attrs)
             .with_links(links);
-        let span = inner.tracer.build_with_context(builder, parent);
-        parent.with_span(span)
+        inner.tracer.start_in(builder, parent)
     }
 }
+
+/// An operation's destination and its span name.
+type Resolved = (Destination, Cow<'static, str>);
 
 /// A link to each message's context that has a valid span, and how many messages there are
 /// (`messaging.batch.message_count` counts every message, linked or not).

@@ -100,8 +100,8 @@ impl OpenSpan {
         }
     }
 
-    pub(crate) fn measured(cx: Context, measurement: Measurement) -> Self {
-        Self::owning(cx, Some(measurement), Abandoned::Unsettled)
+    pub(crate) fn measured(cx: Context, measurement: Option<Measurement>) -> Self {
+        Self::owning(cx, measurement, Abandoned::Unsettled)
     }
 
     /// The context in which the span is active: run the handler in it.
@@ -112,6 +112,12 @@ impl OpenSpan {
     /// Runs `fut` (a message handler) in the span's context.
     pub fn in_context<F: std::future::Future>(&self, fut: F) -> crate::task::Traced<F> {
         crate::task::Traced::new(fut, self.cx.clone())
+    }
+
+    /// Whether the span records (is sampled or recorded): attributes only worth computing for
+    /// a recording span can be skipped otherwise.
+    pub fn is_recording(&self) -> bool {
+        self.cx.span().is_recording()
     }
 
     /// Adds an attribute to the span.

@@ -1,0 +1,170 @@
+//! Destinations resolved once per [`Messaging`](super::Messaging): the template hook's answer, the
+//! shared strings spans and metrics record, and the span names `{operation} {destination}`. A
+//! message to a destination seen before allocates none of them.
+
+use opentelemetry::StringValue;
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
+
+/// Destinations remembered per `Messaging`; past this (high-cardinality names without a
+/// template), further destinations are resolved per message, as if there were no cache.
+const MAX_DESTINATIONS: usize = 1024;
+
+/// Span names made `'static` per process; past this, names are allocated per span.
+const MAX_SPAN_NAMES: usize = 4096;
+
+/// Maps a destination to its template (`None`: keep the name).
+pub(crate) type TemplateHook = dyn Fn(&str) -> Option<String> + Send + Sync;
+
+/// One destination as spans and metrics show it. Shared strings: cloning is a reference count.
+#[derive(Clone)]
+pub(crate) struct Destination {
+    pub(crate) name: StringValue,
+    pub(crate) template: Option<StringValue>,
+}
+
+impl Destination {
+    fn new(name: &str, hook: Option<&TemplateHook>) -> Self {
+        Destination {
+            name: Arc::<str>::from(name).into(),
+            template: hook.and_then(|t| t(name)).map(StringValue::from),
+        }
+    }
+
+    /// What span names and metrics show: the template when there is one.
+    pub(crate) fn shown(&self) -> &StringValue {
+        self.template.as_ref().unwrap_or(&self.name)
+    }
+
+    /// `{operation} {shown}`, or the operation alone when there is no destination.
+    fn span_name(&self, operation: &'static str) -> String {
+        let shown = self.shown().as_str();
+        if shown.is_empty() {
+            operation.to_owned()
+        } else {
+            format!("{operation} {shown}")
+        }
+    }
+}
+
+struct Entry {
+    destination: Destination,
+    /// Per operation (`send`, `process`, `ack`…): a handful at most.
+    span_names: Vec<(&'static str, Cow<'static, str>)>,
+}
+
+/// The destinations one `Messaging` has resolved, with their span names.
+#[derive(Default)]
+pub(crate) struct Destinations {
+    entries: RwLock<HashMap<Box<str>, Entry>>,
+}
+
+impl Destinations {
+    /// The destination `name` and the span name of `operation` on it. The hook runs once per
+    /// destination while the cache has room (a template hook is expected to be a pure function).
+    pub(crate) fn resolve(
+        &self,
+        operation: &'static str,
+        name: &str,
+        hook: Option<&TemplateHook>,
+    ) -> (Destination, Cow<'static, str>) {
+        {
+            let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(entry) = entries.get(name) {
+                if let Some((_, span_name)) =
+                    entry.span_names.iter().find(|(op, _)| *op == operation)
+                {
+                    return (entry.destination.clone(), span_name.clone());
+                }
+            }
+        }
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        if !entries.contains_key(name) && entries.len() >= MAX_DESTINATIONS {
+            let destination = Destination::new(name, hook);
+            let span_name = destination.span_name(operation);
+            return (destination, Cow::Owned(span_name));
+        }
+        let entry = entries.entry(name.into()).or_insert_with(|| Entry {
+            destination: Destination::new(name, hook),
+            span_names: Vec::new(),
+        });
+        let span_name = match entry.span_names.iter().find(|(op, _)| *op == operation) {
+            Some((_, span_name)) => span_name.clone(),
+            None => {
+                let span_name = intern(entry.destination.span_name(operation));
+                entry.span_names.push((operation, span_name.clone()));
+                span_name
+            }
+        };
+        (entry.destination.clone(), span_name)
+    }
+}
+
+/// The span name as a `&'static str` when the process-wide table has room. `SpanBuilder` takes
+/// a `Cow<'static, str>`, so without this every span would allocate its name; the conventions
+/// keep span names low-cardinality (that is what destination templates are for), so the table
+/// holds a bounded set of names for the life of the process.
+fn intern(name: String) -> Cow<'static, str> {
+    static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    let mut names = NAMES
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    if let Some(&known) = names.get(name.as_str()) {
+        return Cow::Borrowed(known);
+    }
+    if names.len() >= MAX_SPAN_NAMES {
+        return Cow::Owned(name);
+    }
+    let name: &'static str = Box::leak(name.into_boxed_str());
+    names.insert(name);
+    Cow::Borrowed(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn the_hook_runs_once_per_destination_and_names_are_shared() {
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+        let hook = |d: &str| {
+            CALLS.fetch_add(1, Ordering::Relaxed);
+            d.starts_with("user.").then(|| "user.{id}".to_owned())
+        };
+        let cache = Destinations::default();
+        let (d1, n1) = cache.resolve("send", "user.42", Some(&hook));
+        let (d2, n2) = cache.resolve("send", "user.42", Some(&hook));
+        let (_, n3) = cache.resolve("ack", "user.42", Some(&hook));
+        assert_eq!(CALLS.load(Ordering::Relaxed), 1);
+        assert_eq!(d1.name.as_str(), "user.42");
+        assert_eq!(d2.shown().as_str(), "user.{id}");
+        assert_eq!(
+            (n1.as_ref(), n3.as_ref()),
+            ("send user.{id}", "ack user.{id}")
+        );
+        assert!(matches!((n1, n2), (Cow::Borrowed(a), Cow::Borrowed(b)) if std::ptr::eq(a, b)));
+    }
+
+    #[test]
+    fn no_destination_names_the_span_after_the_operation() {
+        let (d, name) = Destinations::default().resolve("process", "", None);
+        assert_eq!((d.shown().as_str(), name.as_ref()), ("", "process"));
+    }
+
+    #[test]
+    fn a_full_cache_still_resolves_every_destination() {
+        let cache = Destinations::default();
+        for i in 0..MAX_DESTINATIONS {
+            cache.resolve("send", &format!("t{i}"), None);
+        }
+        let (d, name) = cache.resolve("send", "one-more", None);
+        assert_eq!(
+            (d.name.as_str(), name.as_ref()),
+            ("one-more", "send one-more")
+        );
+        assert_eq!(cache.entries.read().unwrap().len(), MAX_DESTINATIONS);
+    }
+}

@@ -1,0 +1,68 @@
+//! How a [`Messaging`](super::Messaging) turns a span builder into a context, whatever the
+//! tracer's type.
+//!
+//! Erasing the tracer here, rather than holding a `BoxedTracer`, keeps the tracer's own span type:
+//! `Context::with_span` boxes the span it is given, so a `BoxedSpan` would be boxed twice. A span
+//! that does not record keeps only its `SpanContext` in the context: recording nothing, it has
+//! nothing to end, and the context needs no box for it at all.
+
+use opentelemetry::trace::{Span, SpanBuilder, TraceContextExt, Tracer};
+use opentelemetry::Context;
+
+/// Starts a span as a child of `parent` and returns `parent` with that span active.
+pub(crate) trait StartSpan: Send + Sync {
+    fn start_in(&self, builder: SpanBuilder, parent: &Context) -> Context;
+}
+
+impl<T> StartSpan for T
+where
+    T: Tracer + Send + Sync,
+    T::Span: Send + Sync + 'static,
+{
+    fn start_in(&self, builder: SpanBuilder, parent: &Context) -> Context {
+        let span = self.build_with_context(builder, parent);
+        if span.is_recording() {
+            parent.with_span(span)
+        } else {
+            // `with_remote_span_context` stores the span context as given (not marked remote).
+            parent.with_remote_span_context(span.span_context().clone())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::trace::{SpanKind, TracerProvider};
+    use opentelemetry_sdk::trace::{InMemorySpanExporter, Sampler, SdkTracerProvider};
+
+    #[test]
+    fn a_recording_span_is_active_and_exported_when_ended() {
+        let exporter = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build();
+        let tracer = provider.tracer("t");
+        let cx = tracer.start_in(SpanBuilder::from_name("send orders"), &Context::new());
+        assert!(cx.span().is_recording());
+        cx.span().end();
+        let spans = exporter.get_finished_spans().unwrap();
+        assert_eq!(spans.len(), 1);
+        assert_eq!(spans[0].name, "send orders");
+    }
+
+    #[test]
+    fn a_span_that_does_not_record_keeps_its_context_and_is_not_remote() {
+        let provider = SdkTracerProvider::builder()
+            .with_sampler(Sampler::AlwaysOff)
+            .build();
+        let tracer = provider.tracer("t");
+        let builder = SpanBuilder::from_name("send orders").with_kind(SpanKind::Producer);
+        let cx = tracer.start_in(builder, &Context::new());
+        let span = cx.span();
+        assert!(!span.is_recording());
+        assert!(span.span_context().is_valid());
+        assert!(!span.span_context().is_remote());
+        assert!(!span.span_context().is_sampled());
+    }
+}
