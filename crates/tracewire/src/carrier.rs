@@ -5,6 +5,7 @@
 //! their clients' header types; [`MemoryHeaders`] serves tests, and `http::HeaderMap` is covered
 //! behind the `http` feature.
 
+use smallvec::SmallVec;
 use std::borrow::Cow;
 
 /// Header that carries the correlation id on Kafka, AMQP and NATS.
@@ -176,11 +177,10 @@ mod http_impl {
 #[derive(Debug, Clone)]
 pub struct PendingHeaders<T> {
     convert: fn(&str, &[u8]) -> Option<T>,
-    /// Every name set or removed, in first-touch order: its old values must go. The names the
-    /// propagator writes are borrowed, not copied (this runs once per message).
-    touched: Vec<Cow<'static, str>>,
-    /// What to write: the index of its name in `touched`, and the converted value.
-    values: Vec<(usize, T)>,
+    /// Every name set or removed (its old values must go), with the value to write for it, in
+    /// the order the values were set. Inline room for the four names the propagator touches, and
+    /// those names borrowed, not copied: nothing here allocates per message.
+    entries: SmallVec<[(Cow<'static, str>, Option<T>); 4]>,
 }
 
 impl<T> PendingHeaders<T> {
@@ -188,46 +188,37 @@ impl<T> PendingHeaders<T> {
     pub fn new(convert: fn(&str, &[u8]) -> Option<T>) -> Self {
         PendingHeaders {
             convert,
-            // What the default propagator touches: traceparent, tracestate, baggage, the id.
-            touched: Vec::with_capacity(4),
-            values: Vec::with_capacity(4),
+            entries: SmallVec::new(),
         }
     }
 
     /// Whether `name` (any case) was set or removed: its old values must go.
     pub fn touches(&self, name: &str) -> bool {
-        self.touched.iter().any(|t| t.eq_ignore_ascii_case(name))
+        self.entries
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case(name))
     }
 
     /// The names and values to write, in the order they were set.
     pub fn values(&self) -> impl Iterator<Item = (&str, &T)> {
-        self.values
-            .iter()
-            .map(|(i, v)| (self.touched[*i].as_ref(), v))
+        (self.entries.iter()).filter_map(|(n, v)| Some((n.as_ref(), v.as_ref()?)))
     }
 
     /// The values to write, in the order they were set.
     pub fn into_values(self) -> impl Iterator<Item = T> {
-        self.values.into_iter().map(|(_, v)| v)
+        self.entries.into_iter().filter_map(|(_, v)| v)
     }
 
-    /// Marks `name` touched and drops any value set for it; returns its index.
-    fn clear(&mut self, name: &str) -> usize {
-        let index = match self
-            .touched
+    /// Takes `name`'s entry out, dropping any value set for it; returns the name to keep.
+    fn take(&mut self, name: &str) -> Cow<'static, str> {
+        match self
+            .entries
             .iter()
-            .position(|t| t.eq_ignore_ascii_case(name))
+            .position(|(n, _)| n.eq_ignore_ascii_case(name))
         {
-            Some(i) => i,
-            None => {
-                let name =
-                    static_name(name).map_or_else(|| Cow::Owned(name.to_owned()), Cow::Borrowed);
-                self.touched.push(name);
-                self.touched.len() - 1
-            }
-        };
-        self.values.retain(|(i, _)| *i != index);
-        index
+            Some(i) => self.entries.remove(i).0,
+            None => static_name(name).map_or_else(|| Cow::Owned(name.to_owned()), Cow::Borrowed),
+        }
     }
 }
 
@@ -253,15 +244,20 @@ pub fn static_name(name: &str) -> Option<&'static str> {
 impl<T> HeaderWriter for PendingHeaders<T> {
     fn set(&mut self, name: &str, value: &[u8]) -> Result<(), HeaderRejected> {
         // Even a refused value replaces: the stale one must not outlive it.
-        let index = self.clear(name);
-        let value = (self.convert)(name, value).ok_or_else(|| HeaderRejected {
-            name: name.to_owned(),
-        })?;
-        self.values.push((index, value));
-        Ok(())
+        let kept = self.take(name);
+        let value = (self.convert)(name, value);
+        let refused = value.is_none();
+        self.entries.push((kept, value));
+        match refused {
+            true => Err(HeaderRejected {
+                name: name.to_owned(),
+            }),
+            false => Ok(()),
+        }
     }
 
     fn remove(&mut self, name: &str) {
-        self.clear(name);
+        let kept = self.take(name);
+        self.entries.push((kept, None));
     }
 }

@@ -5,8 +5,9 @@
 //! one (a random UUID v4, lower-case, hyphenated) is made only where none arrives — the first hop.
 
 use crate::w3c::trim_ows;
-use opentelemetry::Context;
+use opentelemetry::{Context, StringValue};
 use std::fmt;
+use std::sync::{Arc, OnceLock};
 
 /// Span attribute that records the correlation id (OpenTelemetry messaging conventions).
 pub const CONVERSATION_ID_ATTRIBUTE: &str = "messaging.message.conversation_id";
@@ -162,17 +163,37 @@ pub trait CorrelationContextExt {
 
 impl CorrelationContextExt for Context {
     fn correlation_id(&self) -> Option<&CorrelationId> {
-        self.get::<CorrelationId>()
+        self.get::<Correlation>().map(|c| &c.id)
     }
 
     fn with_correlation_id(&self, id: CorrelationId) -> Context {
-        self.with_value(id)
+        self.with_value(Correlation {
+            id,
+            attribute: OnceLock::new(),
+        })
     }
 
     fn with_correlation_id_or_new(&self) -> Context {
         match self.correlation_id() {
             Some(_) => self.clone(),
-            None => self.with_value(CorrelationId::generate()),
+            None => self.with_correlation_id(CorrelationId::generate()),
         }
     }
+}
+
+/// What a [`Context`] holds: the id, and its text as a span attribute value, made by the first
+/// span that records it and shared by every later one (a handler that sends several messages
+/// copies the id once, not once per message).
+struct Correlation {
+    id: CorrelationId,
+    attribute: OnceLock<StringValue>,
+}
+
+/// The correlation id of `cx` as an attribute value (a reference count after the first call).
+pub(crate) fn correlation_attribute(cx: &Context) -> Option<StringValue> {
+    let c = cx.get::<Correlation>()?;
+    let value = c
+        .attribute
+        .get_or_init(|| Arc::<str>::from(c.id.as_str()).into());
+    Some(value.clone())
 }

@@ -62,3 +62,19 @@ fn inject_and_extract_allocation_counts_are_held() {
     // extract: what opentelemetry's Context needs to hold a remote span and one value.
     assert!(extract <= 4, "extract allocated {extract} times");
 }
+
+#[test]
+fn collecting_pending_headers_allocates_only_what_the_transport_converts() {
+    use tracewire::carrier::PendingHeaders;
+    let cx = context();
+    // A conversion that allocates nothing: what is left is the collection's own.
+    let mut pending = PendingHeaders::new(|_, value| Some(value.len()));
+    let p = Propagator::new();
+    let n = allocations(|| p.inject(&cx, &mut pending));
+    assert_eq!(
+        pending.values().count(),
+        2,
+        "traceparent and correlation id"
+    );
+    assert_eq!(n, 0);
+}

@@ -375,8 +375,8 @@ impl Messaging {
         if let Some(t) = dest.template {
             attrs.push(KeyValue::new(attr::DESTINATION_TEMPLATE, t));
         }
-        if let Some(id) = parent.correlation_id() {
-            attrs.push(KeyValue::new(attr::CONVERSATION_ID, id.as_str().to_owned()));
+        if let Some(id) = crate::correlation::correlation_attribute(parent) {
+            attrs.push(KeyValue::new(attr::CONVERSATION_ID, id));
         }
         if let Some(size) = spec.body_size {
             attrs.push(KeyValue::new(attr::BODY_SIZE, size as i64));
