@@ -1,6 +1,7 @@
 //! Consuming: messages that own their CONSUMER span until committed, stored or dropped.
 
 use crate::headers::KafkaHeaders;
+use crate::partition::partition_attribute;
 use opentelemetry::{Context, KeyValue, StringValue};
 use rdkafka::consumer::{
     CommitMode, Consumer, ConsumerContext, DefaultConsumerContext, StreamConsumer,
@@ -12,9 +13,7 @@ use rdkafka::ClientConfig;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tracewire::messaging::attributes::{
-    CONSUMER_GROUP_NAME, DESTINATION_PARTITION_ID, KAFKA_OFFSET,
-};
+use tracewire::messaging::attributes::{CONSUMER_GROUP_NAME, KAFKA_OFFSET};
 use tracewire::messaging::{Messaging, OpenSpan, OperationSpec, OperationType, Outcome};
 use tracewire::task::{Batch, JobOutcome, Traced};
 
@@ -101,10 +100,7 @@ impl<C: ConsumerContext + 'static, R> TracedConsumer<C, R> {
     fn spec<'m>(&self, message: &'m BorrowedMessage<'_>) -> OperationSpec<'m> {
         let mut spec = OperationSpec::new(OperationType::Process, "process", message.topic())
             .key(message.key())
-            .attribute(KeyValue::new(
-                DESTINATION_PARTITION_ID,
-                message.partition().to_string(),
-            ))
+            .attribute(partition_attribute(message.partition()))
             .attribute(KeyValue::new(KAFKA_OFFSET, message.offset()));
         spec.body_size = Some(message.payload_len());
         spec.payload = message.payload();

@@ -31,6 +31,7 @@
 
 mod consumer;
 mod headers;
+mod partition;
 mod producer;
 mod raw;
 

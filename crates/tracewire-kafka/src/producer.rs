@@ -2,6 +2,7 @@
 //! ends on the delivery report.
 
 use crate::headers::InjectExt;
+use crate::partition::partition_attribute;
 use futures_channel::oneshot::Canceled;
 use opentelemetry::{Context, KeyValue};
 use rdkafka::client::DefaultClientContext;
@@ -15,7 +16,7 @@ use rdkafka::{ClientConfig, ClientContext};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{self, Poll};
-use tracewire::messaging::attributes::{DESTINATION_PARTITION_ID, KAFKA_OFFSET};
+use tracewire::messaging::attributes::KAFKA_OFFSET;
 use tracewire::messaging::{Messaging, OpenSpan, OperationSpec, OperationType, Outcome};
 
 /// A `FutureProducer` whose sends carry the current trace context, baggage and correlation id.
@@ -120,10 +121,7 @@ impl<C: ClientContext + 'static, R: rdkafka::util::AsyncRuntime> TracedProducer<
             spec = spec.body(payload.to_bytes());
         }
         if let Some(partition) = record.partition {
-            spec = spec.attribute(KeyValue::new(
-                DESTINATION_PARTITION_ID,
-                partition.to_string(),
-            ));
+            spec = spec.attribute(partition_attribute(partition));
         }
         let span = self.messaging.open_send(&Context::current(), spec);
         let record = record.inject_context(self.messaging.propagator(), span.context());
@@ -146,10 +144,7 @@ fn delivered(span: &OpenSpan, result: &OwnedDeliveryResult) -> Outcome {
             partition, offset, ..
         }) => {
             if span.is_recording() {
-                span.set_attribute(KeyValue::new(
-                    DESTINATION_PARTITION_ID,
-                    partition.to_string(),
-                ));
+                span.set_attribute(partition_attribute(*partition));
                 span.set_attribute(KeyValue::new(KAFKA_OFFSET, *offset));
             }
             Outcome::Ok
