@@ -1,7 +1,7 @@
 //! The carrier: Kafka record headers (bytes), read without panicking, written by rebuilding
 //! `OwnedHeaders` (it is insert-by-value and cannot replace or remove).
 
-use crate::raw::{message_headers, owned_headers, RawHeaders};
+use crate::raw::{message_headers, owned_headers, RawHeader};
 use opentelemetry::Context;
 use rdkafka::message::ToBytes;
 use rdkafka::message::{BorrowedMessage, Header, OwnedHeaders};
@@ -14,7 +14,7 @@ use tracewire::Propagator;
 /// regard to ASCII case; null values are skipped; a non-UTF-8 key is just bytes, never a panic.
 #[derive(Debug, Clone, Default)]
 pub struct KafkaHeaders<'a> {
-    entries: RawHeaders<'a>,
+    entries: Vec<RawHeader<'a>>,
 }
 
 impl<'a> KafkaHeaders<'a> {

@@ -8,7 +8,6 @@
 
 use rdkafka::bindings as rd;
 use rdkafka::message::{BorrowedHeaders, BorrowedMessage, OwnedHeaders};
-use smallvec::SmallVec;
 use std::ffi::CStr;
 use std::os::raw::{c_char, c_void};
 use std::ptr;
@@ -16,24 +15,21 @@ use std::ptr;
 /// One header: key bytes and value (`None` for a Kafka null value).
 pub(crate) type RawHeader<'a> = (&'a [u8], Option<&'a [u8]>);
 
-/// A message's headers, inline up to eight (no allocation per message for the usual few).
-pub(crate) type RawHeaders<'a> = SmallVec<[RawHeader<'a>; 8]>;
-
 /// Every header of a consumed message, in order.
-pub(crate) fn message_headers<'a>(message: &'a BorrowedMessage<'_>) -> RawHeaders<'a> {
+pub(crate) fn message_headers<'a>(message: &'a BorrowedMessage<'_>) -> Vec<RawHeader<'a>> {
     let mut headers: *mut rd::rd_kafka_headers_t = ptr::null_mut();
     // SAFETY: `message.ptr()` is the live librdkafka message that `message` borrows; librdkafka
     // writes the message's own headers pointer (or leaves it null) into `headers`.
     let err = unsafe { rd::rd_kafka_message_headers(message.ptr(), &mut headers) };
     if err != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR || headers.is_null() {
-        return RawHeaders::new();
+        return Vec::new();
     }
     // SAFETY: the headers belong to the message, which outlives 'a.
     unsafe { read_all(headers) }
 }
 
 /// Every header of a header list (e.g. one detached from a consumed message).
-pub(crate) fn owned_headers(headers: &OwnedHeaders) -> RawHeaders<'_> {
+pub(crate) fn owned_headers(headers: &OwnedHeaders) -> Vec<RawHeader<'_>> {
     let borrowed: &BorrowedHeaders = headers.as_borrowed();
     // rdkafka's `BorrowedHeaders` is a zero-sized view whose address is the librdkafka headers
     // object; rdkafka converts it the same way internally (`BorrowedHeaders::as_native_ptr`).
@@ -44,10 +40,10 @@ pub(crate) fn owned_headers(headers: &OwnedHeaders) -> RawHeaders<'_> {
 
 /// # Safety
 /// `headers` must point to a live librdkafka header list that outlives `'a`.
-unsafe fn read_all<'a>(headers: *const rd::rd_kafka_headers_t) -> RawHeaders<'a> {
+unsafe fn read_all<'a>(headers: *const rd::rd_kafka_headers_t) -> Vec<RawHeader<'a>> {
     // SAFETY: the caller guarantees `headers` is valid.
     let count = unsafe { rd::rd_kafka_header_cnt(headers) };
-    let mut out = RawHeaders::with_capacity(count);
+    let mut out = Vec::with_capacity(count);
     for idx in 0..count {
         let mut name: *const c_char = ptr::null();
         let mut value: *const c_void = ptr::null();
