@@ -1,4 +1,5 @@
-//! Heap allocations per inject + extract, counted by a counting global allocator, and held: the
+//! Heap allocations per inject + extract and per messaging span, counted by a counting global
+//! allocator, and held: the
 //! numbers may go down, never up.
 
 use opentelemetry::trace::TraceContextExt;
@@ -77,4 +78,28 @@ fn collecting_pending_headers_allocates_only_what_the_transport_converts() {
         "traceparent and correlation id"
     );
     assert_eq!(n, 0);
+}
+
+#[test]
+fn an_unsampled_messaging_span_allocates_only_its_attributes_links_and_context_entry() {
+    use opentelemetry::trace::TracerProvider;
+    use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+    use tracewire::messaging::{Messaging, OperationSpec, OperationType, Outcome};
+    let cx = context();
+    let provider = SdkTracerProvider::builder()
+        .with_sampler(Sampler::AlwaysOff)
+        .build();
+    let m = Messaging::builder("kafka")
+        .tracer(provider.tracer("t"))
+        .build();
+    let send = || OperationSpec::new(OperationType::Send, "send", "orders").body(b"{}");
+    let process = || OperationSpec::new(OperationType::Process, "process", "orders").body(b"{}");
+    // The first use of a destination resolves and caches its strings; later ones reuse them.
+    m.open_send(&cx, send()).end(Outcome::Ok);
+    m.open_consume(&cx, process()).end(Outcome::Ok);
+    let sent = allocations(|| m.open_send(&cx, send()).end(Outcome::Ok));
+    let processed = allocations(|| m.open_consume(&cx, process()).end(Outcome::Ok));
+    // The attribute Vec the span builder takes, the context's span entry; consume adds the link.
+    assert!(sent <= 2, "send span allocated {sent} times");
+    assert!(processed <= 3, "process span allocated {processed} times");
 }
