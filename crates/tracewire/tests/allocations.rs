@@ -1,6 +1,5 @@
 //! Heap allocations per inject + extract and per messaging span, counted by a counting global
-//! allocator, and held: the
-//! numbers may go down, never up.
+//! allocator, and held: the numbers may go down, never up.
 
 use opentelemetry::trace::TraceContextExt;
 use std::alloc::{GlobalAlloc, Layout, System};
