@@ -8,11 +8,28 @@ use async_nats::jetstream::{self, consumer, stream};
 use async_nats::{Client, HeaderMap, Subject};
 use bytes::Bytes;
 use futures_util::StreamExt;
+use std::cell::Cell;
+use std::time::Duration;
+use tokio::sync::Notify;
 use tracewire::messaging::{Messaging, Outcome};
 use tracewire::Propagator;
 use tracewire_nats::{TracedClient, TracedJetStream, TracedJsStream};
 
 const IN_FLIGHT: usize = 64;
+
+/// How far the core-NATS feeder may run ahead of the subscriber.
+const FEED_WINDOW: u32 = 2048;
+
+/// A subscriber that waits this long for its next message has lost some.
+const LOSS_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The next message, or a clear failure instead of a hang.
+async fn within<T>(limit: Duration, next: impl std::future::Future<Output = Option<T>>) -> T {
+    tokio::time::timeout(limit, next)
+        .await
+        .expect("no message for 30 s: core NATS dropped some")
+        .expect("the subscription is open")
+}
 
 /// What every NATS row holds: the client, the headers tracewire writes (what `raw + headers`
 /// sends), and the instrumentation of each instrumented mode.
@@ -154,8 +171,15 @@ impl Row for CoreSubscribe {
         // Every mode but `raw` is sent the same headers: tracewire's, as a producer wrote them.
         let headers = (mode != Mode::Raw).then(|| self.nats.headers.clone());
         let (subject, subscription) = self.subscribers.get_mut(mode);
+        // Core NATS drops what a slow subscriber cannot take, and a lost message would leave the
+        // chunk waiting forever: the feeder keeps at most a window of messages ahead.
+        let received = Cell::new(0u32);
+        let caught_up = Notify::new();
         let feed = async {
-            for _ in 0..n {
+            for sent in 0..n {
+                while sent - received.get() >= FEED_WINDOW {
+                    caught_up.notified().await;
+                }
                 let subject = subject.clone();
                 match &headers {
                     None => self.feeder.publish(subject, payload()).await,
@@ -172,10 +196,10 @@ impl Row for CoreSubscribe {
         };
         let propagator = &self.nats.propagator;
         let consume = async {
-            for _ in 0..n {
+            for i in 1..=n {
                 match subscription {
                     Subscription::Raw(sub) => {
-                        let message = sub.next().await.expect("a message");
+                        let message = within(LOSS_TIMEOUT, sub.next()).await;
                         if mode == Mode::Propagation {
                             let extracted =
                                 tracewire_nats::extract(propagator, message.headers.as_ref());
@@ -184,8 +208,13 @@ impl Row for CoreSubscribe {
                         std::hint::black_box(message);
                     }
                     Subscription::Traced(sub) => {
-                        sub.next().await.expect("a message").finish(Outcome::Ok);
+                        let message = within(LOSS_TIMEOUT, sub.next()).await;
+                        message.finish(Outcome::Ok);
                     }
+                }
+                received.set(i);
+                if i % (FEED_WINDOW / 8) == 0 {
+                    caught_up.notify_one();
                 }
             }
         };
