@@ -112,7 +112,7 @@ impl MessagingBuilder {
     /// [`build`](Self::build) runs — so install the provider before building wrappers.
     ///
     /// Any tracer will do; your provider's own (`SdkTracerProvider::tracer`) saves an allocation
-    /// per span over the global one, whose spans come boxed.
+    /// per sampled span over the global one, whose spans come boxed.
     pub fn tracer<T>(mut self, tracer: T) -> Self
     where
         T: Tracer + Send + Sync + 'static,
