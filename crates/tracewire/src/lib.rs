@@ -37,6 +37,7 @@ mod stats;
 pub mod task;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod tracer;
 pub mod w3c;
 
 pub use correlation::{

@@ -6,11 +6,11 @@ mod destinations;
 mod metrics;
 mod open_span;
 mod spec;
-mod start_span;
 
 pub use open_span::{OpenSpan, Outcome};
 pub use spec::{OperationSpec, OperationType};
 
+use crate::tracer::AnyTracer;
 use crate::{CorrelationContextExt, Propagator};
 use attributes as attr;
 use destinations::{Destination, Destinations, TemplateHook};
@@ -19,7 +19,6 @@ use opentelemetry::baggage::BaggageExt;
 use opentelemetry::global;
 use opentelemetry::trace::{Link, SpanBuilder, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue, StringValue};
-use start_span::StartSpan;
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
@@ -66,7 +65,7 @@ pub struct Messaging {
 
 struct Inner {
     system: &'static str,
-    tracer: Box<dyn StartSpan>,
+    tracer: AnyTracer,
     /// `None` when metrics are off.
     instruments: Option<Arc<Instruments>>,
     propagator: Propagator,
@@ -94,7 +93,7 @@ impl fmt::Debug for Messaging {
 /// Builds a [`Messaging`].
 pub struct MessagingBuilder {
     system: &'static str,
-    tracer: Option<Box<dyn StartSpan>>,
+    tracer: Option<AnyTracer>,
     meter: Option<opentelemetry::metrics::Meter>,
     metrics: bool,
     propagator: Propagator,
@@ -118,7 +117,7 @@ impl MessagingBuilder {
         T: Tracer + Send + Sync + 'static,
         T::Span: Send + Sync + 'static,
     {
-        self.tracer = Some(Box::new(tracer));
+        self.tracer = Some(AnyTracer::new(tracer));
         self
     }
 
@@ -197,9 +196,7 @@ impl MessagingBuilder {
 
     /// The instrumentation.
     pub fn build(self) -> Messaging {
-        let tracer = self
-            .tracer
-            .unwrap_or_else(|| Box::new(global::tracer_with_scope(crate::scope())));
+        let tracer = self.tracer.unwrap_or_else(AnyTracer::global);
         let instruments = self.metrics.then(|| {
             let meter = self
                 .meter

@@ -4,9 +4,9 @@ use super::job::{job_name, start_internal, JobFuture, JobOutcome};
 use super::Traced;
 use crate::messaging::attributes::BATCH_MESSAGE_COUNT;
 use crate::messaging::{batch_links, Messaging, OperationSpec, OperationType, Outcome};
+use crate::tracer::AnyTracer;
 use futures_util::{FutureExt, StreamExt};
-use opentelemetry::global::BoxedTracer;
-use opentelemetry::trace::TraceContextExt;
+use opentelemetry::trace::{TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
 use std::future::Future;
 use std::panic::{resume_unwind, AssertUnwindSafe};
@@ -43,10 +43,7 @@ pub struct Batch {
 #[derive(Debug)]
 enum Spans {
     /// INTERNAL `batch {name}` and `job {name}` per item.
-    Jobs {
-        name: String,
-        tracer: Option<BoxedTracer>,
-    },
+    Jobs { name: String, tracer: AnyTracer },
     /// Messaging `process {destination}` for the batch and for each message.
     Messages {
         messaging: Messaging,
@@ -61,7 +58,7 @@ impl Batch {
         Batch {
             spans: Spans::Jobs {
                 name: name.into(),
-                tracer: None,
+                tracer: AnyTracer::global(),
             },
             concurrency: 16,
         }
@@ -90,10 +87,15 @@ impl Batch {
         self
     }
 
-    /// The tracer for a batch of jobs (default: the global provider's `tracewire` tracer).
-    pub fn tracer(mut self, tracer: BoxedTracer) -> Self {
+    /// The tracer for a batch of jobs (default: the global provider's `tracewire` tracer, taken
+    /// when the batch is created).
+    pub fn tracer<T>(mut self, tracer: T) -> Self
+    where
+        T: Tracer + Send + Sync + 'static,
+        T::Span: Send + Sync + 'static,
+    {
         if let Spans::Jobs { tracer: t, .. } = &mut self.spans {
-            *t = Some(tracer);
+            *t = AnyTracer::new(tracer);
         }
         self
     }
@@ -157,7 +159,7 @@ impl Batch {
                     format!("batch {name}"),
                     KeyValue::new(BATCH_MESSAGE_COUNT, count),
                 );
-                start_internal(tracer.as_ref(), span, &Context::current(), links)
+                start_internal(tracer, span, &Context::current(), links)
             }
         }
     }
@@ -175,7 +177,7 @@ impl Spans {
                 OperationSpec::new(OperationType::Process, operation, destination),
             ),
             Spans::Jobs { name, tracer } => {
-                start_internal(tracer.as_ref(), job_name(name), item, Vec::new())
+                start_internal(tracer, job_name(name), item, Vec::new())
             }
         }
     }

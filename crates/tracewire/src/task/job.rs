@@ -3,8 +3,8 @@
 
 use super::Traced;
 use crate::messaging::{OpenSpan, Outcome};
+use crate::tracer::AnyTracer;
 use crate::CorrelationContextExt;
-use opentelemetry::global::{self, BoxedTracer};
 use opentelemetry::trace::{Link, SpanBuilder, SpanKind, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
 use std::any::Any;
@@ -60,7 +60,7 @@ impl<T, E: Display> JobOutcome for Result<T, E> {
 pub struct Job {
     name: String,
     detached: bool,
-    tracer: Option<BoxedTracer>,
+    tracer: Option<AnyTracer>,
 }
 
 impl Job {
@@ -81,8 +81,12 @@ impl Job {
     }
 
     /// The tracer (default: the global provider's `tracewire` tracer).
-    pub fn tracer(mut self, tracer: BoxedTracer) -> Self {
-        self.tracer = Some(tracer);
+    pub fn tracer<T>(mut self, tracer: T) -> Self
+    where
+        T: Tracer + Send + Sync + 'static,
+        T::Span: Send + Sync + 'static,
+    {
+        self.tracer = Some(AnyTracer::new(tracer));
         self
     }
 
@@ -116,13 +120,9 @@ impl Job {
     }
 
     fn start(self, parent: &Context) -> Context {
+        let tracer = self.tracer.unwrap_or_else(AnyTracer::global);
         if !self.detached {
-            return start_internal(
-                self.tracer.as_ref(),
-                job_name(&self.name),
-                parent,
-                Vec::new(),
-            );
+            return start_internal(&tracer, job_name(&self.name), parent, Vec::new());
         }
         let spawner = parent.span().span_context().clone();
         let links = if spawner.is_valid() {
@@ -134,7 +134,7 @@ impl Job {
             Some(id) => Context::new().with_correlation_id(*id),
             None => Context::new(),
         };
-        start_internal(self.tracer.as_ref(), job_name(&self.name), &root, links)
+        start_internal(&tracer, job_name(&self.name), &root, links)
     }
 }
 
@@ -146,9 +146,9 @@ pub(crate) fn job_name(name: &str) -> (String, KeyValue) {
     )
 }
 
-/// Starts an INTERNAL span under `parent` (the global `tracewire` tracer unless one is given).
+/// Starts an INTERNAL span under `parent`.
 pub(crate) fn start_internal(
-    tracer: Option<&BoxedTracer>,
+    tracer: &AnyTracer,
     (name, attribute): (String, KeyValue),
     parent: &Context,
     links: Vec<Link>,
@@ -157,11 +157,7 @@ pub(crate) fn start_internal(
         .with_kind(SpanKind::Internal)
         .with_attributes([attribute])
         .with_links(links);
-    let span = match tracer {
-        Some(t) => t.build_with_context(builder, parent),
-        None => global::tracer_with_scope(crate::scope()).build_with_context(builder, parent),
-    };
-    parent.with_span(span)
+    tracer.start_in(builder, parent)
 }
 
 pin_project_lite::pin_project! {

@@ -1,16 +1,48 @@
-//! How a [`Messaging`](super::Messaging) turns a span builder into a context, whatever the
-//! tracer's type.
+//! The tracer tracewire starts its own spans with (messaging, jobs, batches), whatever its type.
 //!
 //! Erasing the tracer here, rather than holding a `BoxedTracer`, keeps the tracer's own span type:
 //! `Context::with_span` boxes the span it is given, so a `BoxedSpan` would be boxed twice. A span
 //! that does not record keeps only its `SpanContext` in the context: recording nothing, it has
 //! nothing to end, and the context needs no box for it at all.
 
+use opentelemetry::global;
 use opentelemetry::trace::{Span, SpanBuilder, TraceContextExt, Tracer};
 use opentelemetry::Context;
+use std::fmt;
+use std::sync::Arc;
 
-/// Starts a span as a child of `parent` and returns `parent` with that span active.
-pub(crate) trait StartSpan: Send + Sync {
+/// Any tracer, as tracewire uses it: start a span and get the context it is active in.
+#[derive(Clone)]
+pub(crate) struct AnyTracer(Arc<dyn StartSpan>);
+
+impl AnyTracer {
+    /// Wraps `tracer`.
+    pub(crate) fn new<T>(tracer: T) -> Self
+    where
+        T: Tracer + Send + Sync + 'static,
+        T::Span: Send + Sync + 'static,
+    {
+        AnyTracer(Arc::new(tracer))
+    }
+
+    /// The global provider's `tracewire` tracer, as it is now: install the provider first.
+    pub(crate) fn global() -> Self {
+        AnyTracer::new(global::tracer_with_scope(crate::scope()))
+    }
+
+    /// Starts a span as a child of `parent` and returns `parent` with that span active.
+    pub(crate) fn start_in(&self, builder: SpanBuilder, parent: &Context) -> Context {
+        self.0.start_in(builder, parent)
+    }
+}
+
+impl fmt::Debug for AnyTracer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AnyTracer")
+    }
+}
+
+trait StartSpan: Send + Sync {
     fn start_in(&self, builder: SpanBuilder, parent: &Context) -> Context;
 }
 
@@ -42,7 +74,7 @@ mod tests {
         let provider = SdkTracerProvider::builder()
             .with_simple_exporter(exporter.clone())
             .build();
-        let tracer = provider.tracer("t");
+        let tracer = AnyTracer::new(provider.tracer("t"));
         let cx = tracer.start_in(SpanBuilder::from_name("send orders"), &Context::new());
         assert!(cx.span().is_recording());
         cx.span().end();
@@ -56,7 +88,7 @@ mod tests {
         let provider = SdkTracerProvider::builder()
             .with_sampler(Sampler::AlwaysOff)
             .build();
-        let tracer = provider.tracer("t");
+        let tracer = AnyTracer::new(provider.tracer("t"));
         let builder = SpanBuilder::from_name("send orders").with_kind(SpanKind::Producer);
         let cx = tracer.start_in(builder, &Context::new());
         let span = cx.span();
