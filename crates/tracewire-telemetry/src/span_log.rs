@@ -65,8 +65,8 @@ impl SpanProcessor for SpanLogProcessor {
             .attributes
             .iter()
             .any(|kv| kv.key.as_str() == CONVERSATION_ID);
-        if let (false, Some(id)) = (has_id, cx.correlation_id()) {
-            let kv = KeyValue::new(CORRELATION_ATTRIBUTE, id.as_str().to_owned());
+        if let (false, Some(id)) = (has_id, cx.correlation_value()) {
+            let kv = KeyValue::new(CORRELATION_ATTRIBUTE, id);
             opentelemetry::trace::Span::set_attribute(span, kv.clone());
             data.attributes.push(kv);
         }

@@ -159,6 +159,9 @@ pub trait CorrelationContextExt {
     fn with_correlation_id(&self, id: CorrelationId) -> Context;
     /// This context if it has a correlation id, else a copy with a fresh one (the first hop).
     fn with_correlation_id_or_new(&self) -> Context;
+    /// The correlation id as a span attribute value, made once per context and shared by every
+    /// span that records it.
+    fn correlation_value(&self) -> Option<StringValue>;
 }
 
 impl CorrelationContextExt for Context {
@@ -179,21 +182,27 @@ impl CorrelationContextExt for Context {
             None => self.with_correlation_id(CorrelationId::generate()),
         }
     }
+
+    fn correlation_value(&self) -> Option<StringValue> {
+        let c = self.get::<Correlation>()?;
+        let value = (c.attribute).get_or_init(|| Arc::<str>::from(c.id.as_str()).into());
+        Some(value.clone())
+    }
+}
+
+/// `to` with the correlation id of `from` (its shared attribute value too), if it has one.
+pub(crate) fn with_correlation_of(to: Context, from: &Context) -> Context {
+    match from.get::<Correlation>() {
+        Some(c) => to.with_value(c.clone()),
+        None => to,
+    }
 }
 
 /// What a [`Context`] holds: the id, and its text as a span attribute value, made by the first
 /// span that records it and shared by every later one (a handler that sends several messages
 /// copies the id once, not once per message).
+#[derive(Clone)]
 struct Correlation {
     id: CorrelationId,
     attribute: OnceLock<StringValue>,
-}
-
-/// The correlation id of `cx` as an attribute value (a reference count after the first call).
-pub(crate) fn correlation_attribute(cx: &Context) -> Option<StringValue> {
-    let c = cx.get::<Correlation>()?;
-    let value = c
-        .attribute
-        .get_or_init(|| Arc::<str>::from(c.id.as_str()).into());
-    Some(value.clone())
 }

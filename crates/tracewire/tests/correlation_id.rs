@@ -53,3 +53,16 @@ fn generated_ids_are_valid_and_distinct() {
     assert_eq!(a.as_str().len(), 36, "hyphenated UUID");
     assert_eq!(a.as_str().as_bytes()[14], b'4', "UUID version 4");
 }
+
+#[test]
+fn the_attribute_value_is_made_once_per_context() {
+    use tracewire::CorrelationContextExt;
+    let cx = opentelemetry::Context::new().with_correlation_id_or_new();
+    let (a, b) = (
+        cx.correlation_value().unwrap(),
+        cx.correlation_value().unwrap(),
+    );
+    assert_eq!(a.as_str(), cx.correlation_id().unwrap().as_str());
+    assert!(std::ptr::eq(a.as_str(), b.as_str()), "shared, not copied");
+    assert!(opentelemetry::Context::new().correlation_value().is_none());
+}

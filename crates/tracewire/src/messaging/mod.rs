@@ -372,7 +372,7 @@ impl Messaging {
         if let Some(t) = dest.template {
             attrs.push(KeyValue::new(attr::DESTINATION_TEMPLATE, t));
         }
-        if let Some(id) = crate::correlation::correlation_attribute(parent) {
+        if let Some(id) = parent.correlation_value() {
             attrs.push(KeyValue::new(attr::CONVERSATION_ID, id));
         }
         if let Some(size) = spec.body_size {
@@ -426,10 +426,7 @@ fn carry(base: &Context, message: &Context) -> Context {
             opentelemetry::baggage::KeyValueMetadata::new(k.clone(), v.clone(), m.clone())
         }));
     }
-    match message.correlation_id() {
-        Some(id) => cx.with_correlation_id(*id),
-        None => cx,
-    }
+    crate::correlation::with_correlation_of(cx, message)
 }
 
 /// Untrusted bytes made safe to record: at most 1 KiB, invalid UTF-8 and control characters

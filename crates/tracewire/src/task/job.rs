@@ -4,7 +4,6 @@
 use super::Traced;
 use crate::messaging::{OpenSpan, Outcome};
 use crate::tracer::AnyTracer;
-use crate::CorrelationContextExt;
 use opentelemetry::trace::{Link, SpanBuilder, SpanKind, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
 use std::any::Any;
@@ -130,10 +129,7 @@ impl Job {
         } else {
             Vec::new()
         };
-        let root = match parent.correlation_id() {
-            Some(id) => Context::new().with_correlation_id(*id),
-            None => Context::new(),
-        };
+        let root = crate::correlation::with_correlation_of(Context::new(), parent);
         start_internal(&tracer, job_name(&self.name), &root, links)
     }
 }
