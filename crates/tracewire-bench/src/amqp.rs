@@ -2,7 +2,7 @@
 //! and consume with a manual ack per message (prefetch 256).
 
 use crate::harness::{Mode, PerMode, Row};
-use crate::in_flight::{acknowledged, InFlight};
+use crate::in_flight::{acknowledged, in_flight};
 use crate::setup::{sending_context, Telemetry, PAYLOAD};
 use futures_util::StreamExt;
 use lapin::options::{
@@ -89,6 +89,20 @@ impl Publish {
             queue: queue_name.into(),
         }
     }
+
+    /// What the raw channel sends in `mode`: nothing, the headers tracewire writes, or
+    /// tracewire's own inject.
+    fn properties(&self, mode: Mode) -> BasicProperties {
+        match mode {
+            Mode::Raw => BasicProperties::default(),
+            Mode::Propagation => tracewire_amqp::inject(
+                &self.propagator,
+                &opentelemetry::Context::current(),
+                BasicProperties::default(),
+            ),
+            _ => self.properties.clone(),
+        }
+    }
 }
 
 impl Row for Publish {
@@ -97,50 +111,35 @@ impl Row for Publish {
     }
 
     async fn run(&mut self, mode: Mode, n: u32) {
-        let options = BasicPublishOptions::default();
-        let exchange = ShortString::from("");
+        let (options, exchange) = (BasicPublishOptions::default(), ShortString::from(""));
+        let (n, queue) = (u64::from(n), &self.queue);
         if mode.runs_wrapper() {
             let channel = self.traced.get(mode);
-            let mut confirms = InFlight::new(self.window, acknowledged);
-            for _ in 0..n {
+            in_flight(n, self.window, acknowledged, async || {
                 let properties = BasicProperties::default();
-                let confirm = channel
-                    .basic_publish(
-                        exchange.clone(),
-                        self.queue.clone(),
-                        options,
-                        &PAYLOAD,
-                        properties,
-                    )
-                    .await;
-                confirms.push(confirm.expect("published")).await;
-            }
-            confirms.finish().await;
+                let publish = channel.basic_publish(
+                    exchange.clone(),
+                    queue.clone(),
+                    options,
+                    &PAYLOAD,
+                    properties,
+                );
+                publish.await.expect("published")
+            })
+            .await
         } else {
-            let mut confirms = InFlight::new(self.window, acknowledged);
-            for _ in 0..n {
-                let properties = match mode {
-                    Mode::Raw => BasicProperties::default(),
-                    Mode::Propagation => tracewire_amqp::inject(
-                        &self.propagator,
-                        &opentelemetry::Context::current(),
-                        BasicProperties::default(),
-                    ),
-                    _ => self.properties.clone(),
-                };
-                let confirm = self
-                    .channel
-                    .basic_publish(
-                        exchange.clone(),
-                        self.queue.clone(),
-                        options,
-                        &PAYLOAD,
-                        properties,
-                    )
-                    .await;
-                confirms.push(confirm.expect("published")).await;
-            }
-            confirms.finish().await;
+            in_flight(n, self.window, acknowledged, async || {
+                let properties = self.properties(mode);
+                let publish = self.channel.basic_publish(
+                    exchange.clone(),
+                    queue.clone(),
+                    options,
+                    &PAYLOAD,
+                    properties,
+                );
+                publish.await.expect("published")
+            })
+            .await
         }
     }
 }
@@ -174,21 +173,18 @@ impl Consume {
                 Mode::Raw => BasicProperties::default(),
                 _ => traced_properties(),
             };
-            let mut confirms = InFlight::new(1024, acknowledged);
-            for _ in 0..per_mode {
+            in_flight(per_mode, 1024, acknowledged, async || {
                 let options = BasicPublishOptions::default();
-                let confirm = filler
-                    .basic_publish(
-                        "".into(),
-                        name.as_str().into(),
-                        options,
-                        &PAYLOAD,
-                        properties.clone(),
-                    )
-                    .await;
-                confirms.push(confirm.expect("published")).await;
-            }
-            confirms.finish().await;
+                let publish = filler.basic_publish(
+                    "".into(),
+                    name.as_str().into(),
+                    options,
+                    &PAYLOAD,
+                    properties.clone(),
+                );
+                publish.await.expect("published")
+            })
+            .await;
             let channel = channel(connection).await;
             channel
                 .basic_qos(256, BasicQosOptions::default())

@@ -1,42 +1,30 @@
-//! Operations kept in flight (publisher confirms, publish acks): at most a window of them, the
-//! oldest awaited first, each outcome checked.
+//! Operations kept in flight (Kafka sends, publisher confirms, publish acks): at most a window of
+//! them, the oldest awaited first, each outcome checked.
 
 use std::collections::VecDeque;
 use std::fmt::Debug;
 use std::future::IntoFuture;
 
-/// At most `limit` futures outstanding; `check` runs on each output.
-pub struct InFlight<F: IntoFuture> {
+/// Starts `n` operations with `start`, keeping at most `limit` outstanding (1: each awaited
+/// before the next), and runs `check` on each outcome; returns when all are in.
+pub async fn in_flight<F: IntoFuture>(
+    n: u64,
     limit: usize,
     check: fn(F::Output),
-    queue: VecDeque<F>,
-}
-
-impl<F: IntoFuture> InFlight<F> {
-    /// An empty window of `limit` (1: each operation awaited before the next).
-    pub fn new(limit: usize, check: fn(F::Output)) -> Self {
-        InFlight {
-            limit: limit.max(1),
-            check,
-            queue: VecDeque::with_capacity(limit),
-        }
-    }
-
-    /// Adds `operation`, first awaiting the oldest when the window is full.
-    pub async fn push(&mut self, operation: F) {
-        if self.queue.len() == self.limit {
-            if let Some(oldest) = self.queue.pop_front() {
-                (self.check)(oldest.await);
+    mut start: impl AsyncFnMut() -> F,
+) {
+    let limit = limit.max(1);
+    let mut queue = VecDeque::with_capacity(limit);
+    for _ in 0..n {
+        if queue.len() == limit {
+            if let Some(oldest) = queue.pop_front() {
+                check(oldest.await);
             }
         }
-        self.queue.push_back(operation);
+        queue.push_back(start().await);
     }
-
-    /// Awaits every operation still outstanding.
-    pub async fn finish(self) {
-        for operation in self.queue {
-            (self.check)(operation.await);
-        }
+    for operation in queue {
+        check(operation.await);
     }
 }
 

@@ -5,7 +5,7 @@
 //! the broker. Both rows also run the peer.
 
 use crate::harness::{Mode, PerMode, Row};
-use crate::in_flight::InFlight;
+use crate::in_flight::in_flight;
 use crate::peer;
 use crate::setup::{sending_context, Telemetry, PAYLOAD};
 use futures_channel::oneshot::Canceled;
@@ -113,41 +113,38 @@ impl Row for Produce {
     /// A chunk's sends all in flight; the chunk ends when every delivery report is in.
     async fn run(&mut self, mode: Mode, n: u32) {
         let topic = self.topic.as_str();
-        let all = n as usize;
+        let (n, all) = (u64::from(n), n as usize);
+        let record = || FutureRecord::<(), [u8]>::to(topic).payload(&PAYLOAD);
         match mode {
             Mode::Raw | Mode::RawHeaders | Mode::Propagation => {
-                let mut deliveries = InFlight::new(all, written);
-                for _ in 0..n {
-                    let record = FutureRecord::<(), [u8]>::to(topic).payload(&PAYLOAD);
+                in_flight(n, all, written, async || {
                     let record = match mode {
-                        Mode::Raw => record,
-                        Mode::RawHeaders => record.headers(self.headers.clone()),
-                        _ => record.inject_context(&self.propagator, &Context::current()),
+                        Mode::Raw => record(),
+                        Mode::RawHeaders => record().headers(self.headers.clone()),
+                        _ => record().inject_context(&self.propagator, &Context::current()),
                     };
                     let sent = self.producer.send_result(record).map_err(|(e, _)| e);
-                    deliveries.push(sent.expect("enqueued")).await;
-                }
-                deliveries.finish().await;
+                    sent.expect("enqueued")
+                })
+                .await
             }
             Mode::PeerUnsampled | Mode::PeerBatch => {
-                let tracer = self.peer.get(mode);
-                let mut deliveries = InFlight::new(all, |()| {});
-                for _ in 0..n {
-                    let propagator = &self.peer_propagator;
-                    let sent = peer::send(&self.producer, tracer, propagator, topic, &PAYLOAD);
-                    deliveries.push(sent).await;
-                }
-                deliveries.finish().await;
+                let (tracer, propagator) = (self.peer.get(mode), &self.peer_propagator);
+                in_flight(
+                    n,
+                    all,
+                    |()| {},
+                    async || peer::send(&self.producer, tracer, propagator, topic, &PAYLOAD),
+                )
+                .await
             }
             _ => {
                 let traced = self.traced.get(mode);
-                let mut deliveries = InFlight::new(all, written);
-                for _ in 0..n {
-                    let record = FutureRecord::<(), [u8]>::to(topic).payload(&PAYLOAD);
-                    let sent = traced.send_result(record).map_err(|(e, _)| e);
-                    deliveries.push(sent.expect("enqueued")).await;
-                }
-                deliveries.finish().await;
+                in_flight(n, all, written, async || {
+                    let sent = traced.send_result(record()).map_err(|(e, _)| e);
+                    sent.expect("enqueued")
+                })
+                .await
             }
         }
     }
@@ -174,14 +171,14 @@ impl Consume {
         let headed = topic(brokers, "tracewire-bench-headed").await;
         let producer = producer(brokers);
         for (topic, headers) in [(&plain, None), (&headed, Some(traced_headers()))] {
-            let mut deliveries = InFlight::new(10_000, written); // under librdkafka's queue limit
-            for _ in 0..per_mode {
+            // At most 10,000 in flight: under librdkafka's queue limit.
+            in_flight(per_mode, 10_000, written, async || {
                 let mut record = FutureRecord::<(), [u8]>::to(topic).payload(&PAYLOAD);
                 record.headers = headers.clone();
                 let sent = producer.send_result(record).map_err(|(e, _)| e);
-                deliveries.push(sent.expect("enqueued")).await;
-            }
-            deliveries.finish().await;
+                sent.expect("enqueued")
+            })
+            .await;
         }
         let messaging = telemetry.messaging(tracewire_kafka::builder);
         let mut consumers = Vec::new();

@@ -8,6 +8,9 @@
 //! ```
 
 #![allow(unreachable_pub)] // a binary: nothing here is reachable from outside anyway
+// `in_flight` operations are started (awaited: enqueued) and return their acknowledgement, awaited
+// later, on purpose.
+#![allow(clippy::async_yields_async)]
 
 mod alloc;
 mod amqp;

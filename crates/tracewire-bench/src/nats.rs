@@ -2,7 +2,7 @@
 //! JetStream pull consume (each message acked).
 
 use crate::harness::{Mode, PerMode, Row};
-use crate::in_flight::{acknowledged, InFlight};
+use crate::in_flight::{acknowledged, in_flight};
 use crate::setup::{sending_context, Telemetry, PAYLOAD};
 use async_nats::jetstream::{self, consumer, stream};
 use async_nats::{Client, HeaderMap, Subject};
@@ -271,25 +271,24 @@ impl Row for JsPublish {
     }
 
     async fn run(&mut self, mode: Mode, n: u32) {
+        let n = u64::from(n);
         if !mode.runs_wrapper() {
-            let mut acks = InFlight::new(IN_FLIGHT, acknowledged);
-            for _ in 0..n {
+            in_flight(n, IN_FLIGHT, acknowledged, async || {
                 let subject = self.subject.clone();
                 let ack = match self.nats.headers(mode) {
                     None => self.js.publish(subject, payload()).await,
                     Some(h) => self.js.publish_with_headers(subject, h, payload()).await,
                 };
-                acks.push(ack.expect("published")).await;
-            }
-            acks.finish().await;
+                ack.expect("published")
+            })
+            .await
         } else {
             let js = self.traced.get(mode);
-            let mut acks = InFlight::new(IN_FLIGHT, acknowledged);
-            for _ in 0..n {
+            in_flight(n, IN_FLIGHT, acknowledged, async || {
                 let ack = js.publish(self.subject.clone(), payload()).await;
-                acks.push(ack.expect("published")).await;
-            }
-            acks.finish().await;
+                ack.expect("published")
+            })
+            .await
         }
     }
 }
@@ -318,15 +317,14 @@ impl JsConsume {
         for (i, &mode) in Mode::TRACEWIRE.iter().enumerate() {
             let subject = Subject::from(format!("tracewire.js.consume.{i}"));
             let headers = (mode != Mode::Raw).then(|| nats.headers.clone());
-            let mut acks = InFlight::new(1024, acknowledged);
-            for _ in 0..per_mode {
+            in_flight(per_mode, 1024, acknowledged, async || {
                 let ack = match headers.clone() {
                     None => js.publish(subject.clone(), payload()).await,
                     Some(h) => js.publish_with_headers(subject.clone(), h, payload()).await,
                 };
-                acks.push(ack.expect("published")).await;
-            }
-            acks.finish().await;
+                ack.expect("published")
+            })
+            .await;
             let consumer: consumer::PullConsumer = stream
                 .create_consumer(consumer::pull::Config {
                     filter_subject: subject.to_string(),
