@@ -7,9 +7,10 @@
 //! scripts/brokers.sh && cargo run --release -p tracewire-bench -- [ROW…] [--rounds 5] [--scale 1]
 //! ```
 
-#![allow(unreachable_pub)] // a binary: nothing here is reachable from outside anyway
-// `in_flight` operations are started (awaited: enqueued) and return their acknowledgement, awaited
-// later, on purpose.
+// A binary: nothing here is reachable from outside anyway.
+#![allow(unreachable_pub)]
+// `in_flight` starts each operation (awaited: enqueued) and gets back its acknowledgement, a
+// future awaited later, on purpose.
 #![allow(clippy::async_yields_async)]
 
 mod alloc;
