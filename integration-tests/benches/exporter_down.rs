@@ -9,7 +9,8 @@ use opentelemetry::global::BoxedTracer;
 use opentelemetry::trace::TracerProvider;
 use opentelemetry::Context;
 use std::time::Instant;
-use tracewire::messaging::{Messaging, OperationSpec, OperationType, Outcome};
+use tracewire::messaging::{Messaging, OperationSpec, OperationType};
+use tracewire::Outcome;
 use tracewire_telemetry::{Config, LogTarget, SpanLogTarget, Telemetry, TelemetryGuard};
 
 const MESSAGES: u32 = 100_000;
@@ -53,7 +54,7 @@ fn telemetry(
         .span_log(span_log)
         .build()
         .unwrap();
-    let m = Messaging::builder("rabbitmq")
+    let m = Messaging::builder(tracewire::messaging::System::new("rabbitmq"))
         .tracer(BoxedTracer::new(Box::new(
             guard.tracer_provider().tracer("bench"),
         )))

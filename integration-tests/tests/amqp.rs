@@ -82,7 +82,7 @@ impl Rabbit {
     async fn consumer(&self, queue: &str) -> TracedConsumer {
         let c = self
             .traced
-            .channel()
+            .inner()
             .basic_consume(
                 queue.into(),
                 "".into(),
@@ -152,7 +152,7 @@ async fn trace_baggage_and_correlation_id_survive_publish_and_consume() {
     let delivery = next(&mut consumer).await;
     assert_eq!(
         delivery
-            .delivery()
+            .message()
             .properties
             .correlation_id()
             .as_ref()
@@ -240,7 +240,7 @@ async fn a_caller_set_correlation_property_is_never_overwritten() {
         .unwrap();
     let d = next(&mut consumer).await;
     assert_eq!(
-        d.delivery()
+        d.message()
             .properties
             .correlation_id()
             .as_ref()
@@ -347,7 +347,7 @@ async fn garbage_headers_are_delivered_and_acked_with_a_fresh_trace() {
     for _ in &cases {
         let d = next(&mut consumer).await;
         let case = d
-            .delivery()
+            .message()
             .properties
             .message_id()
             .clone()
@@ -406,7 +406,7 @@ async fn a_nacked_and_requeued_message_keeps_its_original_trace() {
         .await
         .unwrap();
     let again = next(&mut consumer).await;
-    assert!(again.delivery().redelivered);
+    assert!(again.message().redelivered);
     assert_eq!(again.context().span().span_context().trace_id(), original);
     again.ack(BasicAckOptions::default()).await.unwrap();
     let name = format!("process amq.default:{queue}:{queue}");
@@ -458,7 +458,7 @@ async fn an_rpc_round_trip_is_one_trace() {
         .unwrap();
 
     let request = next(&mut request_consumer).await;
-    let props = request.delivery().properties.clone();
+    let props = request.message().properties.clone();
     request
         .in_context(async {
             r.traced
@@ -480,7 +480,7 @@ async fn an_rpc_round_trip_is_one_trace() {
     assert_eq!(reply.data(), b"pong");
     assert_eq!(
         reply
-            .delivery()
+            .message()
             .properties
             .correlation_id()
             .as_ref()
@@ -629,7 +629,7 @@ async fn the_hostile_corpus_is_delivered_and_acked() {
     for _ in &sent {
         let d = next(&mut consumer).await;
         let name = d
-            .delivery()
+            .message()
             .properties
             .message_id()
             .clone()

@@ -93,7 +93,7 @@ async fn a_broker_restart_loses_no_confirmed_message_and_no_trace() {
         }
     }
     let consumer = ch
-        .channel()
+        .inner()
         .basic_consume(
             queue.as_str().into(),
             "".into(),
@@ -117,7 +117,7 @@ async fn a_broker_restart_loses_no_confirmed_message_and_no_trace() {
     for (id, trace) in &seen {
         assert_eq!(trace, &trace_of[id], "{id} carries its producer's trace");
     }
-    ch.channel()
+    ch.inner()
         .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
         .await
         .unwrap();

@@ -66,7 +66,7 @@ async fn a_broker_outage_loses_no_confirmed_message_and_no_trace() {
         .set("group.id", "check")
         .set("auto.offset.reset", "earliest");
     let consumer = TracedConsumer::from_config_with(&config, messaging()).unwrap();
-    consumer.consumer().subscribe(&["orders"]).unwrap();
+    consumer.inner().subscribe(&["orders"]).unwrap();
     let mut seen: HashMap<String, String> = HashMap::new();
     while seen.len() < MESSAGES {
         let m = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
@@ -75,7 +75,7 @@ async fn a_broker_outage_loses_no_confirmed_message_and_no_trace() {
             .unwrap();
         let id = String::from_utf8_lossy(m.message().payload().unwrap()).into_owned();
         seen.insert(id, m.context().span().span_context().trace_id().to_string());
-        m.finish(tracewire::messaging::Outcome::Ok);
+        m.finish(tracewire::Outcome::Ok);
     }
     for (id, trace) in &seen {
         assert_eq!(trace, &trace_of[id], "{id} carries its producer's trace");

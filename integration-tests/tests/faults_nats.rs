@@ -87,7 +87,7 @@ async fn a_server_restart_loses_no_confirmed_message_and_no_trace() {
         .unwrap();
     let messaging = Messaging::builder(SYSTEM).tracer(rec.tracer()).build();
     let js = TracedJetStream::with_messaging(jetstream::new(client), messaging.clone());
-    js.context()
+    js.inner()
         .create_stream(stream::Config {
             name: "RESTART".into(),
             subjects: vec!["restart.>".into()],
@@ -132,7 +132,7 @@ async fn a_server_restart_loses_no_confirmed_message_and_no_trace() {
         }
     }
 
-    let stream = js.context().get_stream("RESTART").await.unwrap();
+    let stream = js.inner().get_stream("RESTART").await.unwrap();
     let pull = stream
         .create_consumer(consumer::pull::Config {
             durable_name: Some("check".into()),
@@ -140,7 +140,7 @@ async fn a_server_restart_loses_no_confirmed_message_and_no_trace() {
         })
         .await
         .unwrap();
-    let mut messages = TracedJsStream::new(pull.messages().await.unwrap(), messaging);
+    let mut messages = TracedJsStream::with_messaging(pull.messages().await.unwrap(), messaging);
     let mut seen: HashMap<String, String> = HashMap::new();
     while seen.len() < MESSAGES {
         let m = tokio::time::timeout(Duration::from_secs(10), messages.next())

@@ -65,7 +65,7 @@ fn consumer(rec: &SpanRecorder, topic: &str) -> TracedConsumer {
         tracewire_kafka::builder().tracer(rec.tracer()).build(),
     )
     .unwrap();
-    consumer.consumer().subscribe(&[topic]).unwrap();
+    consumer.inner().subscribe(&[topic]).unwrap();
     consumer
 }
 
@@ -256,7 +256,7 @@ async fn a_forwarded_message_carries_the_new_parent() {
         forwarded.context().span().span_context().trace_id(),
         send_b.span_context.trace_id()
     );
-    forwarded.finish(tracewire::messaging::Outcome::Ok);
+    forwarded.finish(tracewire::Outcome::Ok);
     assert_eq!(
         rec.span(&format!("process {second}")).parent_span_id,
         send_b.span_context.span_id(),
@@ -494,7 +494,7 @@ async fn batches_link_every_message_and_empty_polls_make_no_span() {
         "each handler ran in its message's context, in order"
     );
     consumer
-        .consumer()
+        .inner()
         .commit_consumer_state(CommitMode::Sync)
         .unwrap();
     let batch_span = rec
@@ -603,7 +603,7 @@ async fn a_message_redelivered_after_a_crash_keeps_its_trace() {
         tracewire_kafka::builder().tracer(rec.tracer()).build(),
     )
     .unwrap();
-    first.consumer().subscribe(&[&topic]).unwrap();
+    first.inner().subscribe(&[&topic]).unwrap();
     let m = next(&first).await;
     let original = m.context().span().span_context().trace_id();
     drop(m); // the handler crashed: no commit
@@ -613,7 +613,7 @@ async fn a_message_redelivered_after_a_crash_keeps_its_trace() {
         tracewire_kafka::builder().tracer(rec.tracer()).build(),
     )
     .unwrap();
-    second.consumer().subscribe(&[&topic]).unwrap();
+    second.inner().subscribe(&[&topic]).unwrap();
     let again = next(&second).await;
     assert_eq!(again.context().span().span_context().trace_id(), original);
     assert_eq!(original, cx.span().span_context().trace_id());

@@ -135,12 +135,12 @@ struct Js {
 async fn jetstream(rec: &SpanRecorder) -> Js {
     let nats = nats(rec).await;
     let js = TracedJetStream::with_messaging(
-        jetstream::new(nats.client().clone()),
+        jetstream::new(nats.inner().clone()),
         nats.messaging().clone(),
     );
     let stream = unique("TW").replace('-', "_");
     let subject = format!("{stream}.orders");
-    js.context()
+    js.inner()
         .create_stream(stream::Config {
             name: stream.clone(),
             subjects: vec![format!("{stream}.>")],
@@ -168,7 +168,7 @@ impl Js {
     }
 
     async fn pull(&self) -> consumer::PullConsumer {
-        let stream = self.js.context().get_stream(&self.stream).await.unwrap();
+        let stream = self.js.inner().get_stream(&self.stream).await.unwrap();
         stream
             .create_consumer(consumer::pull::Config {
                 durable_name: Some("workers".into()),
@@ -179,7 +179,7 @@ impl Js {
     }
 
     async fn cleanup(self) {
-        self.js.context().delete_stream(&self.stream).await.unwrap();
+        self.js.inner().delete_stream(&self.stream).await.unwrap();
     }
 }
 
@@ -195,7 +195,7 @@ async fn jetstream_publish_ack_and_pull_consume() {
         "the PublishAck, untouched"
     );
     let consumer = js.pull().await;
-    let mut messages = TracedJsStream::new(
+    let mut messages = TracedJsStream::with_messaging(
         consumer.messages().await.unwrap(),
         js.js.messaging().clone(),
     );
@@ -224,7 +224,7 @@ async fn jetstream_push_consumer() {
     let js = jetstream(&rec).await;
     let cx = request_context(&rec);
     js.publish_in(&cx).await;
-    let stream = js.js.context().get_stream(&js.stream).await.unwrap();
+    let stream = js.js.inner().get_stream(&js.stream).await.unwrap();
     let deliver = unique("deliver");
     let push: consumer::PushConsumer = stream
         .create_consumer(consumer::push::Config {
@@ -235,7 +235,7 @@ async fn jetstream_push_consumer() {
         .await
         .unwrap();
     let mut messages =
-        TracedJsStream::new(push.messages().await.unwrap(), js.js.messaging().clone());
+        TracedJsStream::with_messaging(push.messages().await.unwrap(), js.js.messaging().clone());
     let m = messages.next().await.unwrap().unwrap();
     assert_carries(m.context(), cx.span().span_context().trace_id());
     m.ack().await.unwrap();
@@ -249,7 +249,7 @@ async fn a_nak_redelivery_keeps_the_original_trace_and_in_progress_keeps_the_spa
     let cx = request_context(&rec);
     js.publish_in(&cx).await;
     let consumer = js.pull().await;
-    let mut messages = TracedJsStream::new(
+    let mut messages = TracedJsStream::with_messaging(
         consumer.messages().await.unwrap(),
         js.js.messaging().clone(),
     );
@@ -362,7 +362,7 @@ async fn hostile_headers_are_delivered_with_a_fresh_trace() {
     let nats = nats(&rec).await;
     let subject = unique("hostile");
     let mut sub = nats.subscribe(subject.clone()).await.unwrap();
-    nats.client().flush().await.unwrap(); // the server knows the subscription before raw publishes
+    nats.inner().flush().await.unwrap(); // the server knows the subscription before raw publishes
     let tp = b"traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".as_slice();
     let tp2 = b"traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b8-01".as_slice();
     let long = [b"traceparent: ".as_slice(), &[b'a'; 60_000]].concat();
@@ -425,7 +425,7 @@ async fn async_nats_loses_messages_with_non_utf8_headers_before_any_wrapper_sees
     let nats = nats(&rec).await;
     let subject = unique("non-utf8");
     let mut sub = nats.subscribe(subject.clone()).await.unwrap();
-    nats.client().flush().await.unwrap();
+    nats.inner().flush().await.unwrap();
     raw_hpub(&subject, &[b"traceparent: \xff\xfe\xfd"], b"lost");
     let got = tokio::time::timeout(std::time::Duration::from_secs(3), sub.next()).await;
     assert!(
@@ -443,7 +443,7 @@ async fn the_hostile_corpus_is_delivered_and_processed() {
     let nats = nats(&rec).await;
     let subject = unique("hostile-corpus");
     let mut sub = nats.subscribe(subject.clone()).await.unwrap();
-    nats.client().flush().await.unwrap();
+    nats.inner().flush().await.unwrap();
     let (mut sent, mut skipped) = (Vec::new(), Vec::new());
     for case in corpus() {
         // Header lines cannot hold CR/LF, async-nats drops non-UTF-8 headers (see the canary

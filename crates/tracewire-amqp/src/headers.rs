@@ -4,8 +4,9 @@ use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::BasicProperties;
 use opentelemetry::Context;
 use std::collections::BTreeMap;
-use tracewire::carrier::{HeaderReader, HeaderRejected, HeaderWriter, CORRELATION_HEADER};
-use tracewire::{CorrelationContextExt, Propagator};
+use tracewire::carrier::{HeaderReader, HeaderRejected, HeaderWriter, Transport};
+use tracewire::header::CORRELATION_HEADER;
+use tracewire::{CorrelationContextExt, Extracted, Propagator};
 
 /// Reads a message's headers. Long strings, short strings and byte arrays are read as bytes (and
 /// the string members of a field array as several values); values of other types (integers,
@@ -58,6 +59,8 @@ fn scalar_bytes(value: &AMQPValue) -> Option<&[u8]> {
     }
 }
 
+impl Transport for AmqpHeaders<'_> {}
+
 impl HeaderReader for AmqpHeaders<'_> {
     fn values<'s>(&'s self, name: &str) -> impl Iterator<Item = &'s [u8]> {
         let fallback = if name.eq_ignore_ascii_case(CORRELATION_HEADER)
@@ -105,6 +108,8 @@ impl AmqpHeadersMut {
     }
 }
 
+impl Transport for AmqpHeadersMut {}
+
 impl HeaderWriter for AmqpHeadersMut {
     fn set(&mut self, name: &str, value: &[u8]) -> Result<(), HeaderRejected> {
         // The fallible constructor: ShortString's From impls panic past 255 bytes.
@@ -133,9 +138,12 @@ impl HeaderWriter for AmqpHeadersMut {
 /// use tracewire::{CorrelationContextExt, Propagator};
 ///
 /// let cx = Context::new().with_correlation_id_or_new();
-/// let props = tracewire_amqp::inject(&Propagator::new(), &cx, BasicProperties::default());
+/// let propagator = Propagator::new();
+/// let props = tracewire_amqp::inject(&propagator, &cx, BasicProperties::default());
 /// let id = cx.correlation_id().unwrap().as_str();
 /// assert_eq!(props.correlation_id().as_ref().map(|s| s.as_str()), Some(id));
+/// let extracted = tracewire_amqp::extract(&propagator, &props);
+/// assert_eq!(extracted.context.correlation_id(), cx.correlation_id());
 /// ```
 pub fn inject(
     propagator: &Propagator,
@@ -154,6 +162,12 @@ pub fn inject(
         }
     }
     properties
+}
+
+/// The context a message carries (its headers, and the `correlation-id` property as the
+/// fallback), extracted with `propagator`: never fails, problems counted.
+pub fn extract(propagator: &Propagator, properties: &BasicProperties) -> Extracted {
+    propagator.extract(&AmqpHeaders::new(properties))
 }
 
 #[cfg(test)]

@@ -13,13 +13,13 @@
 //! # async fn run() -> lapin::Result<()> {
 //! let conn = Connection::connect("amqp://127.0.0.1:5672", ConnectionProperties::default()).await?;
 //! let channel = TracedChannel::new(conn.create_channel().await?);
-//! channel.channel().confirm_select(ConfirmSelectOptions::default()).await?;
+//! channel.inner().confirm_select(ConfirmSelectOptions::default()).await?;
 //! let confirm = channel
 //!     .basic_publish("".into(), "payments".into(), BasicPublishOptions::default(), b"{}", BasicProperties::default())
 //!     .await?;
 //! confirm.await?; // the publish span ends on the broker's confirm
 //!
-//! let consumer = channel.channel()
+//! let consumer = channel.inner()
 //!     .basic_consume("payments".into(), "".into(), BasicConsumeOptions::default(), FieldTable::default())
 //!     .await?;
 //! let mut deliveries = TracedConsumer::new(consumer);
@@ -39,15 +39,27 @@ mod destination;
 mod headers;
 mod publish;
 
-pub use consume::{TracedConsumer, TracedDelivery};
+pub use consume::{TracedConsumer, TracedDelivery, WrapDelivery};
 pub use destination::{consume_destination, publish_destination, DEFAULT_EXCHANGE};
-pub use headers::{inject, AmqpHeaders, AmqpHeadersMut};
-pub use publish::{ReplyError, TracedChannel, TracedConfirm, SYSTEM};
+pub use headers::{extract, inject, AmqpHeaders, AmqpHeadersMut};
+pub use publish::{ReplyError, TracedChannel, TracedConfirm};
 
-use tracewire::messaging::Messaging;
+use tracewire::messaging::{Messaging, MessagingBuilder, System};
 
-/// Default instrumentation for RabbitMQ: `messaging.system = rabbitmq`, the global tracer, the
-/// default propagator. Start from [`Messaging::builder`] with [`SYSTEM`] to change any of it.
+/// `messaging.rabbitmq.destination.routing_key`.
+pub const RABBITMQ_ROUTING_KEY: &str = "messaging.rabbitmq.destination.routing_key";
+/// `messaging.rabbitmq.message.delivery_tag`.
+pub const RABBITMQ_DELIVERY_TAG: &str = "messaging.rabbitmq.message.delivery_tag";
+
+/// RabbitMQ: `messaging.system = rabbitmq`.
+pub const SYSTEM: System = System::new("rabbitmq");
+
+/// Default instrumentation for RabbitMQ: [`SYSTEM`], the global tracer, the default propagator.
 pub fn messaging() -> Messaging {
-    Messaging::builder(SYSTEM).build()
+    builder().build()
+}
+
+/// A [`Messaging`] builder for RabbitMQ, to change the topology, hooks, tracer…
+pub fn builder() -> MessagingBuilder {
+    Messaging::builder(SYSTEM)
 }

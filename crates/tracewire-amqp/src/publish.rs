@@ -2,24 +2,20 @@
 //! publisher confirm.
 
 use crate::destination::publish_destination;
-use crate::headers::inject;
+use crate::RABBITMQ_ROUTING_KEY;
 use lapin::options::BasicPublishOptions;
 use lapin::types::ShortString;
 use lapin::{BasicProperties, Channel, Confirmation, PublisherConfirm};
 use opentelemetry::{Context, KeyValue};
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{self, Poll};
-use tracewire::messaging::attributes::{MESSAGE_ID, RABBITMQ_ROUTING_KEY};
-use tracewire::messaging::{Messaging, OpenSpan, OperationSpec, OperationType, Outcome};
-
-/// The `messaging.system` of RabbitMQ.
-pub const SYSTEM: &str = "rabbitmq";
+use tracewire::messaging::attributes::MESSAGE_ID;
+use tracewire::messaging::{Messaging, OperationSpec, OperationType};
+use tracewire::wrapper::Settle;
+use tracewire::{OpenSpan, Outcome};
 
 /// A `lapin::Channel` whose publishes carry the current trace context and correlation id.
 #[derive(Clone, Debug)]
 pub struct TracedChannel {
-    channel: Channel,
+    inner: Channel,
     messaging: Messaging,
 }
 
@@ -34,6 +30,10 @@ pub enum ReplyError {
     Amqp(#[from] lapin::Error),
 }
 
+/// lapin's `PublisherConfirm`, which also ends the publish span with the broker's answer (a
+/// nack or a returned message marks it failed). Resolves to lapin's result untouched.
+pub type TracedConfirm = Settle<PublisherConfirm>;
+
 impl TracedChannel {
     /// Wraps `channel` with default instrumentation (`messaging.system = rabbitmq`, the global
     /// tracer, the default propagator).
@@ -43,18 +43,13 @@ impl TracedChannel {
 
     /// Wraps `channel` with your own instrumentation settings.
     pub fn with_messaging(channel: Channel, messaging: Messaging) -> Self {
-        TracedChannel { channel, messaging }
+        TracedChannel {
+            inner: channel,
+            messaging,
+        }
     }
 
-    /// The lapin channel, for everything that needs no tracing.
-    pub fn channel(&self) -> &Channel {
-        &self.channel
-    }
-
-    /// The instrumentation.
-    pub fn messaging(&self) -> &Messaging {
-        &self.messaging
-    }
+    tracewire::wrapper_accessors!(Channel);
 
     /// `basic_publish` in the current context: headers injected (user headers kept), the AMQP
     /// `correlation-id` property set when unset, and a span `publish {exchange}:{routing_key}`.
@@ -78,20 +73,21 @@ impl TracedChannel {
         if let Some(id) = properties.message_id() {
             spec = spec.attribute(KeyValue::new(MESSAGE_ID, id.to_string()));
         }
-        let span = self.messaging.open_send(&Context::current(), spec);
-        let properties = inject(self.messaging.propagator(), span.context(), properties);
+        let (span, properties) =
+            (self.messaging).open_send_with(&Context::current(), spec, |p, cx| {
+                crate::inject(p, cx, properties)
+            });
         let published = self
-            .channel
+            .inner
             .basic_publish(exchange, routing_key, options, payload, properties)
             .await;
         match published {
-            Ok(inner) if self.channel.status().confirm() => Ok(TracedConfirm {
-                inner,
-                span: Some(span),
-            }),
-            Ok(inner) => {
+            Ok(confirm) if self.inner.status().confirm() => {
+                Ok(Settle::new(confirm, span, confirmed))
+            }
+            Ok(confirm) => {
                 span.end(Outcome::Ok);
-                Ok(TracedConfirm { inner, span: None })
+                Ok(Settle::ended(confirm))
             }
             Err(e) => {
                 span.end(Outcome::error("publish", e.to_string()));
@@ -124,36 +120,14 @@ impl TracedChannel {
     }
 }
 
-pin_project_lite::pin_project! {
-    /// lapin's `PublisherConfirm`, which also ends the publish span with the broker's answer.
-    /// Resolves to lapin's result untouched. Dropping it unresolved ends the span unsettled.
-    #[must_use = "the confirm says whether the broker took the message"]
-    #[derive(Debug)]
-    pub struct TracedConfirm {
-        #[pin]
-        inner: PublisherConfirm,
-        span: Option<OpenSpan>,
-    }
-}
-
-impl Future for TracedConfirm {
-    type Output = lapin::Result<Confirmation>;
-
-    fn poll(self: Pin<&mut Self>, task: &mut task::Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let result = std::task::ready!(this.inner.poll(task));
-        if let Some(span) = this.span.take() {
-            span.end(match &result {
-                Ok(Confirmation::Ack(None) | Confirmation::NotRequested) => Outcome::Ok,
-                Ok(Confirmation::Ack(Some(_))) => {
-                    Outcome::error("returned", "the broker returned the message as unroutable")
-                }
-                Ok(Confirmation::Nack(_)) => {
-                    Outcome::error("nack", "the broker nacked the message")
-                }
-                Err(e) => Outcome::error("confirm", e.to_string()),
-            });
+/// What the broker's confirm means for the publish span.
+fn confirmed(result: &lapin::Result<Confirmation>, _: &OpenSpan) -> Outcome {
+    match result {
+        Ok(Confirmation::Ack(None) | Confirmation::NotRequested) => Outcome::Ok,
+        Ok(Confirmation::Ack(Some(_))) => {
+            Outcome::error("returned", "the broker returned the message as unroutable")
         }
-        Poll::Ready(result)
+        Ok(Confirmation::Nack(_)) => Outcome::error("nack", "the broker nacked the message"),
+        Err(e) => Outcome::error("confirm", e.to_string()),
     }
 }

@@ -19,9 +19,9 @@ use rdkafka::message::{Headers, Message, OwnedHeaders};
 use rdkafka::producer::future_producer::OwnedDeliveryResult;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-use tracewire::messaging::Outcome;
+use tracewire::Outcome;
 use tracewire::Propagator;
-use tracewire_kafka::{InjectExt, KafkaHeaders, TracedConsumer, TracedProducer};
+use tracewire_kafka::{KafkaHeaders, TracedConsumer, TracedProducer};
 
 fn config(brokers: &str) -> ClientConfig {
     let mut c = ClientConfig::new();
@@ -60,7 +60,7 @@ fn producer(brokers: &str) -> FutureProducer {
 
 /// The headers tracewire writes for the sending context (what `raw + headers` sends).
 fn traced_headers() -> OwnedHeaders {
-    tracewire_kafka::inject_headers(&Propagator::new(), &sending_context(), None)
+    tracewire_kafka::inject(&Propagator::new(), &sending_context(), None)
 }
 
 /// Producing with sends in flight.
@@ -121,7 +121,11 @@ impl Row for Produce {
                     let record = match mode {
                         Mode::Raw => record(),
                         Mode::RawHeaders => record().headers(self.headers.clone()),
-                        _ => record().inject_context(&self.propagator, &Context::current()),
+                        _ => record().headers(tracewire_kafka::inject(
+                            &self.propagator,
+                            &Context::current(),
+                            None,
+                        )),
                     };
                     let sent = self.producer.send_result(record).map_err(|(e, _)| e);
                     sent.expect("enqueued")
@@ -200,7 +204,7 @@ impl Consume {
             let consumption = match mode {
                 _ if mode.runs_wrapper() => {
                     let messaging = messaging.get(mode).clone();
-                    let traced = TracedConsumer::with_messaging(consumer, Some(group), messaging);
+                    let traced = TracedConsumer::with_messaging(consumer, messaging).group(&group);
                     Consumption::Traced(traced)
                 }
                 Mode::PeerUnsampled | Mode::PeerBatch => {

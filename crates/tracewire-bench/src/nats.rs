@@ -11,7 +11,8 @@ use futures_util::StreamExt;
 use std::cell::Cell;
 use std::time::Duration;
 use tokio::sync::Notify;
-use tracewire::messaging::{Messaging, Outcome};
+use tracewire::messaging::Messaging;
+use tracewire::Outcome;
 use tracewire::Propagator;
 use tracewire_nats::{TracedClient, TracedJetStream, TracedJsStream};
 
@@ -337,7 +338,7 @@ impl JsConsume {
             let messages = if !mode.runs_wrapper() {
                 JsMessages::Raw(messages)
             } else {
-                JsMessages::Traced(TracedJsStream::new(
+                JsMessages::Traced(TracedJsStream::with_messaging(
                     messages,
                     nats.messaging.get(mode).clone(),
                 ))

@@ -2,9 +2,10 @@
 
 use crate::headers::KafkaHeaders;
 use crate::partition::partition_attribute;
+use crate::KAFKA_OFFSET;
 use opentelemetry::{Context, KeyValue, StringValue};
 use rdkafka::consumer::{
-    CommitMode, Consumer, ConsumerContext, DefaultConsumerContext, StreamConsumer,
+    CommitMode, Consumer, ConsumerContext, DefaultConsumerContext, MessageStream, StreamConsumer,
 };
 use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::{BorrowedMessage, Message, OwnedMessage};
@@ -13,9 +14,11 @@ use rdkafka::ClientConfig;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tracewire::messaging::attributes::{CONSUMER_GROUP_NAME, KAFKA_OFFSET};
-use tracewire::messaging::{Messaging, OpenSpan, OperationSpec, OperationType, Outcome};
-use tracewire::task::{Batch, JobOutcome, Traced};
+use tracewire::messaging::attributes::CONSUMER_GROUP_NAME;
+use tracewire::messaging::{Messaging, OperationSpec, OperationType};
+use tracewire::task::{Batch, JobOutcome};
+use tracewire::wrapper::{TracedStream, WrapMessage};
+use tracewire::{OpenSpan, Outcome};
 
 /// A `StreamConsumer` yielding [`TracedMessage`]s. Polls that return no message start no span.
 pub struct TracedConsumer<C: ConsumerContext + 'static = DefaultConsumerContext, R = DefaultRuntime>
@@ -35,6 +38,12 @@ impl<C: ConsumerContext + 'static, R> std::fmt::Debug for TracedConsumer<C, R> {
 }
 
 impl TracedConsumer {
+    /// Wraps `consumer` with default instrumentation. rdkafka does not say a consumer's group:
+    /// name it with [`group`](Self::group), or use [`from_config`](Self::from_config).
+    pub fn new(consumer: StreamConsumer) -> Self {
+        Self::with_messaging(consumer, crate::messaging())
+    }
+
     /// Creates the consumer from `config`, recording its `group.id` as the consumer group.
     pub fn from_config(config: &ClientConfig) -> KafkaResult<Self> {
         Self::from_config_with(config, crate::messaging())
@@ -42,59 +51,52 @@ impl TracedConsumer {
 
     /// As [`from_config`](Self::from_config), with your own instrumentation settings.
     pub fn from_config_with(config: &ClientConfig, messaging: Messaging) -> KafkaResult<Self> {
-        let inner: StreamConsumer = config.create()?;
-        Ok(Self::with_messaging(
-            inner,
-            config.get("group.id").map(str::to_owned),
-            messaging,
-        ))
+        let consumer = Self::with_messaging(config.create()?, messaging);
+        Ok(match config.get("group.id") {
+            Some(group) => consumer.group(group),
+            None => consumer,
+        })
     }
 }
 
 impl<C: ConsumerContext + 'static, R> TracedConsumer<C, R> {
-    /// Wraps `consumer`; `group` is its `group.id` (recorded as `messaging.consumer.group.name`).
-    pub fn with_messaging(
-        consumer: StreamConsumer<C, R>,
-        group: Option<String>,
-        messaging: Messaging,
-    ) -> Self {
+    /// Wraps `consumer` with your own instrumentation settings.
+    pub fn with_messaging(consumer: StreamConsumer<C, R>, messaging: Messaging) -> Self {
         TracedConsumer {
             inner: consumer,
             messaging,
-            group: group.map(|g| {
-                KeyValue::new(CONSUMER_GROUP_NAME, StringValue::from(Arc::<str>::from(g)))
-            }),
+            group: None,
         }
     }
 
-    /// The rdkafka consumer (subscribe, assign, commit state…).
-    pub fn consumer(&self) -> &StreamConsumer<C, R> {
-        &self.inner
+    /// Records `group` (the consumer's `group.id`) as `messaging.consumer.group.name`.
+    pub fn group(mut self, group: &str) -> Self {
+        let name = StringValue::from(Arc::<str>::from(group));
+        self.group = Some(KeyValue::new(CONSUMER_GROUP_NAME, name));
+        self
     }
 
-    /// The instrumentation.
-    pub fn messaging(&self) -> &Messaging {
-        &self.messaging
-    }
+    tracewire::wrapper_accessors!(StreamConsumer<C, R>);
 
     /// The next message, with its span `process {topic}` started; errors untouched.
     pub async fn recv(&self) -> KafkaResult<TracedMessage<'_, C, R>> {
-        let message = self.inner.recv().await?;
-        let span = self.start_span(&message);
-        Ok(TracedMessage {
+        Ok(self.traced(self.inner.recv().await?))
+    }
+
+    /// rdkafka's message stream, yielding traced messages: a `consumer.stream()` loop changes in
+    /// one line. Errors pass through untouched.
+    pub fn stream(&self) -> TracedMessageStream<'_, C, R> {
+        TracedStream::from_parts(self.inner.stream(), WrapKafka(self))
+    }
+
+    fn traced<'c>(&'c self, message: BorrowedMessage<'c>) -> TracedMessage<'c, C, R> {
+        let span =
+            (self.messaging).open_message(&KafkaHeaders::of_message(&message), self.spec(&message));
+        TracedMessage {
             message,
             span,
             consumer: self,
-        })
-    }
-
-    fn start_span(&self, message: &BorrowedMessage<'_>) -> OpenSpan {
-        let extracted = self
-            .messaging
-            .propagator()
-            .extract(&KafkaHeaders::of_message(message));
-        self.messaging
-            .open_consume(&extracted.context, self.spec(message))
+        }
     }
 
     fn spec<'m>(&self, message: &'m BorrowedMessage<'_>) -> OperationSpec<'m> {
@@ -123,11 +125,8 @@ impl<C: ConsumerContext + 'static, R> TracedConsumer<C, R> {
         while batch.messages.len() < max {
             match tokio::time::timeout_at(deadline, self.inner.recv()).await {
                 Ok(Ok(message)) => {
-                    let extracted = self
-                        .messaging
-                        .propagator()
-                        .extract(&KafkaHeaders::of_message(&message));
-                    batch.messages.push((extracted.context, message));
+                    let cx = self.messaging.extract(&KafkaHeaders::of_message(&message));
+                    batch.messages.push((cx, message));
                 }
                 Ok(Err(e)) => batch.errors.push(e),
                 Err(_elapsed) => break,
@@ -159,35 +158,18 @@ impl<C: ConsumerContext + 'static, R> std::fmt::Debug for TracedMessage<'_, C, R
 }
 
 impl<'c, C: ConsumerContext + 'static, R> TracedMessage<'c, C, R> {
-    /// The rdkafka message.
-    pub fn message(&self) -> &BorrowedMessage<'c> {
-        &self.message
-    }
-
-    /// The message's context: its span, baggage and correlation id.
-    pub fn context(&self) -> &Context {
-        self.span.context()
-    }
-
-    /// Runs `fut` (the handler) in the message's context.
-    pub fn in_context<F: Future>(&self, fut: F) -> Traced<F> {
-        self.span.in_context(fut)
-    }
+    tracewire::message_accessors!(BorrowedMessage<'c>);
 
     /// Commits this message's offset and ends the span; rdkafka's result untouched.
     pub fn commit(self, mode: CommitMode) -> KafkaResult<()> {
         let result = self.consumer.inner.commit_message(&self.message, mode);
-        self.span
-            .end(Outcome::after(&result, Outcome::Ok, "commit"));
-        result
+        self.span.end_after(result, Outcome::Ok, "commit")
     }
 
     /// Stores this message's offset (for `enable.auto.offset.store=false`) and ends the span.
     pub fn store_offset(self) -> KafkaResult<()> {
         let result = self.consumer.inner.store_offset_from_message(&self.message);
-        self.span
-            .end(Outcome::after(&result, Outcome::Ok, "commit"));
-        result
+        self.span.end_after(result, Outcome::Ok, "commit")
     }
 
     /// Ends the span with `outcome`, leaving offsets alone.
@@ -195,13 +177,38 @@ impl<'c, C: ConsumerContext + 'static, R> TracedMessage<'c, C, R> {
         self.span.end(outcome);
     }
 
-    /// The detached form, for handing the work to another task: an owned copy of the message
-    /// and its span (end it with [`OpenSpan::end`]; commit through the consumer by topic,
-    /// partition and offset).
+    /// rdkafka's `detach`: an owned copy of the message and its span, for handing the work to
+    /// a task that outlives the consumer's borrow (end the span with [`OpenSpan::end`]; commit
+    /// through the consumer by topic, partition and offset).
     pub fn detach(self) -> (OwnedMessage, OpenSpan) {
         (self.message.detach(), self.span)
     }
 }
+
+/// The consumer's half of [`TracedConsumer::stream`]: turns each message into a
+/// [`TracedMessage`].
+#[derive(Debug)]
+pub struct WrapKafka<'c, C: ConsumerContext + 'static = DefaultConsumerContext, R = DefaultRuntime>(
+    &'c TracedConsumer<C, R>,
+);
+
+impl<'c, C: ConsumerContext + 'static, R> WrapMessage<KafkaResult<BorrowedMessage<'c>>>
+    for WrapKafka<'c, C, R>
+{
+    type Wrapped = KafkaResult<TracedMessage<'c, C, R>>;
+
+    fn messaging(&self) -> &Messaging {
+        &self.0.messaging
+    }
+
+    fn wrap(&self, item: KafkaResult<BorrowedMessage<'c>>) -> Self::Wrapped {
+        item.map(|message| self.0.traced(message))
+    }
+}
+
+/// rdkafka's `MessageStream`, yielding [`TracedMessage`]s ([`TracedConsumer::stream`]).
+pub type TracedMessageStream<'c, C = DefaultConsumerContext, R = DefaultRuntime> =
+    TracedStream<MessageStream<'c, C>, WrapKafka<'c, C, R>>;
 
 /// Messages received together by [`TracedConsumer::recv_batch`], each with its own context.
 pub struct ReceivedBatch<

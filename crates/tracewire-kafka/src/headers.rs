@@ -3,12 +3,10 @@
 
 use crate::raw::{message_headers, owned_headers, RawHeader};
 use opentelemetry::Context;
-use rdkafka::message::ToBytes;
-use rdkafka::message::{BorrowedMessage, Header, OwnedHeaders};
-use rdkafka::producer::{BaseRecord, FutureRecord};
-use rdkafka::util::IntoOpaque;
-use tracewire::carrier::{HeaderReader, PendingHeaders};
-use tracewire::Propagator;
+use rdkafka::message::{BorrowedMessage, Header, OwnedHeaders, OwnedMessage};
+use rdkafka::Message;
+use tracewire::carrier::{AppendHeaders, HeaderReader, Transport};
+use tracewire::{Extracted, Propagator};
 
 /// The headers of a Kafka message as a tracewire carrier. Keys are compared as bytes without
 /// regard to ASCII case; null values are skipped; a non-UTF-8 key is just bytes, never a panic.
@@ -33,6 +31,20 @@ impl<'a> KafkaHeaders<'a> {
     }
 }
 
+impl<'a, 'm> From<&'a BorrowedMessage<'m>> for KafkaHeaders<'a> {
+    fn from(message: &'a BorrowedMessage<'m>) -> Self {
+        Self::of_message(message)
+    }
+}
+
+impl<'a> From<&'a OwnedMessage> for KafkaHeaders<'a> {
+    fn from(message: &'a OwnedMessage) -> Self {
+        Self::of_owned(message.headers())
+    }
+}
+
+impl Transport for KafkaHeaders<'_> {}
+
 impl HeaderReader for KafkaHeaders<'_> {
     fn values<'s>(&'s self, name: &str) -> impl Iterator<Item = &'s [u8]> {
         self.entries
@@ -49,75 +61,93 @@ impl HeaderReader for KafkaHeaders<'_> {
     }
 }
 
-/// Returns `headers` with `cx` injected: the caller's headers kept (in order), stale tracing
-/// headers of any case dropped, ours appended. When nothing stale is present the caller's list is
-/// appended to as it is; otherwise it is rebuilt, and a header with a non-UTF-8 key — which
-/// rdkafka cannot write back — is left out.
-pub fn inject_headers(
-    propagator: &Propagator,
-    cx: &Context,
-    headers: Option<OwnedHeaders>,
-) -> OwnedHeaders {
-    let mut ours = PendingHeaders::new(|_, value| Some(value.to_vec()));
-    propagator.inject(cx, &mut ours);
-    let stale = |key: &[u8]| std::str::from_utf8(key).is_ok_and(|k| ours.touches(k));
-    let mut out = match headers {
-        Some(user) => {
-            // The user's headers are read once: kept as they are, or rebuilt without stale ones.
-            let rebuilt = {
-                let entries = owned_headers(&user);
-                entries.iter().any(|(k, _)| stale(k)).then(|| {
-                    let mut kept = OwnedHeaders::new_with_capacity(entries.len() + 4);
-                    for (key, value) in entries.iter().filter(|(k, _)| !stale(k)) {
-                        if let Ok(key) = std::str::from_utf8(key) {
-                            kept = kept.insert(Header { key, value: *value });
-                        }
-                    }
-                    kept
-                })
-            };
-            rebuilt.unwrap_or(user)
-        }
-        None => OwnedHeaders::new_with_capacity(4),
-    };
-    for (key, value) in ours.values() {
-        out = out.insert(Header {
-            key,
-            value: Some(value),
-        });
+/// `OwnedHeaders` as the core's merge sees it.
+struct Outgoing(OwnedHeaders);
+
+impl AppendHeaders for Outgoing {
+    type Value = Vec<u8>;
+
+    fn convert(_name: &str, value: &[u8]) -> Option<Vec<u8>> {
+        Some(value.to_vec())
     }
-    out
+
+    fn empty() -> Self {
+        Outgoing(OwnedHeaders::new_with_capacity(4))
+    }
+
+    /// The user's headers are read once: kept as they are, or rebuilt without the stale ones
+    /// (a key that is not UTF-8 cannot be written back through rdkafka and is left out).
+    fn without(self, stale: impl Fn(&str) -> bool) -> Self {
+        let entries = owned_headers(&self.0);
+        let is_stale = |key: &[u8]| std::str::from_utf8(key).is_ok_and(&stale);
+        if !entries.iter().any(|(k, _)| is_stale(k)) {
+            drop(entries);
+            return self;
+        }
+        let mut kept = OwnedHeaders::new_with_capacity(entries.len() + 4);
+        for (key, value) in entries.iter().filter(|(k, _)| !is_stale(k)) {
+            if let Ok(key) = std::str::from_utf8(key) {
+                kept = kept.insert(Header { key, value: *value });
+            }
+        }
+        Outgoing(kept)
+    }
+
+    fn append(self, key: &str, value: Vec<u8>) -> Self {
+        Outgoing(self.0.insert(Header {
+            key,
+            value: Some(&value),
+        }))
+    }
 }
 
-/// Inject by hand into a record you send yourself.
+/// Returns `headers` with `cx` injected: the caller's headers kept (in order), stale tracing
+/// headers of any case dropped, ours appended. For records you send yourself.
 ///
 /// ```
 /// use opentelemetry::Context;
 /// use rdkafka::producer::FutureRecord;
 /// use tracewire::{CorrelationContextExt, Propagator};
-/// use tracewire_kafka::InjectExt;
 ///
 /// let cx = Context::new().with_correlation_id_or_new();
-/// let record = FutureRecord::<str, str>::to("orders").payload("{}").inject_context(&Propagator::new(), &cx);
+/// let mut record = FutureRecord::<str, str>::to("orders").payload("{}");
+/// record.headers = Some(tracewire_kafka::inject(&Propagator::new(), &cx, record.headers.take()));
 /// assert!(record.headers.is_some());
 /// ```
-pub trait InjectExt: Sized {
-    /// The record with `cx` injected into its headers (its own headers kept).
-    fn inject_context(self, propagator: &Propagator, cx: &Context) -> Self;
+pub fn inject(
+    propagator: &Propagator,
+    cx: &Context,
+    headers: Option<OwnedHeaders>,
+) -> OwnedHeaders {
+    propagator.inject_merged(cx, headers.map(Outgoing)).0
 }
 
-impl<K: ToBytes + ?Sized, P: ToBytes + ?Sized> InjectExt for FutureRecord<'_, K, P> {
-    fn inject_context(mut self, propagator: &Propagator, cx: &Context) -> Self {
-        self.headers = Some(inject_headers(propagator, cx, self.headers.take()));
-        self
-    }
+/// The context a message carries (a consumed `BorrowedMessage` or a detached `OwnedMessage`),
+/// extracted with `propagator`: never fails, problems counted.
+pub fn extract<'a>(propagator: &Propagator, message: impl Into<KafkaHeaders<'a>>) -> Extracted {
+    propagator.extract(&message.into())
 }
 
-impl<K: ToBytes + ?Sized, P: ToBytes + ?Sized, D: IntoOpaque> InjectExt
-    for BaseRecord<'_, K, P, D>
-{
-    fn inject_context(mut self, propagator: &Propagator, cx: &Context) -> Self {
-        self.headers = Some(inject_headers(propagator, cx, self.headers.take()));
-        self
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdkafka::message::Headers;
+    use tracewire::CorrelationContextExt;
+
+    #[test]
+    fn stale_tracing_headers_are_replaced_and_user_headers_kept() {
+        let user = OwnedHeaders::new()
+            .insert(Header {
+                key: "x-user",
+                value: Some("1"),
+            })
+            .insert(Header {
+                key: "TraceParent",
+                value: Some("00-stale"),
+            });
+        let cx = Context::new().with_correlation_id_or_new();
+        let out = inject(&Propagator::new(), &cx, Some(user));
+        let keys: Vec<_> = out.iter().map(|h| h.key).collect();
+        assert_eq!(keys, ["x-user", "correlation_id"]);
     }
 }

@@ -7,6 +7,7 @@
 //! (rdkafka's own header iteration unwraps non-UTF-8 keys).
 //!
 //! ```no_run
+//! use futures_util::StreamExt;
 //! use rdkafka::consumer::{CommitMode, Consumer};
 //! use rdkafka::producer::FutureRecord;
 //! use rdkafka::ClientConfig;
@@ -19,10 +20,13 @@
 //!
 //! let consumer = TracedConsumer::from_config(ClientConfig::new()
 //!     .set("bootstrap.servers", "127.0.0.1:9092").set("group.id", "inventory"))?;
-//! consumer.consumer().subscribe(&["orders"])?;
-//! let message = consumer.recv().await?;
-//! message.in_context(async { /* one trace with the producer */ }).await;
-//! message.commit(CommitMode::Async)?; // ends the process span
+//! consumer.inner().subscribe(&["orders"])?;
+//! let mut messages = consumer.stream();
+//! while let Some(message) = messages.next().await {
+//!     let message = message?;
+//!     message.in_context(async { /* one trace with the producer */ }).await;
+//!     message.commit(CommitMode::Async)?; // ends the process span
+//! }
 //! # Ok(()) }
 //! ```
 
@@ -35,23 +39,26 @@ mod partition;
 mod producer;
 mod raw;
 
-pub use consumer::{ReceivedBatch, TracedConsumer, TracedMessage};
-pub use headers::{inject_headers, InjectExt, KafkaHeaders};
+pub use consumer::{ReceivedBatch, TracedConsumer, TracedMessage, TracedMessageStream, WrapKafka};
+pub use headers::{extract, inject, KafkaHeaders};
 pub use producer::{TracedDeliveryFuture, TracedProducer};
 
-use tracewire::messaging::attributes::KAFKA_MESSAGE_KEY;
-use tracewire::messaging::Messaging;
+use tracewire::messaging::{Messaging, MessagingBuilder, System};
 
-/// The `messaging.system` of Kafka.
-pub const SYSTEM: &str = "kafka";
+/// `messaging.kafka.offset`.
+pub const KAFKA_OFFSET: &str = "messaging.kafka.offset";
+/// `messaging.kafka.message.key` (only on opt-in).
+pub const KAFKA_MESSAGE_KEY: &str = "messaging.kafka.message.key";
 
-/// Default instrumentation for Kafka: `messaging.system = kafka`, keys (on opt-in) recorded as
-/// `messaging.kafka.message.key`, the global tracer, the default propagator.
+/// Kafka: `messaging.system = kafka`, keys (on opt-in) recorded as `messaging.kafka.message.key`.
+pub const SYSTEM: System = System::new("kafka").with_key_attribute(KAFKA_MESSAGE_KEY);
+
+/// Default instrumentation for Kafka: [`SYSTEM`], the global tracer, the default propagator.
 pub fn messaging() -> Messaging {
     builder().build()
 }
 
-/// A [`Messaging`] builder preset for Kafka, to change the topology, hooks, tracer…
-pub fn builder() -> tracewire::messaging::MessagingBuilder {
-    Messaging::builder(SYSTEM).key_attribute(KAFKA_MESSAGE_KEY)
+/// A [`Messaging`] builder for Kafka, to change the topology, hooks, tracer…
+pub fn builder() -> MessagingBuilder {
+    Messaging::builder(SYSTEM)
 }

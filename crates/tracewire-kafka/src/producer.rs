@@ -1,23 +1,20 @@
 //! Producing: a `FutureProducer` whose sends carry the current context and a PRODUCER span that
 //! ends on the delivery report.
 
-use crate::headers::InjectExt;
 use crate::partition::partition_attribute;
+use crate::KAFKA_OFFSET;
 use futures_channel::oneshot::Canceled;
 use opentelemetry::{Context, KeyValue};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::error::KafkaError;
-use rdkafka::error::KafkaResult;
+use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::ToBytes;
 use rdkafka::producer::future_producer::{Delivery, OwnedDeliveryResult};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use rdkafka::util::{DefaultRuntime, Timeout};
 use rdkafka::{ClientConfig, ClientContext};
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{self, Poll};
-use tracewire::messaging::attributes::KAFKA_OFFSET;
-use tracewire::messaging::{Messaging, OpenSpan, OperationSpec, OperationType, Outcome};
+use tracewire::messaging::{Messaging, OperationSpec, OperationType};
+use tracewire::wrapper::Settle;
+use tracewire::{OpenSpan, Outcome};
 
 /// A `FutureProducer` whose sends carry the current trace context, baggage and correlation id.
 pub struct TracedProducer<C: ClientContext + 'static = DefaultClientContext, R = DefaultRuntime> {
@@ -45,6 +42,9 @@ impl TracedProducer {
     }
 }
 
+/// The send span, waiting for rdkafka's delivery report; resolves to rdkafka's output untouched.
+pub type TracedDeliveryFuture = Settle<DeliveryFuture>;
+
 impl<C: ClientContext + 'static, R: rdkafka::util::AsyncRuntime> TracedProducer<C, R> {
     /// Wraps `producer` with your own instrumentation settings.
     pub fn with_messaging(producer: FutureProducer<C, R>, messaging: Messaging) -> Self {
@@ -54,15 +54,7 @@ impl<C: ClientContext + 'static, R: rdkafka::util::AsyncRuntime> TracedProducer<
         }
     }
 
-    /// The rdkafka producer (flush, transactions…).
-    pub fn producer(&self) -> &FutureProducer<C, R> {
-        &self.inner
-    }
-
-    /// The instrumentation.
-    pub fn messaging(&self) -> &Messaging {
-        &self.messaging
-    }
+    tracewire::wrapper_accessors!(FutureProducer<C, R>);
 
     /// `send` in the current context: a span `send {topic}`, the context injected into the
     /// record's headers (yours kept, stale tracing headers replaced). The span ends on the
@@ -79,10 +71,7 @@ impl<C: ClientContext + 'static, R: rdkafka::util::AsyncRuntime> TracedProducer<
         T: Into<Timeout>,
     {
         let (record, span) = self.start(record);
-        let result = self.inner.send(record, queue_timeout).await;
-        let outcome = delivered(&span, &result);
-        span.end(outcome);
-        result
+        Settle::new(self.inner.send(record, queue_timeout), span, delivered).await
     }
 
     /// `send_result`, for many sends in flight: the span ends when the returned future resolves.
@@ -99,10 +88,7 @@ impl<C: ClientContext + 'static, R: rdkafka::util::AsyncRuntime> TracedProducer<
     {
         let (record, span) = self.start(record);
         match self.inner.send_result(record) {
-            Ok(inner) => Ok(TracedDeliveryFuture {
-                inner,
-                span: Some(span),
-            }),
+            Ok(inner) => Ok(Settle::new(inner, span, reported)),
             Err((e, record)) => {
                 span.end(error_outcome(&e));
                 Err((e, record))
@@ -110,7 +96,10 @@ impl<C: ClientContext + 'static, R: rdkafka::util::AsyncRuntime> TracedProducer<
         }
     }
 
-    fn start<'a, K, P>(&self, record: FutureRecord<'a, K, P>) -> (FutureRecord<'a, K, P>, OpenSpan)
+    fn start<'a, K, P>(
+        &self,
+        mut record: FutureRecord<'a, K, P>,
+    ) -> (FutureRecord<'a, K, P>, OpenSpan)
     where
         K: ToBytes + ?Sized,
         P: ToBytes + ?Sized,
@@ -123,8 +112,12 @@ impl<C: ClientContext + 'static, R: rdkafka::util::AsyncRuntime> TracedProducer<
         if let Some(partition) = record.partition {
             spec = spec.attribute(partition_attribute(partition));
         }
-        let span = self.messaging.open_send(&Context::current(), spec);
-        let record = record.inject_context(self.messaging.propagator(), span.context());
+        let headers = record.headers.take();
+        let (span, headers) =
+            (self.messaging).open_send_with(&Context::current(), spec, |p, cx| {
+                crate::inject(p, cx, headers)
+            });
+        record.headers = Some(headers);
         (record, span)
     }
 }
@@ -138,7 +131,7 @@ fn error_outcome(e: &KafkaError) -> Outcome {
 }
 
 /// Records partition and offset, and says how the delivery went.
-fn delivered(span: &OpenSpan, result: &OwnedDeliveryResult) -> Outcome {
+fn delivered(result: &OwnedDeliveryResult, span: &OpenSpan) -> Outcome {
     match result {
         Ok(Delivery {
             partition, offset, ..
@@ -153,38 +146,10 @@ fn delivered(span: &OpenSpan, result: &OwnedDeliveryResult) -> Outcome {
     }
 }
 
-pin_project_lite::pin_project! {
-    /// rdkafka's `DeliveryFuture`, which also ends the send span with the delivery report.
-    /// Resolves to rdkafka's output untouched; dropped unresolved, the span ends unsettled.
-    #[must_use = "the delivery report says whether the message was written"]
-    pub struct TracedDeliveryFuture {
-        #[pin]
-        inner: DeliveryFuture,
-        span: Option<OpenSpan>,
-    }
-}
-
-impl Future for TracedDeliveryFuture {
-    type Output = Result<OwnedDeliveryResult, Canceled>;
-
-    fn poll(self: Pin<&mut Self>, task: &mut task::Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let output = std::task::ready!(this.inner.poll(task));
-        if let Some(span) = this.span.take() {
-            let outcome = match &output {
-                Ok(result) => delivered(&span, result),
-                Err(_) => Outcome::error("canceled", "the producer was dropped before delivery"),
-            };
-            span.end(outcome);
-        }
-        Poll::Ready(output)
-    }
-}
-
-impl std::fmt::Debug for TracedDeliveryFuture {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TracedDeliveryFuture")
-            .field("span", &self.span)
-            .finish_non_exhaustive()
+/// The delivery report of a `send_result`, or the producer gone before it came.
+fn reported(report: &Result<OwnedDeliveryResult, Canceled>, span: &OpenSpan) -> Outcome {
+    match report {
+        Ok(result) => delivered(result, span),
+        Err(_) => Outcome::error("canceled", "the producer was dropped before delivery"),
     }
 }

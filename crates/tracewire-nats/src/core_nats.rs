@@ -1,22 +1,18 @@
 //! Core NATS: publish, request/reply and subscriptions, traced.
 
-use crate::headers::{start_send, NatsHeaders};
+use crate::headers::{open_send, NatsHeaders};
 use async_nats::client::{PublishError, RequestError};
 use async_nats::subject::ToSubject;
 use async_nats::{Client, HeaderMap, Message, SubscribeError, Subscriber};
 use bytes::Bytes;
-use futures_core::Stream;
-use opentelemetry::Context;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{self, Poll};
-use tracewire::messaging::{Messaging, OpenSpan, OperationSpec, OperationType, Outcome};
-use tracewire::task::Traced;
+use tracewire::messaging::{Messaging, OperationSpec, OperationType};
+use tracewire::wrapper::{Settle, TracedStream, WrapMessage};
+use tracewire::{OpenSpan, Outcome};
 
 /// An `async_nats::Client` whose publishes and requests carry the current trace context.
 #[derive(Clone, Debug)]
 pub struct TracedClient {
-    client: Client,
+    inner: Client,
     messaging: Messaging,
 }
 
@@ -28,18 +24,13 @@ impl TracedClient {
 
     /// Wraps `client` with your own instrumentation settings (topology, subject templates…).
     pub fn with_messaging(client: Client, messaging: Messaging) -> Self {
-        TracedClient { client, messaging }
+        TracedClient {
+            inner: client,
+            messaging,
+        }
     }
 
-    /// The async-nats client.
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
-    /// The instrumentation.
-    pub fn messaging(&self) -> &Messaging {
-        &self.messaging
-    }
+    tracewire::wrapper_accessors!(Client);
 
     /// `publish` with a span `publish {subject}` and the context in headers.
     pub async fn publish<S: ToSubject>(
@@ -68,13 +59,12 @@ impl TracedClient {
         headers: Option<HeaderMap>,
         payload: Bytes,
     ) -> Result<(), PublishError> {
-        let (span, headers) = start_send(&self.messaging, "publish", &subject, &payload, headers);
-        let result = self
-            .client
-            .publish_with_headers(subject, headers, payload)
-            .await;
-        span.end(Outcome::after(&result, Outcome::Ok, "publish"));
-        result
+        let (span, headers) = open_send(&self.messaging, "publish", &subject, &payload, headers);
+        let publish = self.inner.publish_with_headers(subject, headers, payload);
+        Settle::new(publish, span, |r, _| {
+            Outcome::after(r, Outcome::Ok, "publish")
+        })
+        .await
     }
 
     /// `request` with a span `request {subject}` that ends when the reply arrives. The responder
@@ -106,13 +96,12 @@ impl TracedClient {
         headers: Option<HeaderMap>,
         payload: Bytes,
     ) -> Result<Message, RequestError> {
-        let (span, headers) = start_send(&self.messaging, "request", &subject, &payload, headers);
-        let result = self
-            .client
-            .request_with_headers(subject, headers, payload)
-            .await;
-        span.end(Outcome::after(&result, Outcome::Ok, "request"));
-        result
+        let (span, headers) = open_send(&self.messaging, "request", &subject, &payload, headers);
+        let request = self.inner.request_with_headers(subject, headers, payload);
+        Settle::new(request, span, |r, _| {
+            Outcome::after(r, Outcome::Ok, "request")
+        })
+        .await
     }
 
     /// `subscribe`, yielding messages that own a span `process {subject}`.
@@ -120,57 +109,59 @@ impl TracedClient {
         &self,
         subject: S,
     ) -> Result<TracedSubscriber, SubscribeError> {
-        let inner = self.client.subscribe(subject).await?;
-        Ok(TracedSubscriber::new(inner, self.clone()))
+        let inner = self.inner.subscribe(subject).await?;
+        Ok(TracedStream::from_parts(inner, WrapNats::new(self.clone())))
     }
 
-    /// `queue_subscribe`, yielding traced messages; the queue group is recorded as the consumer
-    /// group.
+    /// `queue_subscribe`, yielding traced messages.
     pub async fn queue_subscribe<S: ToSubject>(
         &self,
         subject: S,
         queue_group: String,
     ) -> Result<TracedSubscriber, SubscribeError> {
-        let inner = self.client.queue_subscribe(subject, queue_group).await?;
-        Ok(TracedSubscriber::new(inner, self.clone()))
+        let inner = self.inner.queue_subscribe(subject, queue_group).await?;
+        Ok(TracedStream::from_parts(inner, WrapNats::new(self.clone())))
     }
 }
 
-pin_project_lite::pin_project! {
-    /// A `Subscriber` yielding [`TracedMessage`]s.
-    #[must_use = "streams do nothing unless polled"]
-    #[derive(Debug)]
-    pub struct TracedSubscriber {
-        #[pin]
-        inner: Subscriber,
-        client: TracedClient,
+/// The subscriber's half of [`TracedSubscriber`]: the client that publishes the replies of
+/// [`TracedMessage::respond`] (a `Subscriber` cannot name its client, so a traced subscriber is
+/// made by [`TracedClient::subscribe`], or `TracedSubscriber::from_parts(subscriber,
+/// WrapNats::new(client))`).
+#[derive(Debug, Clone)]
+pub struct WrapNats {
+    client: TracedClient,
+}
+
+impl WrapNats {
+    /// Messages that reply through `client`.
+    pub fn new(client: TracedClient) -> Self {
+        WrapNats { client }
     }
 }
 
-impl TracedSubscriber {
-    /// Wraps a subscriber; `client` publishes the replies of [`TracedMessage::respond`].
-    pub fn new(inner: Subscriber, client: TracedClient) -> Self {
-        TracedSubscriber { inner, client }
+impl WrapMessage<Message> for WrapNats {
+    type Wrapped = TracedMessage;
+
+    fn messaging(&self) -> &Messaging {
+        &self.client.messaging
     }
 
-    /// The underlying subscriber (to unsubscribe, drain…).
-    pub fn subscriber(&mut self) -> &mut Subscriber {
-        &mut self.inner
-    }
-}
-
-impl Stream for TracedSubscriber {
-    type Item = TracedMessage;
-
-    fn poll_next(
-        self: Pin<&mut Self>,
-        task: &mut task::Context<'_>,
-    ) -> Poll<Option<TracedMessage>> {
-        let this = self.project();
-        let next = std::task::ready!(this.inner.poll_next(task));
-        Poll::Ready(next.map(|m| TracedMessage::start(m, this.client.clone())))
+    fn wrap(&self, message: Message) -> TracedMessage {
+        let spec = OperationSpec::new(OperationType::Process, "process", &message.subject)
+            .body(&message.payload);
+        let span =
+            (self.client.messaging).open_message(&NatsHeaders(message.headers.as_ref()), spec);
+        TracedMessage {
+            message,
+            span,
+            client: self.client.clone(),
+        }
     }
 }
+
+/// A `Subscriber` yielding [`TracedMessage`]s (`inner_mut()` to unsubscribe or drain).
+pub type TracedSubscriber = TracedStream<Subscriber, WrapNats>;
 
 /// A core NATS message with its `process {subject}` span, which ends when the message is
 /// [`finish`](Self::finish)ed or dropped.
@@ -182,35 +173,7 @@ pub struct TracedMessage {
 }
 
 impl TracedMessage {
-    fn start(message: Message, client: TracedClient) -> Self {
-        let messaging = &client.messaging;
-        let extracted = messaging
-            .propagator()
-            .extract(&NatsHeaders(message.headers.as_ref()));
-        let spec = OperationSpec::new(OperationType::Process, "process", &message.subject)
-            .body(&message.payload);
-        let span = messaging.open_consume(&extracted.context, spec);
-        TracedMessage {
-            message,
-            span,
-            client,
-        }
-    }
-
-    /// The message.
-    pub fn message(&self) -> &Message {
-        &self.message
-    }
-
-    /// The message's context: its span, baggage and correlation id.
-    pub fn context(&self) -> &Context {
-        self.span.context()
-    }
-
-    /// Runs `fut` (the handler) in the message's context.
-    pub fn in_context<F: Future>(&self, fut: F) -> Traced<F> {
-        self.span.in_context(fut)
-    }
+    tracewire::message_accessors!(Message);
 
     /// Publishes a reply to the message's reply subject, in the message's context, so the
     /// requester's trace continues. `Ok(false)` when the message expects no reply.
@@ -225,10 +188,5 @@ impl TracedMessage {
     /// Ends the span with `outcome`.
     pub fn finish(self, outcome: Outcome) {
         self.span.end(outcome);
-    }
-
-    /// The message and its span, to hand the work to another task.
-    pub fn into_parts(self) -> (Message, OpenSpan) {
-        (self.message, self.span)
     }
 }

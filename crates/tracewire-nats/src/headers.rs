@@ -8,14 +8,16 @@
 use async_nats::header::{HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::Context;
 use std::str::FromStr;
-use tracewire::carrier::{HeaderReader, PendingHeaders};
-use tracewire::messaging::{Messaging, OpenSpan, OperationSpec, OperationType};
-use tracewire::Propagator;
+use tracewire::carrier::{AppendHeaders, HeaderReader, Transport};
+use tracewire::messaging::{Messaging, OperationSpec, OperationType};
+use tracewire::{Extracted, OpenSpan, Propagator};
 
 /// Reads a NATS message's headers (names compared without regard to case; every value of a
 /// multi-value header, in order).
 #[derive(Debug, Clone, Copy)]
 pub struct NatsHeaders<'a>(pub Option<&'a HeaderMap>);
+
+impl Transport for NatsHeaders<'_> {}
 
 impl HeaderReader for NatsHeaders<'_> {
     fn values<'s>(&'s self, name: &str) -> impl Iterator<Item = &'s [u8]> {
@@ -35,17 +37,46 @@ impl HeaderReader for NatsHeaders<'_> {
     }
 }
 
-/// The header as NATS carries it, built by async-nats' fallible constructors (once), or `None`.
-fn nats_header(name: &str, value: &[u8]) -> Option<(HeaderName, HeaderValue)> {
-    let value = HeaderValue::from_str(std::str::from_utf8(value).ok()?).ok()?;
-    Some((header_name(name)?, value))
-}
-
 /// The names tracewire writes are valid and static: no validation, no copy, per message.
 fn header_name(name: &str) -> Option<HeaderName> {
-    match tracewire::carrier::static_name(name) {
+    match tracewire::header::static_name(name) {
         Some(known) => Some(HeaderName::from_static(known)),
         None => HeaderName::from_str(name).ok(),
+    }
+}
+
+/// `HeaderMap` as the core's merge sees it.
+struct Outgoing(HeaderMap);
+
+impl AppendHeaders for Outgoing {
+    type Value = (HeaderName, HeaderValue);
+
+    /// The header as NATS carries it, built by async-nats' fallible constructors (once).
+    fn convert(name: &str, value: &[u8]) -> Option<Self::Value> {
+        let value = HeaderValue::from_str(std::str::from_utf8(value).ok()?).ok()?;
+        Some((header_name(name)?, value))
+    }
+
+    fn empty() -> Self {
+        Outgoing(HeaderMap::new())
+    }
+
+    fn without(self, stale: impl Fn(&str) -> bool) -> Self {
+        if !self.0.iter().any(|(n, _)| stale(n.as_ref())) {
+            return self;
+        }
+        let mut kept = HeaderMap::new();
+        for (name, values) in self.0.iter().filter(|(n, _)| !stale(n.as_ref())) {
+            for value in values {
+                kept.append(name.clone(), value.clone());
+            }
+        }
+        Outgoing(kept)
+    }
+
+    fn append(mut self, _name: &str, (name, value): Self::Value) -> Self {
+        self.0.append(name, value);
+        self
     }
 }
 
@@ -59,36 +90,24 @@ fn header_name(name: &str) -> Option<HeaderName> {
 /// let mut user = async_nats::HeaderMap::new();
 /// user.insert("Nats-Msg-Id", "order-1");
 /// let cx = Context::new().with_correlation_id_or_new();
-/// let headers = tracewire_nats::inject(&Propagator::new(), &cx, Some(user));
+/// let propagator = Propagator::new();
+/// let headers = tracewire_nats::inject(&propagator, &cx, Some(user));
 /// assert_eq!(headers.get("Nats-Msg-Id").unwrap().as_str(), "order-1");
-/// assert!(headers.get("correlation_id").is_some());
+/// let extracted = tracewire_nats::extract(&propagator, Some(&headers));
+/// assert_eq!(extracted.context.correlation_id(), cx.correlation_id());
 /// ```
 pub fn inject(propagator: &Propagator, cx: &Context, headers: Option<HeaderMap>) -> HeaderMap {
-    let mut ours = PendingHeaders::new(nats_header);
-    propagator.inject(cx, &mut ours);
-    let mine = |name: &HeaderName| ours.touches(name.as_ref());
-    let mut merged = match headers {
-        Some(user) if user.iter().any(|(n, _)| mine(n)) => {
-            let mut kept = HeaderMap::new();
-            for (name, values) in user.iter().filter(|(n, _)| !mine(n)) {
-                for value in values {
-                    kept.append(name.clone(), value.clone());
-                }
-            }
-            kept
-        }
-        Some(user) => user,
-        None => HeaderMap::new(),
-    };
-    for (name, value) in ours.into_values() {
-        merged.append(name, value);
-    }
-    merged
+    propagator.inject_merged(cx, headers.map(Outgoing)).0
 }
 
-/// Starts a send span `{operation} {subject}` in the current context, and the headers that
+/// The context a message carries, extracted with `propagator` (never fails; problems counted).
+pub fn extract(propagator: &Propagator, headers: Option<&HeaderMap>) -> Extracted {
+    propagator.extract(&NatsHeaders(headers))
+}
+
+/// Opens a send span `{operation} {subject}` in the current context, and the headers that
 /// carry it (the caller's kept). Every publish and request path starts here.
-pub(crate) fn start_send(
+pub(crate) fn open_send(
     messaging: &Messaging,
     operation: &'static str,
     subject: &str,
@@ -96,14 +115,7 @@ pub(crate) fn start_send(
     headers: Option<HeaderMap>,
 ) -> (OpenSpan, HeaderMap) {
     let spec = OperationSpec::new(OperationType::Send, operation, subject).body(payload);
-    let span = messaging.open_send(&Context::current(), spec);
-    let headers = inject(messaging.propagator(), span.context(), headers);
-    (span, headers)
-}
-
-/// The context a message carries, extracted with `propagator` (never fails; problems counted).
-pub fn extract(propagator: &Propagator, headers: Option<&HeaderMap>) -> tracewire::Extracted {
-    propagator.extract(&NatsHeaders(headers))
+    messaging.open_send_with(&Context::current(), spec, |p, cx| inject(p, cx, headers))
 }
 
 #[cfg(test)]
@@ -113,8 +125,8 @@ mod tests {
 
     #[test]
     fn values_that_cannot_be_headers_are_refused_not_panicked_on() {
-        use tracewire::carrier::HeaderWriter;
-        let mut ours = PendingHeaders::new(nats_header);
+        use tracewire::carrier::{HeaderWriter, PendingHeaders};
+        let mut ours = PendingHeaders::new(Outgoing::convert);
         assert!(ours.set("traceparent", b"a\r\nb").is_err(), "CR/LF");
         assert!(ours.set("bad:name", b"x").is_err(), "colon in a name");
         assert!(ours.set("bad name", b"x").is_err(), "space in a name");

@@ -1,7 +1,8 @@
 //! JetStream: publishes whose span ends on the `PublishAck`, and consumed messages that own
 //! their span until `ack`, `nak` or `term`. No acks and no retries of tracewire's own.
 
-use crate::headers::{start_send, NatsHeaders};
+use crate::headers::{open_send, NatsHeaders};
+use crate::{NATS_SEQUENCE, NATS_STREAM};
 use async_nats::jetstream::consumer::pull::BatchError;
 use async_nats::jetstream::consumer::PullConsumer;
 use async_nats::jetstream::context::{PublishAckFuture, PublishError};
@@ -10,26 +11,24 @@ use async_nats::jetstream::{self, publish::PublishAck};
 use async_nats::subject::ToSubject;
 use async_nats::HeaderMap;
 use bytes::Bytes;
-use futures_core::Stream;
+use futures_util::StreamExt;
 use opentelemetry::{Context, KeyValue};
-use std::future::{Future, IntoFuture};
-use std::pin::Pin;
-use std::task::{self, Poll};
+use std::future::IntoFuture;
 use tracewire::messaging::attributes::{CONSUMER_GROUP_NAME, MESSAGE_ID, REDELIVERED};
-use tracewire::messaging::{Messaging, OpenSpan, OperationSpec, OperationType, Outcome};
-use tracewire::task::Traced;
-
-/// `tracewire.nats.stream`: the JetStream stream.
-pub const NATS_STREAM: &str = "tracewire.nats.stream";
-/// `tracewire.nats.sequence`: the message's stream sequence.
-pub const NATS_SEQUENCE: &str = "tracewire.nats.sequence";
+use tracewire::messaging::{Messaging, OperationSpec, OperationType};
+use tracewire::wrapper::{Settle, TracedStream, WrapMessage, WrapStream};
+use tracewire::{OpenSpan, Outcome};
 
 /// A JetStream context whose publishes carry the current trace context.
 #[derive(Clone, Debug)]
 pub struct TracedJetStream {
-    js: jetstream::Context,
+    inner: jetstream::Context,
     messaging: Messaging,
 }
+
+/// The `PublishAck` future, which also ends the publish span (stream and sequence recorded; a
+/// failure marks it). Resolves to the client's result untouched.
+pub type TracedPublishAck = Settle<<PublishAckFuture as IntoFuture>::IntoFuture>;
 
 impl TracedJetStream {
     /// Wraps `js` with default instrumentation.
@@ -39,18 +38,13 @@ impl TracedJetStream {
 
     /// Wraps `js` with your own instrumentation settings.
     pub fn with_messaging(js: jetstream::Context, messaging: Messaging) -> Self {
-        TracedJetStream { js, messaging }
+        TracedJetStream {
+            inner: js,
+            messaging,
+        }
     }
 
-    /// The JetStream context.
-    pub fn context(&self) -> &jetstream::Context {
-        &self.js
-    }
-
-    /// The instrumentation.
-    pub fn messaging(&self) -> &Messaging {
-        &self.messaging
-    }
+    tracewire::wrapper_accessors!(jetstream::Context);
 
     /// `publish` with a span `publish {subject}` that ends on the `PublishAck`.
     pub async fn publish<S: ToSubject>(
@@ -70,7 +64,7 @@ impl TracedJetStream {
         payload: Bytes,
     ) -> Result<TracedPublishAck, PublishError> {
         let subject = subject.to_subject();
-        let (span, headers) = start_send(
+        let (span, headers) = open_send(
             &self.messaging,
             "publish",
             &subject,
@@ -78,11 +72,11 @@ impl TracedJetStream {
             Some(headers),
         );
         match self
-            .js
+            .inner
             .publish_with_headers(subject, headers, payload)
             .await
         {
-            Ok(inner) => Ok(TracedPublishAck { inner, span }),
+            Ok(ack) => Ok(Settle::new(ack.into_future(), span, stored)),
             Err(e) => {
                 span.end(Outcome::error("publish", e.to_string()));
                 Err(e)
@@ -90,66 +84,51 @@ impl TracedJetStream {
         }
     }
 
-    /// Fetches up to `max_messages` from a pull consumer. One `receive {stream}` span links
-    /// every message's context (`messaging.batch.message_count`); each message owns its own
-    /// process span, parented per the topology policy. Items come back as the client gave them.
+    /// Fetches up to `max_messages` from a pull consumer. One `receive {stream}` span covers the
+    /// fetch — it starts before the request and ends when the batch is in hand — and links every
+    /// message's context (`messaging.batch.message_count`). Each message owns its own process
+    /// span, opened in the receive span's context: the [`Auto`](tracewire::messaging::Topology::Auto)
+    /// topology parents it on the receive, `Parent` on the producer, `Link` starts a new trace.
+    /// Items come back as the client gave them.
     pub async fn fetch(
         &self,
         consumer: &PullConsumer,
         max_messages: usize,
     ) -> Result<Vec<Result<TracedJsMessage, async_nats::Error>>, BatchError> {
         let stream_name = consumer.cached_info().stream_name.clone();
-        let batch = consumer
-            .fetch()
-            .max_messages(max_messages)
-            .messages()
-            .await?;
-        let received: Vec<_> = futures_util::StreamExt::collect::<Vec<_>>(batch).await;
-        let messages: Vec<_> = received
-            .into_iter()
-            .map(|r| r.map(|m| TracedJsMessage::start(m, &self.messaging)))
-            .collect();
-        let contexts = messages
-            .iter()
-            .filter_map(|m| m.as_ref().ok())
-            .map(|m| m.message_context.clone())
-            .collect::<Vec<_>>();
         let spec = OperationSpec::new(OperationType::Receive, "receive", &stream_name);
-        let batch = self.messaging.start_batch(spec, &contexts);
-        batch.span().end();
+        let mut receive = self.messaging.open_receive(spec);
+        let pulled = consumer.fetch().max_messages(max_messages).messages().await;
+        let received: Vec<_> = match pulled {
+            Ok(batch) => batch.collect().await,
+            Err(e) => {
+                receive.end(Outcome::error("receive", e.to_string()));
+                return Err(e);
+            }
+        };
+        let mut contexts = Vec::with_capacity(received.len());
+        let messages: Vec<_> = {
+            let _in_receive = receive.context().clone().attach();
+            let mut open = |m| {
+                let (message, own) = TracedJsMessage::open(m, &self.messaging, 0);
+                contexts.push(own);
+                message
+            };
+            received.into_iter().map(|r| r.map(&mut open)).collect()
+        };
+        self.messaging.received(&mut receive, &contexts);
+        receive.end(Outcome::Ok);
         Ok(messages)
     }
 }
 
-use opentelemetry::trace::TraceContextExt;
-
-/// The `PublishAck` future, which also ends the publish span (stream and sequence recorded; a
-/// failure marks it). Resolves to the client's result untouched.
-#[must_use = "the ack says whether the stream stored the message"]
-#[derive(Debug)]
-pub struct TracedPublishAck {
-    inner: PublishAckFuture,
-    span: OpenSpan,
-}
-
-impl IntoFuture for TracedPublishAck {
-    type Output = Result<PublishAck, PublishError>;
-    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send>>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        Box::pin(async move {
-            let result = self.inner.await;
-            if let Ok(ack) = &result {
-                self.span
-                    .set_attribute(KeyValue::new(NATS_STREAM, ack.stream.clone()));
-                self.span
-                    .set_attribute(KeyValue::new(NATS_SEQUENCE, ack.sequence as i64));
-            }
-            self.span
-                .end(Outcome::after(&result, Outcome::Ok, "publish_ack"));
-            result
-        })
+/// What the stream's `PublishAck` means for the publish span.
+fn stored(result: &Result<PublishAck, PublishError>, span: &OpenSpan) -> Outcome {
+    if let Ok(ack) = result {
+        span.set_attribute(KeyValue::new(NATS_STREAM, ack.stream.clone()));
+        span.set_attribute(KeyValue::new(NATS_SEQUENCE, ack.sequence as i64));
     }
+    Outcome::after(result, Outcome::Ok, "publish_ack")
 }
 
 /// A JetStream message with its `process {subject}` span. [`ack`](Self::ack), [`nak`](Self::nak)
@@ -158,18 +137,18 @@ impl IntoFuture for TracedPublishAck {
 #[derive(Debug)]
 pub struct TracedJsMessage {
     message: jetstream::Message,
-    message_context: Context,
     span: OpenSpan,
 }
 
 impl TracedJsMessage {
-    /// Extracts the message's context and starts its span.
-    pub fn start(message: jetstream::Message, messaging: &Messaging) -> Self {
-        let extracted = messaging
-            .propagator()
-            .extract(&NatsHeaders(message.headers.as_ref()));
+    /// Extracts the message's context and opens its span in the current context; returns the
+    /// message's own context too (for the receive span's links). `count`: 1, or 0 when a receive
+    /// span counts the message.
+    fn open(message: jetstream::Message, messaging: &Messaging, count: u64) -> (Self, Context) {
+        let own = messaging.extract(&NatsHeaders(message.headers.as_ref()));
         let mut spec = OperationSpec::new(OperationType::Process, "process", &message.subject)
-            .body(&message.payload);
+            .body(&message.payload)
+            .message_count(count);
         if let Ok(info) = message.info() {
             spec = spec
                 .attribute(KeyValue::new(NATS_STREAM, info.stream.to_owned()))
@@ -184,28 +163,11 @@ impl TracedJsMessage {
         {
             spec = spec.attribute(KeyValue::new(MESSAGE_ID, id.as_str().to_owned()));
         }
-        let span = messaging.open_consume(&extracted.context, spec);
-        TracedJsMessage {
-            message,
-            message_context: extracted.context,
-            span,
-        }
+        let span = messaging.open_consume(&own, spec);
+        (TracedJsMessage { message, span }, own)
     }
 
-    /// The message.
-    pub fn message(&self) -> &jetstream::Message {
-        &self.message
-    }
-
-    /// The message's context: its span, baggage and correlation id.
-    pub fn context(&self) -> &Context {
-        self.span.context()
-    }
-
-    /// Runs `fut` (the handler) in the message's context.
-    pub fn in_context<F: Future>(&self, fut: F) -> Traced<F> {
-        self.span.in_context(fut)
-    }
+    tracewire::message_accessors!(jetstream::Message);
 
     /// Acknowledges and ends the span; the client's result is returned untouched.
     pub async fn ack(self) -> Result<(), async_nats::Error> {
@@ -237,44 +199,39 @@ impl TracedJsMessage {
 
     async fn settle(self, kind: AckKind, done: Outcome) -> Result<(), async_nats::Error> {
         let result = self.message.ack_with(kind).await;
-        self.span.end(Outcome::after(&result, done, "settle"));
-        result
-    }
-
-    /// The message and its span, to hand the work to another task.
-    pub fn into_parts(self) -> (jetstream::Message, OpenSpan) {
-        (self.message, self.span)
+        self.span.end_after(result, done, "settle")
     }
 }
 
-pin_project_lite::pin_project! {
-    /// Any stream of JetStream messages (pull `messages()`, a fetched batch, push `messages()`,
-    /// ordered consumers) yielding [`TracedJsMessage`]s; errors pass through untouched.
-    #[must_use = "streams do nothing unless polled"]
-    #[derive(Debug)]
-    pub struct TracedJsStream<S> {
-        #[pin]
-        inner: S,
-        messaging: Messaging,
+/// The stream's half of [`TracedJsStream`]: the instrumentation.
+#[derive(Debug, Clone)]
+pub struct WrapJetStream {
+    messaging: Messaging,
+}
+
+impl<S> WrapStream<S> for WrapJetStream {
+    fn for_stream(_: &S, messaging: Messaging) -> Self {
+        WrapJetStream { messaging }
+    }
+
+    fn default_messaging() -> Messaging {
+        crate::messaging()
     }
 }
 
-impl<S> TracedJsStream<S> {
-    /// Wraps `inner`, starting spans with `messaging`.
-    pub fn new(inner: S, messaging: Messaging) -> Self {
-        TracedJsStream { inner, messaging }
+impl<E> WrapMessage<Result<jetstream::Message, E>> for WrapJetStream {
+    type Wrapped = Result<TracedJsMessage, E>;
+
+    fn messaging(&self) -> &Messaging {
+        &self.messaging
+    }
+
+    fn wrap(&self, item: Result<jetstream::Message, E>) -> Self::Wrapped {
+        item.map(|m| TracedJsMessage::open(m, &self.messaging, 1).0)
     }
 }
 
-impl<S, E> Stream for TracedJsStream<S>
-where
-    S: Stream<Item = Result<jetstream::Message, E>>,
-{
-    type Item = Result<TracedJsMessage, E>;
-
-    fn poll_next(self: Pin<&mut Self>, task: &mut task::Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.project();
-        let next = std::task::ready!(this.inner.poll_next(task));
-        Poll::Ready(next.map(|r| r.map(|m| TracedJsMessage::start(m, this.messaging))))
-    }
-}
+/// Any stream of JetStream messages (pull `messages()`, a fetched batch, push `messages()`,
+/// ordered consumers) yielding [`TracedJsMessage`]s; errors pass through untouched.
+/// `TracedJsStream::new(stream)` or `TracedJsStream::with_messaging(stream, messaging)`.
+pub type TracedJsStream<S> = TracedStream<S, WrapJetStream>;

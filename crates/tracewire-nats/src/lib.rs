@@ -29,19 +29,28 @@ mod core_nats;
 mod headers;
 mod jetstream;
 
-pub use core_nats::{TracedClient, TracedMessage, TracedSubscriber};
+pub use core_nats::{TracedClient, TracedMessage, TracedSubscriber, WrapNats};
 pub use headers::{extract, inject, NatsHeaders};
 pub use jetstream::{
-    TracedJetStream, TracedJsMessage, TracedJsStream, TracedPublishAck, NATS_SEQUENCE, NATS_STREAM,
+    TracedJetStream, TracedJsMessage, TracedJsStream, TracedPublishAck, WrapJetStream,
 };
 
-use tracewire::messaging::Messaging;
+use tracewire::messaging::{Messaging, MessagingBuilder, System};
 
-/// The `messaging.system` of NATS.
-pub const SYSTEM: &str = "nats";
+/// `tracewire.nats.stream`: the JetStream stream.
+pub const NATS_STREAM: &str = "tracewire.nats.stream";
+/// `tracewire.nats.sequence`: the message's stream sequence.
+pub const NATS_SEQUENCE: &str = "tracewire.nats.sequence";
 
-/// Default instrumentation for NATS: `messaging.system = nats`, the global tracer, the default
-/// propagator. Start from [`Messaging::builder`] with [`SYSTEM`] to change any of it.
+/// NATS: `messaging.system = nats`.
+pub const SYSTEM: System = System::new("nats");
+
+/// Default instrumentation for NATS: [`SYSTEM`], the global tracer, the default propagator.
 pub fn messaging() -> Messaging {
-    Messaging::builder(SYSTEM).build()
+    builder().build()
+}
+
+/// A [`Messaging`] builder for NATS, to change the topology, subject templates, tracer…
+pub fn builder() -> MessagingBuilder {
+    Messaging::builder(SYSTEM)
 }

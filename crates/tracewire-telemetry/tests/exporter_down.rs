@@ -5,7 +5,8 @@
 use opentelemetry::global::BoxedTracer;
 use opentelemetry::trace::TracerProvider;
 use opentelemetry::Context;
-use tracewire::messaging::{Messaging, OperationSpec, OperationType, Outcome};
+use tracewire::messaging::{Messaging, OperationSpec, OperationType};
+use tracewire::Outcome;
 use tracewire_telemetry::{Config, LogTarget, Telemetry};
 
 const CAPACITY: usize = 64;
@@ -26,7 +27,9 @@ fn run_against(endpoint: &str, protocol: &str) {
         .build()
         .unwrap();
     let tracer = BoxedTracer::new(Box::new(guard.tracer_provider().tracer("t")));
-    let m = Messaging::builder("nats").tracer(tracer).build();
+    let m = Messaging::builder(tracewire::messaging::System::new("nats"))
+        .tracer(tracer)
+        .build();
     let mut handled = 0;
     for _ in 0..MESSAGES {
         let span = m.open_consume(

@@ -7,8 +7,9 @@ use serde_json::Value;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use tracewire::carrier::MemoryHeaders;
-use tracewire::messaging::{Messaging, OperationSpec, OperationType, Outcome};
+use tracewire::messaging::{Messaging, OperationSpec, OperationType};
 use tracewire::task::Traced;
+use tracewire::Outcome;
 use tracewire_telemetry::{Config, LogTarget, SpanLogTarget, Telemetry, TelemetryGuard};
 
 fn telemetry(service: &str, path: &std::path::Path) -> TelemetryGuard {
@@ -46,7 +47,9 @@ fn start_end_and_error_lines_have_the_schema_and_the_relations() {
     let path = temp("schema");
     let guard = telemetry("inventory", &path);
     let tracer = BoxedTracer::new(Box::new(guard.tracer_provider().tracer("t")));
-    let m = Messaging::builder("kafka").tracer(tracer).build();
+    let m = Messaging::builder(tracewire::messaging::System::new("kafka"))
+        .tracer(tracer)
+        .build();
     let send = m.open_send(
         &Context::new(),
         OperationSpec::new(OperationType::Send, "send", "orders").body(b"{}"),
@@ -157,7 +160,9 @@ fn every_log_line_in_a_handler_carries_the_message_trace_and_correlation_id() {
     let buffer = Buffer::default();
     let subscriber = guard.subscriber_to(Box::new(buffer.clone()));
     let tracer = BoxedTracer::new(Box::new(guard.tracer_provider().tracer("t")));
-    let m = Messaging::builder("rabbitmq").tracer(tracer).build();
+    let m = Messaging::builder(tracewire::messaging::System::new("rabbitmq"))
+        .tracer(tracer)
+        .build();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

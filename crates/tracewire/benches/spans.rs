@@ -9,8 +9,9 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use opentelemetry::trace::{Span, SpanKind, Tracer, TracerProvider};
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use std::hint::black_box;
-use tracewire::messaging::{Messaging, OperationSpec, OperationType, Outcome};
+use tracewire::messaging::{Messaging, OperationSpec, OperationType};
 use tracewire::testing::sample_context;
+use tracewire::Outcome;
 
 fn bench(c: &mut Criterion) {
     let cx = sample_context();
@@ -34,7 +35,9 @@ fn bench(c: &mut Criterion) {
             })
         });
 
-        let messaging = Messaging::builder("kafka").tracer(tracer()).build();
+        let messaging = Messaging::builder(tracewire::messaging::System::new("kafka"))
+            .tracer(tracer())
+            .build();
         group.bench_function("tracewire send span (open_send + end)", |b| {
             b.iter(|| {
                 let spec = OperationSpec::new(OperationType::Send, "send", black_box("orders"))
@@ -42,7 +45,7 @@ fn bench(c: &mut Criterion) {
                 messaging.open_send(black_box(&cx), spec).end(Outcome::Ok);
             })
         });
-        let unmetered = Messaging::builder("kafka")
+        let unmetered = Messaging::builder(tracewire::messaging::System::new("kafka"))
             .tracer(tracer())
             .metrics(false)
             .build();

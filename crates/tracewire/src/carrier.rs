@@ -5,20 +5,20 @@
 //! their clients' header types; [`MemoryHeaders`] serves tests, and `http::HeaderMap` is covered
 //! behind the `http` feature.
 
+use crate::header::{static_name, CORRELATION_HEADER};
 use smallvec::SmallVec;
 use std::borrow::Cow;
 
-/// Header that carries the correlation id on Kafka, AMQP and NATS.
-pub const CORRELATION_HEADER: &str = "correlation_id";
-
-/// Header that carries the correlation id over HTTP.
-const HTTP_CORRELATION_HEADER: &str = "x-correlation-id";
-
-/// Read access to a message's headers.
-pub trait HeaderReader {
+/// What a carrier's transport says about its headers: the one that carries the correlation id
+/// (`correlation_id` unless the transport names another, as HTTP does). Readers and writers of
+/// the same transport share it.
+pub trait Transport {
     /// Name of the header that carries the correlation id on this transport.
     const CORRELATION_HEADER: &'static str = CORRELATION_HEADER;
+}
 
+/// Read access to a message's headers.
+pub trait HeaderReader: Transport {
     /// Every value of header `name` (compared without regard to case), in message order.
     /// Values that are absent (a Kafka null header) are skipped.
     fn values<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a [u8]>;
@@ -41,10 +41,7 @@ pub struct HeaderRejected {
 }
 
 /// Write access to a message's headers.
-pub trait HeaderWriter {
-    /// Name of the header that carries the correlation id on this transport.
-    const CORRELATION_HEADER: &'static str = CORRELATION_HEADER;
-
+pub trait HeaderWriter: Transport {
     /// Sets header `name` (lower-case ASCII) to `value`, replacing every existing value of that
     /// name, so a forwarded message never keeps a stale parent. Other headers are left alone.
     fn set(&mut self, name: &str, value: &[u8]) -> Result<(), HeaderRejected>;
@@ -96,6 +93,8 @@ impl MemoryHeaders {
     }
 }
 
+impl Transport for MemoryHeaders {}
+
 impl HeaderReader for MemoryHeaders {
     fn values<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a [u8]> {
         self.entries
@@ -123,12 +122,15 @@ impl HeaderWriter for MemoryHeaders {
 
 #[cfg(feature = "http")]
 mod http_impl {
-    use super::{HeaderReader, HeaderRejected, HeaderWriter, HTTP_CORRELATION_HEADER};
+    use super::{HeaderReader, HeaderRejected, HeaderWriter, Transport};
+    use crate::header::HTTP_CORRELATION_HEADER;
     use http::{HeaderMap, HeaderName, HeaderValue};
 
-    impl HeaderReader for HeaderMap {
+    impl Transport for HeaderMap {
         const CORRELATION_HEADER: &'static str = HTTP_CORRELATION_HEADER;
+    }
 
+    impl HeaderReader for HeaderMap {
         fn values<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a [u8]> {
             self.get_all(name).into_iter().map(HeaderValue::as_bytes)
         }
@@ -139,8 +141,6 @@ mod http_impl {
     }
 
     impl HeaderWriter for HeaderMap {
-        const CORRELATION_HEADER: &'static str = HTTP_CORRELATION_HEADER;
-
         fn set(&mut self, name: &str, value: &[u8]) -> Result<(), HeaderRejected> {
             let rejected = || HeaderRejected {
                 name: name.to_owned(),
@@ -204,9 +204,9 @@ impl<T> PendingHeaders<T> {
         (self.entries.iter()).filter_map(|(n, v)| Some((n.as_ref(), v.as_ref()?)))
     }
 
-    /// The values to write, in the order they were set.
-    pub fn into_values(self) -> impl Iterator<Item = T> {
-        self.entries.into_iter().filter_map(|(_, v)| v)
+    /// The names and values to write, in the order they were set.
+    pub fn into_values(self) -> impl Iterator<Item = (Cow<'static, str>, T)> {
+        self.entries.into_iter().filter_map(|(n, v)| Some((n, v?)))
     }
 
     /// Takes `name`'s entry out, dropping any value set for it; returns the name to keep.
@@ -222,23 +222,25 @@ impl<T> PendingHeaders<T> {
     }
 }
 
-/// The header name tracewire writes that equals `name`, as a `'static` string — so a carrier can
-/// keep or convert it without copying per message — or `None` for any other name.
-///
-/// ```
-/// assert_eq!(tracewire::carrier::static_name("traceparent"), Some("traceparent"));
-/// assert_eq!(tracewire::carrier::static_name("x-user"), None);
-/// ```
-pub fn static_name(name: &str) -> Option<&'static str> {
-    use crate::propagator::{BAGGAGE, TRACEPARENT, TRACESTATE};
-    const KNOWN: [&str; 5] = [
-        TRACEPARENT,
-        TRACESTATE,
-        BAGGAGE,
-        CORRELATION_HEADER,
-        HTTP_CORRELATION_HEADER,
-    ];
-    KNOWN.into_iter().find(|k| *k == name)
+impl<T> Transport for PendingHeaders<T> {}
+
+/// A client's header list that can only be appended to (Kafka's `OwnedHeaders`, NATS'
+/// `HeaderMap`): what [`Propagator::inject_merged`](crate::Propagator::inject_merged) needs to
+/// merge tracewire's headers into it. A broker crate implements it for its client's type; the
+/// merge itself is the core's.
+pub trait AppendHeaders: Sized {
+    /// One header value as the client holds it (converted once, when it is set).
+    type Value;
+    /// The client's conversion of a header: `None` when the client cannot carry it (the
+    /// propagator counts it; it is never a panic).
+    fn convert(name: &str, value: &[u8]) -> Option<Self::Value>;
+    /// An empty list, for a message that had no headers.
+    fn empty() -> Self;
+    /// The list without the headers whose names `stale` matches (any case); `self` as it is
+    /// when none does, so the common case copies nothing.
+    fn without(self, stale: impl Fn(&str) -> bool) -> Self;
+    /// The list with one more header.
+    fn append(self, name: &str, value: Self::Value) -> Self;
 }
 
 impl<T> HeaderWriter for PendingHeaders<T> {

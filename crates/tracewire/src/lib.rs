@@ -9,6 +9,8 @@
 //! - [`carrier`]: the header traits the broker crates implement.
 //! - [`Propagator`]: inject and extract all of it in one pass, never failing the caller.
 //! - [`messaging`]: OpenTelemetry messaging spans (names, kinds, attributes, topology policy).
+//! - [`OpenSpan`] / [`Outcome`]: the span of one operation, ended exactly once.
+//! - [`wrapper`]: the skeleton every broker crate is built from (send, receive, settle, stream).
 //! - [`task`]: the context survives `spawn`, `spawn_blocking`, `JoinSet`, streams, jobs, batches.
 //!
 //! ```
@@ -31,23 +33,29 @@
 
 pub mod carrier;
 mod correlation;
+pub mod header;
 pub mod messaging;
 mod propagator;
+pub mod span;
 mod stats;
 pub mod task;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod traced;
 mod tracer;
 pub mod w3c;
+pub mod wrapper;
 
 pub use correlation::{
     CorrelationContextExt, CorrelationId, CorrelationIdError, CONVERSATION_ID_ATTRIBUTE,
 };
+pub use header::{BAGGAGE, TRACEPARENT, TRACESTATE};
 pub use propagator::{
     CorrelationProblem, ExtractIssues, Extracted, Propagator, PropagatorBuilder, TraceProblem,
-    BAGGAGE, TRACEPARENT, TRACESTATE,
 };
+pub use span::{OpenSpan, Outcome};
 pub use stats::{PropagationStats, StatsSnapshot};
+pub use traced::{Traced, TracedExt};
 
 /// The instrumentation scope of everything tracewire starts itself (spans and metrics).
 pub(crate) fn scope() -> opentelemetry::InstrumentationScope {

@@ -1,7 +1,9 @@
 //! The propagator: traceparent, tracestate, baggage and correlation id in one pass.
 
-use crate::carrier::{HeaderReader, HeaderRejected, HeaderWriter, CORRELATION_HEADER};
+use crate::carrier::Transport;
+use crate::carrier::{AppendHeaders, HeaderReader, HeaderRejected, HeaderWriter, PendingHeaders};
 use crate::correlation::{CorrelationContextExt, CorrelationId, CorrelationIdError};
+use crate::header::{BAGGAGE, CORRELATION_HEADER, TRACEPARENT, TRACESTATE};
 use crate::stats::{bump, PropagationStats};
 use crate::w3c::baggage::{self, Dropped};
 use crate::w3c::traceparent::{Traceparent, TraceparentError};
@@ -14,13 +16,6 @@ use opentelemetry::trace::{TraceContextExt, TraceState};
 use opentelemetry::Context;
 use std::fmt;
 use std::sync::Arc;
-
-/// Header names, written in lower case.
-pub const TRACEPARENT: &str = "traceparent";
-/// See [`TRACEPARENT`].
-pub const TRACESTATE: &str = "tracestate";
-/// See [`TRACEPARENT`].
-pub const BAGGAGE: &str = "baggage";
 
 /// What was wrong with the trace part of an incoming message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -253,6 +248,46 @@ impl Propagator {
         self.write(carrier, W::CORRELATION_HEADER, id.as_bytes());
     }
 
+    /// Injects `cx` into a client's header list that can only be appended to: the caller's
+    /// headers kept in order, stale tracing headers of any case dropped, ours appended. What the
+    /// Kafka and NATS crates' `inject` is.
+    ///
+    /// ```
+    /// use opentelemetry::Context;
+    /// use tracewire::carrier::{AppendHeaders, HeaderReader, MemoryHeaders};
+    /// use tracewire::{CorrelationContextExt, Propagator};
+    ///
+    /// struct List(Vec<(String, Vec<u8>)>);
+    /// impl AppendHeaders for List {
+    ///     type Value = Vec<u8>;
+    ///     fn convert(_: &str, value: &[u8]) -> Option<Vec<u8>> { Some(value.to_vec()) }
+    ///     fn empty() -> Self { List(Vec::new()) }
+    ///     fn without(mut self, stale: impl Fn(&str) -> bool) -> Self {
+    ///         self.0.retain(|(n, _)| !stale(n));
+    ///         self
+    ///     }
+    ///     fn append(mut self, name: &str, value: Vec<u8>) -> Self {
+    ///         self.0.push((name.to_owned(), value));
+    ///         self
+    ///     }
+    /// }
+    ///
+    /// let user = List(vec![("x-user".into(), b"1".to_vec()), ("TraceParent".into(), b"stale".to_vec())]);
+    /// let cx = Context::new().with_correlation_id_or_new();
+    /// let out = Propagator::new().inject_merged(&cx, Some(user));
+    /// let names: Vec<_> = out.0.iter().map(|(n, _)| n.as_str()).collect();
+    /// assert_eq!(names, ["x-user", "correlation_id"], "the stale parent is gone, the user's header kept");
+    /// ```
+    pub fn inject_merged<H: AppendHeaders>(&self, cx: &Context, headers: Option<H>) -> H {
+        let mut ours = PendingHeaders::new(H::convert);
+        self.inject(cx, &mut ours);
+        let base = match headers {
+            Some(user) => user.without(|name| ours.touches(name)),
+            None => H::empty(),
+        };
+        (ours.into_values()).fold(base, |out, (name, value)| out.append(&name, value))
+    }
+
     fn inject_w3c<W: HeaderWriter>(&self, cx: &Context, carrier: &mut W) {
         let span = cx.span();
         let sc = span.span_context();
@@ -455,6 +490,8 @@ impl TextMapPropagator for Propagator {
 /// An OpenTelemetry injector seen as a tracewire carrier.
 struct InjectorWriter<'a>(&'a mut dyn Injector);
 
+impl Transport for InjectorWriter<'_> {}
+
 impl HeaderWriter for InjectorWriter<'_> {
     fn set(&mut self, name: &str, value: &[u8]) -> Result<(), HeaderRejected> {
         let value = std::str::from_utf8(value).map_err(|_| HeaderRejected {
@@ -470,6 +507,8 @@ impl HeaderWriter for InjectorWriter<'_> {
 
 /// An OpenTelemetry extractor seen as a tracewire carrier.
 struct ExtractorReader<'a>(&'a dyn Extractor);
+
+impl Transport for ExtractorReader<'_> {}
 
 impl HeaderReader for ExtractorReader<'_> {
     fn values<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a [u8]> {

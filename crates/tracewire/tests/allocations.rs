@@ -83,12 +83,13 @@ fn collecting_pending_headers_allocates_only_what_the_transport_converts() {
 fn an_unsampled_messaging_span_allocates_only_its_attributes_links_and_context_entry() {
     use opentelemetry::trace::TracerProvider;
     use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
-    use tracewire::messaging::{Messaging, OperationSpec, OperationType, Outcome};
+    use tracewire::messaging::{Messaging, OperationSpec, OperationType};
+    use tracewire::Outcome;
     let cx = context();
     let provider = SdkTracerProvider::builder()
         .with_sampler(Sampler::AlwaysOff)
         .build();
-    let m = Messaging::builder("kafka")
+    let m = Messaging::builder(tracewire::messaging::System::new("kafka"))
         .tracer(provider.tracer("t"))
         .build();
     let send = || OperationSpec::new(OperationType::Send, "send", "orders").body(b"{}");

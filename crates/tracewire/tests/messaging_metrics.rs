@@ -5,8 +5,9 @@ use opentelemetry::metrics::MeterProvider;
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, SdkMeterProvider};
-use tracewire::messaging::{Messaging, OperationSpec, OperationType, Outcome};
+use tracewire::messaging::{Messaging, OperationSpec, OperationType};
 use tracewire::testing::SpanRecorder;
+use tracewire::Outcome;
 
 fn metric<'a>(all: &'a [ResourceMetrics], name: &str) -> &'a AggregatedMetrics {
     all.iter()
@@ -28,7 +29,7 @@ fn sends_and_consumes_are_counted_and_timed() {
         .with_periodic_exporter(exporter.clone())
         .build();
     let rec = SpanRecorder::new();
-    let m = Messaging::builder("kafka")
+    let m = Messaging::builder(tracewire::messaging::System::new("kafka"))
         .tracer(rec.tracer())
         .meter(provider.meter("test"))
         .build();

@@ -1,16 +1,15 @@
 //! Messaging spans: names, kinds, attributes, topology policy, hooks, and ending exactly once.
 
-use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer, TracerProvider};
+use opentelemetry::trace::{SpanKind, Status, Tracer, TracerProvider};
 use opentelemetry::{Context, KeyValue};
 use tracewire::carrier::MemoryHeaders;
-use tracewire::messaging::{
-    attributes as a, Messaging, OpenSpan, OperationSpec, OperationType, Outcome, Topology,
-};
+use tracewire::messaging::{attributes as a, Messaging, OperationSpec, OperationType, Topology};
 use tracewire::testing::{attribute_str, ids, SpanRecorder};
 use tracewire::{CorrelationContextExt, CorrelationId};
+use tracewire::{OpenSpan, Outcome};
 
 fn messaging(rec: &SpanRecorder, topology: Topology) -> Messaging {
-    Messaging::builder("kafka")
+    Messaging::builder(tracewire::messaging::System::new("kafka"))
         .tracer(rec.tracer())
         .topology(topology)
         .server("127.0.0.1", 9092)
@@ -18,22 +17,21 @@ fn messaging(rec: &SpanRecorder, topology: Topology) -> Messaging {
 }
 
 fn send(m: &Messaging, topic: &str) -> MemoryHeaders {
-    let cx = m.start_send(
-        &Context::new(),
-        OperationSpec::new(OperationType::Send, "send", topic).body(b"hello"),
-    );
-    let mut headers = MemoryHeaders::new();
-    m.propagator().inject(&cx, &mut headers);
-    cx.span().end();
+    let spec = OperationSpec::new(OperationType::Send, "send", topic).body(b"hello");
+    let (span, headers) = m.open_send_with(&Context::new(), spec, |p, cx| {
+        let mut headers = MemoryHeaders::new();
+        p.inject(cx, &mut headers);
+        headers
+    });
+    span.end(Outcome::Ok);
     headers
 }
 
 fn process(m: &Messaging, headers: &MemoryHeaders, topic: &str) -> OpenSpan {
-    let extracted = m.propagator().extract(headers);
-    OpenSpan::new(m.start_consume(
-        &extracted.context,
+    m.open_message(
+        headers,
         OperationSpec::new(OperationType::Process, "process", topic),
-    ))
+    )
 }
 
 #[test]
@@ -193,7 +191,7 @@ fn errors_are_recorded_once() {
 #[test]
 fn destination_templates_keys_payloads_and_custom_attributes() {
     let rec = SpanRecorder::new();
-    let m = Messaging::builder("nats")
+    let m = Messaging::builder(tracewire::messaging::System::new("nats"))
         .tracer(rec.tracer())
         .destination_template(|s| s.starts_with("user.").then(|| "user.{id}".to_owned()))
         .record_keys(|d| d == "user.42")
@@ -203,11 +201,11 @@ fn destination_templates_keys_payloads_and_custom_attributes() {
     let spec = OperationSpec::new(OperationType::Send, "publish", "user.42")
         .body(b"pay\nload")
         .key(Some(b"k1"));
-    m.start_send(&Context::new(), spec).span().end();
+    m.open_send(&Context::new(), spec).end(Outcome::Ok);
     let spec = OperationSpec::new(OperationType::Send, "publish", "other")
         .body(b"secret")
         .key(Some(b"k2"));
-    m.start_send(&Context::new(), spec).span().end();
+    m.open_send(&Context::new(), spec).end(Outcome::Ok);
     let templated = rec.span("publish user.{id}");
     assert_eq!(
         attribute_str(&templated, a::DESTINATION_NAME).as_deref(),
@@ -244,11 +242,11 @@ fn batch_span_links_every_message() {
         .iter()
         .map(|h| m.propagator().extract(h).context)
         .collect();
-    let batch = m.start_batch(
+    let batch = m.open_batch(
         OperationSpec::new(OperationType::Process, "process", "orders"),
         &contexts,
     );
-    batch.span().end();
+    batch.end(Outcome::Ok);
     let span = rec.span("process orders");
     assert_eq!(
         attribute_str(&span, a::BATCH_MESSAGE_COUNT).as_deref(),
@@ -274,11 +272,11 @@ fn explicit_correlation_id_is_kept_on_send() {
     let rec = SpanRecorder::new();
     let m = messaging(&rec, Topology::Parent);
     let id = CorrelationId::parse(b"checkout-1").unwrap();
-    let cx = m.start_send(
+    let span = m.open_send(
         &Context::new().with_correlation_id(id),
         OperationSpec::new(OperationType::Send, "send", "t"),
     );
-    cx.span().end();
+    span.end(Outcome::Ok);
     assert_eq!(
         attribute_str(&rec.span("send t"), a::CONVERSATION_ID).as_deref(),
         Some("checkout-1")
@@ -346,7 +344,7 @@ fn batch_count_includes_messages_without_a_context() {
     let headers = send(&m, "orders");
     let contexts = [m.propagator().extract(&headers).context, Context::new()];
     let spec = OperationSpec::new(OperationType::Process, "process", "orders");
-    m.start_batch(spec, &contexts).span().end();
+    m.open_batch(spec, &contexts).end(Outcome::Ok);
     let batch = rec
         .spans()
         .into_iter()

@@ -363,7 +363,9 @@ fn a_panicking_batch_item_is_re_raised_after_the_others_finish() {
 #[test]
 fn a_message_batch_uses_messaging_spans() {
     let rec = SpanRecorder::new();
-    let messaging = Messaging::builder("kafka").tracer(rec.tracer()).build();
+    let messaging = Messaging::builder(tracewire::messaging::System::new("kafka"))
+        .tracer(rec.tracer())
+        .build();
     runtime().block_on(async {
         let items: Vec<(Context, u64)> = (0..3).map(|n| (trace(n), n)).collect();
         Batch::messages(&messaging, "process", "orders")

@@ -77,7 +77,7 @@ pub fn producer(s: &Settings, svc: &Services) -> Result<TracedProducer, String> 
         .map_err(|e| e.to_string())?;
     Ok(TracedProducer::with_messaging(
         inner,
-        svc.gateway.messaging("kafka"),
+        svc.gateway.messaging(tracewire_kafka::SYSTEM),
     ))
 }
 
@@ -135,13 +135,15 @@ pub async fn start_inventory(s: &Settings, svc: &Arc<Services>) -> Result<JoinHa
         .set("group.id", format!("{}-inventory", s.namespace))
         .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false");
-    let consumer = KafkaConsumer::from_config_with(&config, svc.inventory.messaging("kafka"))
-        .map_err(|e| e.to_string())?;
+    let consumer =
+        KafkaConsumer::from_config_with(&config, svc.inventory.messaging(tracewire_kafka::SYSTEM))
+            .map_err(|e| e.to_string())?;
     consumer
-        .consumer()
+        .inner()
         .subscribe(&[&s.orders])
         .map_err(|e| e.to_string())?;
-    let channel = TracedChannel::with_messaging(out, svc.inventory.messaging("rabbitmq"));
+    let channel =
+        TracedChannel::with_messaging(out, svc.inventory.messaging(tracewire_amqp::SYSTEM));
     let (svc, queue) = (svc.clone(), s.payments.clone());
     Ok(tokio::spawn(async move {
         let _amqp = amqp; // keeps the connection open
@@ -170,11 +172,15 @@ pub async fn start_payment(
         )
         .await
         .map_err(|e| e.to_string())?;
-    let deliveries = AmqpConsumer::with_messaging(deliveries, svc.payment.messaging("rabbitmq"));
+    let deliveries =
+        AmqpConsumer::with_messaging(deliveries, svc.payment.messaging(tracewire_amqp::SYSTEM));
     let nats = async_nats::connect(&s.nats)
         .await
         .map_err(|e| format!("NATS: {e}"))?;
-    let js = TracedJetStream::with_messaging(jetstream::new(nats), svc.payment.messaging("nats"));
+    let js = TracedJetStream::with_messaging(
+        jetstream::new(nats),
+        svc.payment.messaging(tracewire_nats::SYSTEM),
+    );
     let (svc, subject) = (svc.clone(), s.fulfillment.clone());
     Ok(tokio::spawn(async move {
         let _amqp = amqp;
@@ -209,9 +215,9 @@ pub async fn start_fulfillment(
         )
         .await
         .map_err(|e| e.to_string())?;
-    let messages = TracedJsStream::new(
+    let messages = TracedJsStream::with_messaging(
         pull.messages().await.map_err(|e| e.to_string())?,
-        svc.fulfillment.messaging("nats"),
+        svc.fulfillment.messaging(tracewire_nats::SYSTEM),
     );
     let svc = svc.clone();
     Ok(tokio::spawn(async move {

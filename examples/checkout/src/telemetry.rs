@@ -50,7 +50,7 @@ impl ServiceTelemetry {
     }
 
     /// Messaging instrumentation for `system` in this service.
-    pub fn messaging(&self, system: &'static str) -> Messaging {
+    pub fn messaging(&self, system: tracewire::messaging::System) -> Messaging {
         use opentelemetry::metrics::MeterProvider;
         Messaging::builder(system)
             .tracer(self.tracer())

@@ -9,8 +9,9 @@ use opentelemetry::{Context, KeyValue};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tracewire::carrier::MemoryHeaders;
-use tracewire::messaging::{Messaging, OperationSpec, OperationType, Outcome};
+use tracewire::messaging::{Messaging, OperationSpec, OperationType};
 use tracewire::CorrelationContextExt;
+use tracewire::Outcome;
 use tracewire_telemetry::{Config, LogTarget, SpanLogTarget, Telemetry, TelemetryGuard};
 
 pub struct Service {
@@ -27,6 +28,7 @@ fn service(dir: &Path, name: &str, system: &'static str) -> Service {
         .build()
         .unwrap();
     let tracer = || BoxedTracer::new(Box::new(guard.tracer_provider().tracer(name.to_owned())));
+    let system = tracewire::messaging::System::new(system);
     let messaging = Messaging::builder(system).tracer(tracer()).build();
     Service {
         tracer: tracer(),

@@ -36,13 +36,10 @@ pub const RABBITMQ_DELIVERY_TAG: &str = "messaging.rabbitmq.message.delivery_tag
 pub const SERVER_ADDRESS: &str = "server.address";
 /// `server.port`.
 pub const SERVER_PORT: &str = "server.port";
-/// `error.type`: a low-cardinality error class.
-pub const ERROR_TYPE: &str = "error.type";
+pub use crate::span::{ERROR_TYPE, SETTLED};
 /// `tracewire.message.key`: message key on systems without a semconv key attribute (opt-in).
 pub const MESSAGE_KEY: &str = "tracewire.message.key";
 /// `tracewire.message.payload`: message body (opt-in per destination; may be personal data).
 pub const MESSAGE_PAYLOAD: &str = "tracewire.message.payload";
 /// `tracewire.redelivered`: the broker says this delivery was delivered before.
 pub const REDELIVERED: &str = "tracewire.redelivered";
-/// `tracewire.settled`: `false` when a message span ended because its handle was dropped.
-pub const SETTLED: &str = "tracewire.settled";

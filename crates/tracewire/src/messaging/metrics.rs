@@ -2,12 +2,11 @@
 //! ends: `messaging.client.operation.duration`, `messaging.process.duration`,
 //! `messaging.client.sent.messages`, `messaging.client.consumed.messages`.
 
-use super::attributes::{DESTINATION_NAME, ERROR_TYPE, OPERATION_NAME, OPERATION_TYPE, SYSTEM};
-use super::{OperationType, Outcome};
+use super::attributes::{DESTINATION_NAME, OPERATION_NAME, OPERATION_TYPE, SYSTEM};
+use super::OperationType;
+use crate::span::Measurement;
 use opentelemetry::metrics::{Counter, Histogram, Meter};
 use opentelemetry::{KeyValue, StringValue};
-use std::sync::Arc;
-use std::time::Instant;
 
 /// Bucket boundaries the conventions recommend for messaging durations, in seconds.
 const DURATION_BUCKETS: [f64; 14] = [
@@ -56,70 +55,36 @@ impl Instruments {
     }
 }
 
-/// One operation being measured; recorded once, when its span ends. The attributes are built
-/// on the stack when recorded (no allocation per message).
-#[derive(Debug)]
-pub(crate) struct Measurement {
-    instruments: Arc<Instruments>,
-    kind: OperationType,
-    system: &'static str,
-    name: &'static str,
-    destination: StringValue,
-    started: Instant,
-}
-
-impl Measurement {
-    pub(crate) fn start(
-        instruments: &Arc<Instruments>,
+impl Instruments {
+    /// Starts measuring one operation of `count` messages (1, a batch's size, or 0 for a
+    /// message its batch or receive already counts): recorded when its span ends.
+    pub(crate) fn measure(
+        &self,
         kind: OperationType,
         system: &'static str,
         name: &'static str,
         destination: StringValue,
-    ) -> Self {
-        let measurement = Measurement {
-            instruments: instruments.clone(),
-            kind,
-            system,
-            name,
-            destination,
-            started: Instant::now(),
+        count: u64,
+    ) -> Measurement {
+        let attributes = [
+            KeyValue::new(SYSTEM, system),
+            KeyValue::new(OPERATION_NAME, name),
+            KeyValue::new(OPERATION_TYPE, kind.as_str()),
+            KeyValue::new(DESTINATION_NAME, destination),
+        ];
+        let duration = match kind {
+            OperationType::Process => &self.process_duration,
+            _ => &self.operation_duration,
         };
-        if matches!(kind, OperationType::Receive | OperationType::Process) {
-            instruments.consumed.add(1, &measurement.attributes());
-        }
-        measurement
-    }
-
-    /// The metric attributes of every measurement.
-    fn attributes(&self) -> [KeyValue; 4] {
-        [
-            KeyValue::new(SYSTEM, self.system),
-            KeyValue::new(OPERATION_NAME, self.name),
-            KeyValue::new(OPERATION_TYPE, self.kind.as_str()),
-            KeyValue::new(DESTINATION_NAME, self.destination.clone()),
-        ]
-    }
-
-    pub(crate) fn record(self, outcome: &Outcome) {
-        let common = self.attributes();
-        let with_error;
-        let attributes: &[KeyValue] = match outcome {
-            Outcome::Ok => &common,
-            Outcome::Error { error_type, .. } => {
-                let [system, name, kind, destination] = common;
-                let error = KeyValue::new(ERROR_TYPE, error_type.clone());
-                with_error = [system, name, kind, destination, error];
-                &with_error
-            }
+        let counter = match kind {
+            OperationType::Send => &self.sent,
+            _ => &self.consumed,
         };
-        let seconds = self.started.elapsed().as_secs_f64();
-        let i = &self.instruments;
-        match self.kind {
-            OperationType::Process => i.process_duration.record(seconds, attributes),
-            _ => i.operation_duration.record(seconds, attributes),
-        }
-        if self.kind == OperationType::Send {
-            i.sent.add(1, attributes);
-        }
+        let count = if kind == OperationType::Settle {
+            0
+        } else {
+            count
+        };
+        Measurement::start(duration.clone(), (counter.clone(), count), attributes)
     }
 }

@@ -4,17 +4,19 @@
 pub mod attributes;
 mod destinations;
 mod metrics;
-mod open_span;
 mod spec;
+mod system;
 
-pub use open_span::{OpenSpan, Outcome};
 pub use spec::{OperationSpec, OperationType};
+pub use system::System;
 
+use crate::carrier::HeaderReader;
+use crate::span::{Measurement, OpenSpan};
 use crate::tracer::AnyTracer;
 use crate::{CorrelationContextExt, Propagator};
 use attributes as attr;
 use destinations::{Destination, Destinations, TemplateHook};
-use metrics::{Instruments, Measurement};
+use metrics::Instruments;
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::global;
 use opentelemetry::trace::{Link, SpanBuilder, TraceContextExt, Tracer};
@@ -48,15 +50,17 @@ const MAX_RECORDED_BYTES: usize = 1024;
 /// ```
 /// use tracewire::messaging::{Messaging, OperationSpec, OperationType, Topology};
 ///
-/// let messaging = Messaging::builder("kafka")
+/// use tracewire::messaging::System;
+///
+/// let messaging = Messaging::builder(System::new("kafka"))
 ///     .topology(Topology::Parent)
 ///     .destination_template(|topic| topic.starts_with("user.").then(|| "user.{id}".to_owned()))
 ///     .build();
-/// let cx = messaging.start_send(
+/// let span = messaging.open_send(
 ///     &opentelemetry::Context::new(),
 ///     OperationSpec::new(OperationType::Send, "send", "orders").body(b"{}"),
 /// );
-/// # drop(cx);
+/// span.end(tracewire::Outcome::Ok);
 /// ```
 #[derive(Clone)]
 pub struct Messaging {
@@ -64,7 +68,7 @@ pub struct Messaging {
 }
 
 struct Inner {
-    system: &'static str,
+    system: System,
     tracer: AnyTracer,
     /// `None` when metrics are off.
     instruments: Option<Arc<Instruments>>,
@@ -92,7 +96,7 @@ impl fmt::Debug for Messaging {
 
 /// Builds a [`Messaging`].
 pub struct MessagingBuilder {
-    system: &'static str,
+    system: System,
     tracer: Option<AnyTracer>,
     meter: Option<opentelemetry::metrics::Meter>,
     metrics: bool,
@@ -154,7 +158,8 @@ impl MessagingBuilder {
         self
     }
 
-    /// The attribute that records message keys on opt-in (default `tracewire.message.key`).
+    /// The attribute that records message keys on opt-in (default: the system's own, see
+    /// [`System::with_key_attribute`]).
     pub fn key_attribute(mut self, name: &'static str) -> Self {
         self.key_attribute = name;
         self
@@ -232,8 +237,9 @@ impl MessagingBuilder {
 }
 
 impl Messaging {
-    /// Instrumentation for `system` (`messaging.system`: `kafka`, `rabbitmq`, `nats`…).
-    pub fn builder(system: &'static str) -> MessagingBuilder {
+    /// Instrumentation for `system`, with its defaults (each broker crate exports its `SYSTEM`;
+    /// its `builder()` is this).
+    pub fn builder(system: System) -> MessagingBuilder {
         MessagingBuilder {
             system,
             tracer: None,
@@ -242,7 +248,7 @@ impl Messaging {
             propagator: Propagator::new(),
             topology: Topology::default(),
             server: None,
-            key_attribute: attr::MESSAGE_KEY,
+            key_attribute: system.key_attribute(),
             template: None,
             enrich: None,
             record_keys: None,
@@ -250,8 +256,8 @@ impl Messaging {
         }
     }
 
-    /// The system name.
-    pub fn system(&self) -> &'static str {
+    /// The system.
+    pub fn system(&self) -> System {
         self.inner.system
     }
 
@@ -265,60 +271,130 @@ impl Messaging {
         self.inner.topology
     }
 
-    /// [`start_send`](Self::start_send), owned by an [`OpenSpan`] that also records the
-    /// messaging metrics when it ends. What the broker crates use.
+    /// Opens a send/publish span as a child of `parent`, giving the context a correlation id
+    /// first if it has none (the first hop). The span records the messaging metrics when it
+    /// ends. Inject [`OpenSpan::context`] into the message — or let
+    /// [`open_send_with`](Self::open_send_with) do both.
     pub fn open_send(&self, parent: &Context, spec: OperationSpec<'_>) -> OpenSpan {
-        let resolved = self.resolve(&spec);
-        let measurement = self.measure(&spec, &resolved.0);
-        OpenSpan::measured(self.send_to(parent, spec, resolved), measurement)
-    }
-
-    /// [`start_consume`](Self::start_consume), owned by an [`OpenSpan`] that also records the
-    /// messaging metrics.
-    pub fn open_consume(&self, message: &Context, spec: OperationSpec<'_>) -> OpenSpan {
-        let resolved = self.resolve(&spec);
-        let measurement = self.measure(&spec, &resolved.0);
-        OpenSpan::measured(self.consume_from(message, spec, resolved), measurement)
-    }
-
-    /// The operation's destination and span name, from the cache when it has them.
-    fn resolve(&self, spec: &OperationSpec<'_>) -> Resolved {
-        let hook = self.inner.template.as_deref();
-        (self.inner.destinations).resolve(spec.name, spec.destination, hook)
-    }
-
-    /// The operation's metrics, when they are on.
-    fn measure(&self, spec: &OperationSpec<'_>, dest: &Destination) -> Option<Measurement> {
-        let inner = &self.inner;
-        let instruments = inner.instruments.as_ref()?;
-        Some(Measurement::start(
-            instruments,
-            spec.kind,
-            inner.system,
-            spec.name,
-            dest.shown().clone(),
-        ))
-    }
-
-    /// Starts a send/publish span as a child of `parent`, giving the context a correlation id
-    /// first if it has none (the first hop). Inject the returned context into the message.
-    pub fn start_send(&self, parent: &Context, spec: OperationSpec<'_>) -> Context {
-        let resolved = self.resolve(&spec);
-        self.send_to(parent, spec, resolved)
-    }
-
-    fn send_to(&self, parent: &Context, spec: OperationSpec<'_>, resolved: Resolved) -> Context {
+        let (resolved, measurement) = self.prepare(&spec);
         let parent = parent.with_correlation_id_or_new();
-        self.start(&parent, spec, Vec::new(), resolved)
+        let cx = self.start(&parent, spec, Vec::new(), resolved);
+        OpenSpan::measured(cx, measurement)
     }
 
-    /// Starts a receive or process span for one message, per the topology policy, with a link to
+    /// The send skeleton of every broker wrapper: opens the send span in `parent` and hands its
+    /// context to `inject`, which writes it into the client's outgoing headers. Returns the span
+    /// (end it on the broker's acknowledgement) and what `inject` made.
+    ///
+    /// ```
+    /// use opentelemetry::Context;
+    /// use tracewire::carrier::{HeaderReader, MemoryHeaders};
+    /// use tracewire::messaging::{Messaging, OperationSpec, OperationType, System};
+    ///
+    /// let messaging = Messaging::builder(System::new("queue")).build();
+    /// let spec = OperationSpec::new(OperationType::Send, "send", "orders");
+    /// let (span, headers) = messaging.open_send_with(&Context::new(), spec, |propagator, cx| {
+    ///     let mut headers = MemoryHeaders::new();
+    ///     propagator.inject(cx, &mut headers);
+    ///     headers
+    /// });
+    /// assert!(headers.last("correlation_id").is_some());
+    /// span.end(tracewire::Outcome::Ok);
+    /// ```
+    pub fn open_send_with<T>(
+        &self,
+        parent: &Context,
+        spec: OperationSpec<'_>,
+        inject: impl FnOnce(&Propagator, &Context) -> T,
+    ) -> (OpenSpan, T) {
+        let span = self.open_send(parent, spec);
+        let written = inject(&self.inner.propagator, span.context());
+        (span, written)
+    }
+
+    /// The receive skeleton of every broker wrapper: extracts the message's context from its
+    /// `headers` (never failing; problems counted by the propagator) and opens its receive or
+    /// process span per the topology ([`open_consume`](Self::open_consume)).
+    pub fn open_message<R: HeaderReader>(&self, headers: &R, spec: OperationSpec<'_>) -> OpenSpan {
+        let extracted = self.inner.propagator.extract(headers);
+        self.open_consume(&extracted.context, spec)
+    }
+
+    /// The message's own context, extracted from its `headers`: for batches, whose span links
+    /// every message.
+    pub fn extract<R: HeaderReader>(&self, headers: &R) -> Context {
+        self.inner.propagator.extract(headers).context
+    }
+
+    /// Opens a receive or process span for one message, per the topology policy, with a link to
     /// the message's own context when it has a valid one. Baggage and correlation id come from
-    /// the message whatever the parent.
-    /// `message` is the message's own context, as [`Propagator::extract`] gives it.
-    pub fn start_consume(&self, message: &Context, spec: OperationSpec<'_>) -> Context {
-        let resolved = self.resolve(&spec);
-        self.consume_from(message, spec, resolved)
+    /// the message whatever the parent. `message` is the message's own context, as
+    /// [`Propagator::extract`] gives it. The span records the messaging metrics when it ends.
+    pub fn open_consume(&self, message: &Context, spec: OperationSpec<'_>) -> OpenSpan {
+        let (resolved, measurement) = self.prepare(&spec);
+        let cx = self.consume_from(message, spec, resolved);
+        OpenSpan::measured(cx, measurement)
+    }
+
+    /// Opens one span for a batch of messages (`messaging.batch.message_count`), as a child of
+    /// the current context, with a link to each message's context; it records the messaging
+    /// metrics (every message counted as consumed) when it ends.
+    pub fn open_batch<'c>(
+        &self,
+        spec: OperationSpec<'_>,
+        messages: impl IntoIterator<Item = &'c Context>,
+    ) -> OpenSpan {
+        let (links, count) = batch_links(messages);
+        let spec = (spec.attribute(KeyValue::new(attr::BATCH_MESSAGE_COUNT, count)))
+            .message_count(count as u64);
+        let (resolved, measurement) = self.prepare(&spec);
+        let cx = self.start(&Context::current(), spec, links, resolved);
+        OpenSpan::measured(cx, measurement)
+    }
+
+    /// Opens a receive span for a pull whose messages are not in hand yet (a fetch), as a child
+    /// of the current context: it measures the pull itself. Open each message's span in its
+    /// context (so the [`Auto`](Topology::Auto) topology parents them on it), then call
+    /// [`received`](Self::received) and end it.
+    pub fn open_receive(&self, spec: OperationSpec<'_>) -> OpenSpan {
+        let spec = spec.message_count(0);
+        let (resolved, measurement) = self.prepare(&spec);
+        let cx = self.start(&Context::current(), spec, Vec::new(), resolved);
+        OpenSpan::measured(cx, measurement)
+    }
+
+    /// Tells a receive span what it received: a link to each message's own context,
+    /// `messaging.batch.message_count`, and the count for the consumed-messages metric.
+    pub fn received<'c>(
+        &self,
+        receive: &mut OpenSpan,
+        messages: impl IntoIterator<Item = &'c Context>,
+    ) {
+        let (links, count) = batch_links(messages);
+        links
+            .into_iter()
+            .for_each(|l| receive.add_link(l.span_context));
+        receive.set_attribute(KeyValue::new(attr::BATCH_MESSAGE_COUNT, count));
+        receive.set_count(count as u64);
+    }
+
+    /// The operation's destination and span name (from the cache when it has them), and its
+    /// metrics when they are on.
+    fn prepare(&self, spec: &OperationSpec<'_>) -> (Resolved, Option<Measurement>) {
+        let inner = &self.inner;
+        let hook = inner.template.as_deref();
+        let resolved = (inner.destinations).resolve(spec.name, spec.destination, hook);
+        let measurement = inner.instruments.as_ref().map(|i| {
+            let shown = resolved.0.shown().clone();
+            i.measure(
+                spec.kind,
+                inner.system.name(),
+                spec.name,
+                shown,
+                spec.message_count,
+            )
+        });
+        (resolved, measurement)
     }
 
     fn consume_from(&self, msg: &Context, spec: OperationSpec<'_>, resolved: Resolved) -> Context {
@@ -341,19 +417,6 @@ impl Messaging {
         self.start(&parent, spec, links, resolved)
     }
 
-    /// Starts one span for a batch of messages (`messaging.batch.message_count`), as a child of the
-    /// current context, with a link to each message's context.
-    pub fn start_batch<'c>(
-        &self,
-        spec: OperationSpec<'_>,
-        messages: impl IntoIterator<Item = &'c Context>,
-    ) -> Context {
-        let (links, count) = batch_links(messages);
-        let spec = spec.attribute(KeyValue::new(attr::BATCH_MESSAGE_COUNT, count));
-        let resolved = self.resolve(&spec);
-        self.start(&Context::current(), spec, links, resolved)
-    }
-
     fn start(
         &self,
         parent: &Context,
@@ -363,7 +426,7 @@ impl Messaging {
     ) -> Context {
         let inner = &*self.inner;
         let mut attrs = Vec::with_capacity(8 + spec.attributes.len());
-        attrs.push(KeyValue::new(attr::SYSTEM, inner.system));
+        attrs.push(KeyValue::new(attr::SYSTEM, inner.system.name()));
         attrs.push(KeyValue::new(attr::OPERATION_NAME, spec.name));
         attrs.push(KeyValue::new(attr::OPERATION_TYPE, spec.kind.as_str()));
         if !spec.destination.is_empty() {

@@ -55,6 +55,9 @@ pub struct OperationSpec<'a> {
     pub payload: Option<&'a [u8]>,
     /// System-specific attributes (partition, offset, routing key, delivery tag…).
     pub attributes: Vec<KeyValue>,
+    /// How many messages the operation hands to the application, for the sent/consumed
+    /// metrics: 1, or 0 for a message that its batch or receive span already counts.
+    pub message_count: u64,
 }
 
 impl<'a> OperationSpec<'a> {
@@ -68,6 +71,7 @@ impl<'a> OperationSpec<'a> {
             key: None,
             payload: None,
             attributes: Vec::new(),
+            message_count: 1,
         }
     }
 
@@ -81,6 +85,13 @@ impl<'a> OperationSpec<'a> {
     /// Sets the message key (recorded only on opt-in).
     pub fn key(mut self, key: Option<&'a [u8]>) -> Self {
         self.key = key;
+        self
+    }
+
+    /// Says how many messages the operation hands to the application (default 1; 0 for a
+    /// message that its batch or receive span already counts, so it is not counted twice).
+    pub fn message_count(mut self, count: u64) -> Self {
+        self.message_count = count;
         self
     }
 

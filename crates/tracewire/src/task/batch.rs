@@ -1,12 +1,13 @@
 //! Batches: items from many traces handled together, each in its own trace.
 
-use super::job::{job_name, start_internal, JobFuture, JobOutcome};
-use super::Traced;
+use super::job::{cancelled, job_name, job_span, start_internal, JobFuture, JobOutcome};
 use crate::messaging::attributes::BATCH_MESSAGE_COUNT;
-use crate::messaging::{batch_links, Messaging, OperationSpec, OperationType, Outcome};
+use crate::messaging::{batch_links, Messaging, OperationSpec, OperationType};
+use crate::span::{OpenSpan, Outcome};
+use crate::traced::Traced;
 use crate::tracer::AnyTracer;
 use futures_util::{FutureExt, StreamExt};
-use opentelemetry::trace::{TraceContextExt, Tracer};
+use opentelemetry::trace::Tracer;
 use opentelemetry::{Context, KeyValue};
 use std::future::Future;
 use std::panic::{resume_unwind, AssertUnwindSafe};
@@ -117,7 +118,7 @@ impl Batch {
             })
             .buffered(self.concurrency)
             .collect::<Vec<_>>();
-        let outcomes = Traced::new(work, batch.clone()).await;
+        let outcomes = Traced::new(work, batch.context().clone()).await;
 
         let mut results = Vec::with_capacity(outcomes.len());
         let mut panic = None;
@@ -134,50 +135,55 @@ impl Batch {
                 }
             }
         }
-        let span = batch.span();
-        span.set_attribute(KeyValue::new(BATCH_FAILED_COUNT, failed));
-        span.end();
+        batch.set_attribute(KeyValue::new(BATCH_FAILED_COUNT, failed));
+        batch.end(Outcome::Ok);
         if let Some(payload) = panic {
             resume_unwind(payload);
         }
         results
     }
 
-    fn start_batch<'c>(&self, items: impl Iterator<Item = &'c Context>) -> Context {
+    fn start_batch<'c>(&self, items: impl Iterator<Item = &'c Context>) -> OpenSpan {
         match &self.spans {
             Spans::Messages {
                 messaging,
                 operation,
                 destination,
-            } => messaging.start_batch(
-                OperationSpec::new(OperationType::Process, operation, destination),
-                items,
-            ),
+            } => messaging
+                .open_batch(
+                    OperationSpec::new(OperationType::Process, operation, destination),
+                    items,
+                )
+                .abandoned_as(cancelled),
             Spans::Jobs { name, tracer } => {
                 let (links, count) = batch_links(items);
                 let span = (
                     format!("batch {name}"),
                     KeyValue::new(BATCH_MESSAGE_COUNT, count),
                 );
-                start_internal(tracer, span, &Context::current(), links)
+                job_span(start_internal(tracer, span, &Context::current(), links))
             }
         }
     }
 }
 
 impl Spans {
-    fn start_item(&self, item: &Context) -> Context {
+    fn start_item(&self, item: &Context) -> OpenSpan {
         match self {
             Spans::Messages {
                 messaging,
                 operation,
                 destination,
-            } => messaging.start_consume(
-                item,
-                OperationSpec::new(OperationType::Process, operation, destination),
-            ),
+            } => messaging
+                .open_consume(
+                    item,
+                    // Counted once, by the batch span.
+                    OperationSpec::new(OperationType::Process, operation, destination)
+                        .message_count(0),
+                )
+                .abandoned_as(cancelled),
             Spans::Jobs { name, tracer } => {
-                start_internal(tracer, job_name(name), item, Vec::new())
+                job_span(start_internal(tracer, job_name(name), item, Vec::new()))
             }
         }
     }

@@ -1,8 +1,8 @@
 //! Named jobs: an INTERNAL span `job {name}` that ends when the work completes, records failures
 //! and panics, and says `cancelled` when the work is dropped before completion.
 
-use super::Traced;
-use crate::messaging::{OpenSpan, Outcome};
+use crate::span::{OpenSpan, Outcome};
+use crate::traced::Traced;
 use crate::tracer::AnyTracer;
 use opentelemetry::trace::{Link, SpanBuilder, SpanKind, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
@@ -118,7 +118,11 @@ impl Job {
         tokio::spawn(self.instrument(fut))
     }
 
-    fn start(self, parent: &Context) -> Context {
+    fn start(self, parent: &Context) -> OpenSpan {
+        job_span(self.start_context(parent))
+    }
+
+    fn start_context(self, parent: &Context) -> Context {
         let tracer = self.tracer.unwrap_or_else(AnyTracer::global);
         if !self.detached {
             return start_internal(&tracer, job_name(&self.name), parent, Vec::new());
@@ -132,6 +136,17 @@ impl Job {
         let root = crate::correlation::with_correlation_of(Context::new(), parent);
         start_internal(&tracer, job_name(&self.name), &root, links)
     }
+}
+
+/// A job's span: dropped before completion, it ends as cancelled.
+pub(crate) fn job_span(cx: Context) -> OpenSpan {
+    OpenSpan::owning(cx, None, cancelled)
+}
+
+/// What a job span dropped before completion says.
+pub(crate) fn cancelled() -> (KeyValue, Outcome) {
+    let outcome = Outcome::error("cancelled", "dropped before completion");
+    (KeyValue::new(JOB_CANCELLED, true), outcome)
 }
 
 /// The name and attribute of a job span.
@@ -169,11 +184,11 @@ pin_project_lite::pin_project! {
 }
 
 impl<F> JobFuture<F> {
-    /// Runs `fut` in `cx` and owns the span active in `cx`.
-    pub(crate) fn new(fut: F, cx: Context) -> Self {
+    /// Runs `fut` in the span's context and owns the span.
+    pub(crate) fn new(fut: F, span: OpenSpan) -> Self {
         JobFuture {
-            inner: Traced::new(fut, cx.clone()),
-            span: OpenSpan::job(cx),
+            inner: Traced::new(fut, span.context().clone()),
+            span,
         }
     }
 

@@ -8,10 +8,9 @@ mod batch;
 mod job;
 #[cfg(feature = "tokio")]
 mod spawn;
-mod traced;
 
+pub use crate::traced::{Traced, TracedExt};
 pub use batch::{Batch, BATCH_FAILED_COUNT};
 pub use job::{Job, JobFuture, JobOutcome, JOB_CANCELLED, JOB_NAME};
 #[cfg(feature = "tokio")]
 pub use spawn::{spawn, spawn_blocking, JoinSetExt};
-pub use traced::{Traced, TracedExt};

@@ -1,6 +1,6 @@
 //! Tokio spawning that carries the current context: `spawn`, `spawn_blocking`, `JoinSet`.
 
-use super::Traced;
+use crate::traced::Traced;
 use opentelemetry::Context;
 use std::future::Future;
 use tokio::task::{JoinHandle, JoinSet};

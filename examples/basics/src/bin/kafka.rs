@@ -53,7 +53,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .set("group.id", "tracewire-example")
             .set("auto.offset.reset", "earliest"),
     )?;
-    consumer.consumer().subscribe(&["tracewire-example"])?;
+    consumer.inner().subscribe(&["tracewire-example"])?;
     loop {
         let message = consumer.recv().await?;
         let mine = message.context().correlation_id() == cx.correlation_id();

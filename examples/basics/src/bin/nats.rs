@@ -32,9 +32,9 @@ async fn main() -> Result<(), async_nats::Error> {
     }
 
     // JetStream: the publish span ends on the PublishAck.
-    let js = TracedJetStream::new(jetstream::new(nats.client().clone()));
+    let js = TracedJetStream::new(jetstream::new(nats.inner().clone()));
     let stream = js
-        .context()
+        .inner()
         .get_or_create_stream(stream::Config {
             name: "EXAMPLE".into(),
             subjects: vec!["example.js.>".into()],
@@ -56,14 +56,15 @@ async fn main() -> Result<(), async_nats::Error> {
             },
         )
         .await?;
-    let mut messages = TracedJsStream::new(pull.messages().await?, js.messaging().clone());
+    let mut messages =
+        TracedJsStream::with_messaging(pull.messages().await?, js.messaging().clone());
     if let Some(message) = messages.next().await {
         let message = message?;
         println!("jetstream  {}", describe(message.context()));
         message.ack().await?;
     }
     cx.span().end();
-    js.context().delete_stream("EXAMPLE").await?;
+    js.inner().delete_stream("EXAMPLE").await?;
     provider.shutdown()?;
     Ok(())
 }

@@ -18,12 +18,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let conn = Connection::connect(&url, ConnectionProperties::default()).await?;
     let channel = TracedChannel::new(conn.create_channel().await?);
     channel
-        .channel()
+        .inner()
         .confirm_select(ConfirmSelectOptions::default())
         .await?;
     let queue = "tracewire-example";
     channel
-        .channel()
+        .inner()
         .queue_declare(
             queue.into(),
             QueueDeclareOptions::default(),
@@ -53,7 +53,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The consumer: the delivery's span continues the producer's trace.
     let consumer = channel
-        .channel()
+        .inner()
         .basic_consume(
             queue.into(),
             "".into(),

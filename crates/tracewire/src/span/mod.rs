@@ -1,0 +1,16 @@
+//! The span of one operation, owned until it ends exactly once — what messages, sends awaiting
+//! their acknowledgement and jobs all hold. Knows nothing of brokers or jobs: the owner decides
+//! what an abandoned span says.
+
+mod measurement;
+mod open_span;
+mod outcome;
+
+pub(crate) use measurement::Measurement;
+pub use open_span::OpenSpan;
+pub use outcome::Outcome;
+
+/// `error.type`: a low-cardinality error class.
+pub const ERROR_TYPE: &str = "error.type";
+/// `tracewire.settled`: `false` when a message span ended because its handle was dropped.
+pub const SETTLED: &str = "tracewire.settled";
