@@ -44,7 +44,7 @@ pub use destination::{consume_destination, publish_destination, DEFAULT_EXCHANGE
 pub use headers::{extract, inject, AmqpHeaders, AmqpHeadersMut};
 pub use publish::{ReplyError, TracedChannel, TracedConfirm};
 
-use tracewire::messaging::{Messaging, MessagingBuilder, System};
+use tracewire::messaging::System;
 
 /// `messaging.rabbitmq.destination.routing_key`.
 pub const RABBITMQ_ROUTING_KEY: &str = "messaging.rabbitmq.destination.routing_key";
@@ -54,12 +54,4 @@ pub const RABBITMQ_DELIVERY_TAG: &str = "messaging.rabbitmq.message.delivery_tag
 /// RabbitMQ: `messaging.system = rabbitmq`.
 pub const SYSTEM: System = System::new("rabbitmq");
 
-/// Default instrumentation for RabbitMQ: [`SYSTEM`], the global tracer, the default propagator.
-pub fn messaging() -> Messaging {
-    builder().build()
-}
-
-/// A [`Messaging`] builder for RabbitMQ, to change the topology, hooks, tracer…
-pub fn builder() -> MessagingBuilder {
-    Messaging::builder(SYSTEM)
-}
+tracewire::messaging_presets!(SYSTEM, "RabbitMQ");

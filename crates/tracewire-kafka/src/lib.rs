@@ -43,7 +43,7 @@ pub use consumer::{ReceivedBatch, TracedConsumer, TracedMessage, TracedMessageSt
 pub use headers::{extract, inject, KafkaHeaders};
 pub use producer::{TracedDeliveryFuture, TracedProducer};
 
-use tracewire::messaging::{Messaging, MessagingBuilder, System};
+use tracewire::messaging::System;
 
 /// `messaging.kafka.offset`.
 pub const KAFKA_OFFSET: &str = "messaging.kafka.offset";
@@ -53,12 +53,4 @@ pub const KAFKA_MESSAGE_KEY: &str = "messaging.kafka.message.key";
 /// Kafka: `messaging.system = kafka`, keys (on opt-in) recorded as `messaging.kafka.message.key`.
 pub const SYSTEM: System = System::new("kafka").with_key_attribute(KAFKA_MESSAGE_KEY);
 
-/// Default instrumentation for Kafka: [`SYSTEM`], the global tracer, the default propagator.
-pub fn messaging() -> Messaging {
-    builder().build()
-}
-
-/// A [`Messaging`] builder for Kafka, to change the topology, hooks, tracer…
-pub fn builder() -> MessagingBuilder {
-    Messaging::builder(SYSTEM)
-}
+tracewire::messaging_presets!(SYSTEM, "Kafka");

@@ -35,7 +35,7 @@ pub use jetstream::{
     TracedJetStream, TracedJsMessage, TracedJsStream, TracedPublishAck, WrapJetStream,
 };
 
-use tracewire::messaging::{Messaging, MessagingBuilder, System};
+use tracewire::messaging::System;
 
 /// `tracewire.nats.stream`: the JetStream stream.
 pub const NATS_STREAM: &str = "tracewire.nats.stream";
@@ -45,12 +45,4 @@ pub const NATS_SEQUENCE: &str = "tracewire.nats.sequence";
 /// NATS: `messaging.system = nats`.
 pub const SYSTEM: System = System::new("nats");
 
-/// Default instrumentation for NATS: [`SYSTEM`], the global tracer, the default propagator.
-pub fn messaging() -> Messaging {
-    builder().build()
-}
-
-/// A [`Messaging`] builder for NATS, to change the topology, subject templates, tracer…
-pub fn builder() -> MessagingBuilder {
-    Messaging::builder(SYSTEM)
-}
+tracewire::messaging_presets!(SYSTEM, "NATS");

@@ -24,6 +24,35 @@ pub mod __private {
     pub use opentelemetry::Context;
 }
 
+/// A broker crate's `messaging()` and `builder()`, from its `SYSTEM`: the same two functions
+/// in every broker crate, with the system's defaults.
+///
+/// ```
+/// mod my_queue {
+///     use tracewire::messaging::System;
+///     /// My queue.
+///     pub const SYSTEM: System = System::new("my-queue");
+///     tracewire::messaging_presets!(SYSTEM, "my queue");
+/// }
+/// assert_eq!(my_queue::messaging().system(), my_queue::SYSTEM);
+/// ```
+#[macro_export]
+macro_rules! messaging_presets {
+    ($system:expr, $name:literal) => {
+        #[doc = concat!("Default instrumentation for ", $name, ": its `SYSTEM`, the global tracer ")]
+        #[doc = "(taken now: install the provider first), the default propagator."]
+        pub fn messaging() -> $crate::messaging::Messaging {
+            builder().build()
+        }
+
+        #[doc = concat!("A `Messaging` builder for ", $name, ", with its defaults: to change the ")]
+        #[doc = "topology, hooks, tracer…"]
+        pub fn builder() -> $crate::messaging::MessagingBuilder {
+            $crate::messaging::Messaging::builder($system)
+        }
+    };
+}
+
 /// The accessors of a client wrapper — a struct with fields `inner` (the client) and `messaging`:
 /// `inner()`, `into_inner()`, `messaging()`, and with `mut`, `inner_mut()`. Used inside the
 /// wrapper's `impl` block.
