@@ -147,7 +147,7 @@ fn main() {
     let before = peak_rss_mib();
     let started = Instant::now();
     let (c, stats) = tracewire_cli::collect(&[Some(path.clone())], None).unwrap();
-    let summary = tracewire_cli::report::summary(&c, 0);
+    let summary = tracewire_cli::analysis::summary(&c, 0);
     let lost = c.lost(0).len();
     let edges = c.edges().len();
     let elapsed = started.elapsed().as_secs_f64();

@@ -4,6 +4,7 @@
 //! the number of lines.
 
 use crate::model::{Event, Kind, Span};
+use crate::report::Edge;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
@@ -77,24 +78,24 @@ pub struct Opened {
 pub struct Collector {
     filter: Option<String>,
     /// The selected trace's spans by span id.
-    pub selected: HashMap<u64, Span>,
+    selected: HashMap<u64, Span>,
     /// Per-trace summaries.
-    pub traces: HashMap<TraceKey, TraceAgg>,
+    traces: HashMap<TraceKey, TraceAgg>,
     /// Producer spans no consumer has continued yet, by span id.
-    pub sent: HashMap<u64, Sent>,
+    sent: HashMap<u64, Sent>,
     /// Producer span ids that a consumer span continued (as parent or link).
-    pub consumed: HashSet<u64>,
+    consumed: HashSet<u64>,
     /// Consumers seen before their producer: producer span id → consumer service.
     early: HashMap<u64, u32>,
     /// Service edges: (from, to, system, destination) → messages.
     edges: HashMap<(u32, u32, String, String), u64>,
     /// Spans started and not (yet) ended.
-    pub open: HashMap<u64, Opened>,
+    open: HashMap<u64, Opened>,
     /// Service names, interned.
-    pub services: Vec<String>,
+    services: Vec<String>,
     service_ids: HashMap<String, u32>,
     /// Latest timestamp seen (µs).
-    pub latest_us: i64,
+    latest_us: i64,
 }
 
 impl Collector {
@@ -106,7 +107,7 @@ impl Collector {
         }
     }
 
-    fn service(&mut self, name: &str) -> u32 {
+    fn intern(&mut self, name: &str) -> u32 {
         if let Some(&id) = self.service_ids.get(name) {
             return id;
         }
@@ -118,7 +119,7 @@ impl Collector {
 
     /// Takes one span line.
     pub fn add(&mut self, event: Event, span: Span) {
-        let service = self.service(&span.service);
+        let service = self.intern(&span.service);
         let trace = TraceKey::of(&span.trace_id);
         self.latest_us = self.latest_us.max(span.end_us.unwrap_or(span.start_us));
         if span.kind == Kind::Producer {
@@ -227,15 +228,34 @@ impl Collector {
         open
     }
 
-    /// Service dependency edges: (from, to, system, destination) → message count.
-    pub fn edges(&self) -> Vec<((String, String, String, String), u64)> {
+    /// Service dependency edges, sorted.
+    pub fn edges(&self) -> Vec<Edge> {
         let name = |i: u32| self.services[i as usize].clone();
-        let mut edges: Vec<_> = self
-            .edges
-            .iter()
-            .map(|((f, t, sys, dest), n)| ((name(*f), name(*t), sys.clone(), dest.clone()), *n))
+        let mut edges: Vec<_> = (self.edges.iter())
+            .map(|((from, to, system, destination), n)| Edge {
+                from: name(*from),
+                to: name(*to),
+                system: system.clone(),
+                destination: destination.clone(),
+                messages: *n,
+            })
             .collect();
         edges.sort();
         edges
+    }
+
+    /// The name of service `id` (as [`Sent::service`] and [`Opened::service`] give it).
+    pub fn service(&self, id: u32) -> &str {
+        &self.services[id as usize]
+    }
+
+    /// Per-trace summaries.
+    pub fn traces(&self) -> &HashMap<TraceKey, TraceAgg> {
+        &self.traces
+    }
+
+    /// The selected trace's spans by span id (empty without a `trace_id`).
+    pub fn selected(&self) -> &HashMap<u64, Span> {
+        &self.selected
     }
 }

@@ -1,6 +1,6 @@
 //! `graph`: the service dependency graph, edges labelled with broker, destination and count.
 
-type Edge = ((String, String, String, String), u64);
+use crate::report::Edge;
 
 fn quote(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
@@ -9,7 +9,14 @@ fn quote(s: &str) -> String {
 /// Graphviz DOT.
 pub fn dot(edges: &[Edge]) -> String {
     let mut out = String::from("digraph services {\n  rankdir=LR;\n  node [shape=box];\n");
-    for ((from, to, system, dest), n) in edges {
+    for Edge {
+        from,
+        to,
+        system,
+        destination: dest,
+        messages: n,
+    } in edges
+    {
         out.push_str(&format!(
             "  \"{}\" -> \"{}\" [label=\"{} {} ({n})\"];\n",
             quote(from),
@@ -31,7 +38,14 @@ pub fn mermaid(edges: &[Edge]) -> String {
     };
     let label = |s: &str| s.replace(['"', '|'], "'");
     let mut out = String::from("flowchart LR\n");
-    for ((from, to, system, dest), n) in edges {
+    for Edge {
+        from,
+        to,
+        system,
+        destination: dest,
+        messages: n,
+    } in edges
+    {
         out.push_str(&format!(
             "  {}[\"{}\"] -->|\"{} {} ({n})\"| {}[\"{}\"]\n",
             id(from),

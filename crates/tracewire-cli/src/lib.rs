@@ -7,11 +7,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod analysis;
 pub mod collect;
 pub mod context_cmd;
 pub mod graph;
 pub mod input;
 pub mod model;
+pub mod render;
 pub mod report;
 pub mod timeline;
 

@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::process::ExitCode;
-use tracewire_cli::{collect, context_cmd, graph, input, report, timeline};
+use tracewire_cli::{analysis, collect, context_cmd, graph, input, render, timeline};
 
 #[derive(Parser)]
 #[command(
@@ -113,19 +113,19 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let c = read(&files, trace_id.as_deref())?;
             let out = match &trace_id {
                 Some(id) => {
-                    let r = report::trace_report(&c, &id.to_ascii_lowercase(), grace_us)
+                    let r = analysis::trace_report(&c, &id.to_ascii_lowercase(), grace_us)
                         .ok_or_else(|| format!("no span of trace {id} in the input"))?;
                     match format {
-                        Format::Text => report::report_text(&r),
+                        Format::Text => render::report_text(&r),
                         Format::Json => {
                             serde_json::to_string_pretty(&r).map_err(|e| e.to_string())?
                         }
                     }
                 }
                 None => {
-                    let s = report::summary(&c, grace_us);
+                    let s = analysis::summary(&c, grace_us);
                     match format {
-                        Format::Text => report::summary_text(&s),
+                        Format::Text => render::summary_text(&s),
                         Format::Json => {
                             serde_json::to_string_pretty(&s).map_err(|e| e.to_string())?
                         }
@@ -140,7 +140,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             files,
         } => {
             let c = read(&files, Some(&trace_id))?;
-            let r = report::trace_report(&c, &trace_id.to_ascii_lowercase(), 5_000_000)
+            let r = analysis::trace_report(&c, &trace_id.to_ascii_lowercase(), 5_000_000)
                 .ok_or_else(|| format!("no span of trace {trace_id} in the input"))?;
             match html {
                 Some(path) => {
@@ -170,7 +170,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let c = read(&files, None)?;
             let lost = c.lost((grace * 1e6) as i64);
             let open = c.never_ended();
-            let svc = |i: u32| c.services[i as usize].as_str();
+            let svc = |i: u32| c.service(i);
             match format {
                 Format::Json => {
                     let v = serde_json::json!({
@@ -187,7 +187,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                         serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?
                     );
                 }
-                Format::Text => print!("{}", report::lost_text(&c, (grace * 1e6) as i64)),
+                Format::Text => print!("{}", render::lost_text(&c, (grace * 1e6) as i64)),
             }
         }
         Command::Context { action } => match action {

@@ -143,12 +143,12 @@ fn report(out: &Path, first: Option<&serde_json::Value>) -> Result<(), String> {
     let (c, _) = tracewire_cli::collect(&logs, Some(&trace_id))?;
     println!(
         "\n== tracewire analyze\n{}",
-        tracewire_cli::report::summary_text(&tracewire_cli::report::summary(&c, 0)).trim_end()
+        tracewire_cli::render::summary_text(&tracewire_cli::analysis::summary(&c, 0)).trim_end()
     );
-    if let Some(r) = tracewire_cli::report::trace_report(&c, &trace_id, 0) {
+    if let Some(r) = tracewire_cli::analysis::trace_report(&c, &trace_id, 0) {
         println!(
             "\n== tracewire analyze --trace-id {trace_id}\n{}",
-            tracewire_cli::report::report_text(&r).trim_end()
+            tracewire_cli::render::report_text(&r).trim_end()
         );
         let html = out.join("checkout.html");
         std::fs::write(&html, tracewire_cli::timeline::html(&r)).map_err(|e| e.to_string())?;
@@ -157,7 +157,7 @@ fn report(out: &Path, first: Option<&serde_json::Value>) -> Result<(), String> {
     if !c.lost(0).is_empty() {
         println!(
             "\n== tracewire lost\n{}",
-            tracewire_cli::report::lost_text(&c, 0).trim_end()
+            tracewire_cli::render::lost_text(&c, 0).trim_end()
         );
     }
     println!(

@@ -190,8 +190,8 @@ fn a_dropped_fulfillment_is_named_by_tracewire_lost() {
     let (c, _) = tracewire_cli::collect(&logs, None).unwrap();
     let lost = c.lost(0);
     assert_eq!(lost.len(), 2);
-    assert!(lost.iter().all(
-        |s| c.services[s.service as usize] == "payment" && s.system.as_deref() == Some("nats")
-    ));
+    assert!(lost
+        .iter()
+        .all(|s| c.service(s.service) == "payment" && s.system.as_deref() == Some("nats")));
     let _ = std::fs::remove_dir_all(&out);
 }

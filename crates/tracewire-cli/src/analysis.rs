@@ -1,0 +1,328 @@
+//! `analyze`: computes the summary of every trace and the report of one trace from what a pass
+//! collected.
+
+use crate::collect::{Collector, TraceKey};
+use crate::model::{Kind, Span};
+use crate::report::{ErrorRow, QueueGap, Segment, Summary, TimelineRow, TraceLine, TraceReport};
+use std::collections::HashMap;
+
+fn ms(us: i64) -> f64 {
+    us as f64 / 1000.0
+}
+
+/// Builds the summary (`grace_us`: how old an unprocessed message must be to count as lost).
+pub fn summary(c: &Collector, grace_us: i64) -> Summary {
+    let line = |id: &TraceKey, problem: Option<String>| {
+        let t = c.traces().get(id);
+        TraceLine {
+            trace_id: id.to_string(),
+            root: t.map(|t| t.first_name.clone()).unwrap_or_default(),
+            service: t
+                .map(|t| c.service(t.first_service).to_owned())
+                .unwrap_or_default(),
+            duration_ms: t.map_or(0.0, |t| ms(t.end_us - t.start_us)),
+            spans: t.map_or(0, |t| t.spans),
+            errors: t.map_or(0, |t| t.errors),
+            problem,
+        }
+    };
+    let mut by_duration: Vec<(&TraceKey, i64)> = c
+        .traces()
+        .iter()
+        .map(|(id, t)| (id, t.end_us - t.start_us))
+        .collect();
+    by_duration.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let mut broken: HashMap<TraceKey, String> = HashMap::new();
+    for s in c.lost(grace_us) {
+        let dest = s.destination.clone().unwrap_or_else(|| s.name.clone());
+        broken.entry(s.trace_id).or_insert(format!(
+            "{} sent to {dest} ({}), never processed",
+            c.service(s.service),
+            s.system.as_deref().unwrap_or("messaging")
+        ));
+    }
+    for o in c.never_ended() {
+        broken.entry(o.trace_id).or_insert(format!(
+            "{} started {:?} and never ended",
+            c.service(o.service),
+            o.name
+        ));
+    }
+    let mut broken: Vec<TraceLine> = broken
+        .into_iter()
+        .map(|(id, p)| line(&id, Some(p)))
+        .collect();
+    broken.sort_by(|a, b| a.trace_id.cmp(&b.trace_id));
+    Summary {
+        traces: c.traces().len(),
+        error_traces: c.traces().values().filter(|t| t.errors > 0).count(),
+        slowest: by_duration
+            .iter()
+            .take(5)
+            .map(|(id, _)| line(id, None))
+            .collect(),
+        broken,
+    }
+}
+
+fn depth_of(spans: &HashMap<u64, Span>, id: u64) -> usize {
+    let mut depth = 0;
+    let mut cur = spans.get(&id).and_then(|s| s.parent);
+    while let Some(p) = cur {
+        if depth > spans.len() {
+            break; // a cycle in hostile input
+        }
+        match spans.get(&p) {
+            Some(s) => {
+                depth += 1;
+                cur = s.parent;
+            }
+            None => break,
+        }
+    }
+    depth
+}
+
+/// Builds the report of the collector's selected trace; `None` when it has no span.
+pub fn trace_report(c: &Collector, trace_id: &str, grace_us: i64) -> Option<TraceReport> {
+    let spans = c.selected();
+    if spans.is_empty() {
+        return None;
+    }
+    let mut ordered: Vec<&Span> = spans.values().collect();
+    ordered.sort_by_key(|s| (s.start_us, depth_of(spans, s.span_id)));
+    let start = ordered[0].start_us;
+    let end = spans
+        .values()
+        .map(|s| s.end_us.unwrap_or(s.start_us))
+        .max()
+        .unwrap_or(start);
+    let total = (end - start).max(1);
+    let mut services: Vec<String> = Vec::new();
+    for s in &ordered {
+        if !services.contains(&s.service) {
+            services.push(s.service.clone());
+        }
+    }
+    let timeline: Vec<TimelineRow> = ordered
+        .iter()
+        .map(|s| TimelineRow {
+            span_id: format!("{:016x}", s.span_id),
+            parent_span_id: s
+                .parent
+                .filter(|p| spans.contains_key(p))
+                .map(|p| format!("{p:016x}")),
+            depth: depth_of(spans, s.span_id),
+            service: s.service.clone(),
+            name: s.name.clone(),
+            kind: s.kind,
+            offset_ms: ms(s.start_us - start),
+            duration_ms: s.end_us.map(|e| ms(e - s.start_us)),
+            error: s.error,
+            error_code: s.error_code.clone(),
+            links: s.links.iter().map(|l| format!("{l:016x}")).collect(),
+        })
+        .collect();
+    let errors: Vec<ErrorRow> = ordered
+        .iter()
+        .filter(|s| s.error)
+        .map(|s| ErrorRow {
+            service: s.service.clone(),
+            span: s.name.clone(),
+            error_code: s.error_code.clone(),
+            message: s.error_message.clone(),
+            depth: depth_of(spans, s.span_id),
+        })
+        .collect();
+    let root_cause = errors.iter().max_by_key(|e| e.depth).cloned();
+    let lost = c
+        .lost(grace_us)
+        .into_iter()
+        .filter(|s| s.trace_id.to_string() == trace_id)
+        .map(|s| {
+            format!(
+                "{} → {} ({}) never processed",
+                c.service(s.service),
+                s.destination.as_deref().unwrap_or(&s.name),
+                s.system.as_deref().unwrap_or("messaging")
+            )
+        })
+        .collect();
+    let never_ended = c
+        .never_ended()
+        .into_iter()
+        .filter(|o| o.trace_id.to_string() == trace_id)
+        .map(|o| {
+            format!(
+                "{}: {} started and never ended",
+                c.service(o.service),
+                o.name
+            )
+        })
+        .collect();
+    Some(TraceReport {
+        trace_id: trace_id.to_owned(),
+        duration_ms: ms(end - start),
+        services,
+        critical_path: critical_path(spans, &ordered, total),
+        service_time_ms: service_time(spans),
+        queue_gaps: queue_gaps(spans),
+        context: business(&ordered),
+        timeline,
+        errors,
+        root_cause,
+        lost,
+        never_ended,
+    })
+}
+
+/// From the first span, repeatedly into the child that ends last; the time between is split
+/// into segments (a producer's span, the queue, the consumer's span…).
+fn critical_path(spans: &HashMap<u64, Span>, ordered: &[&Span], total: i64) -> Vec<Segment> {
+    let mut children: HashMap<u64, Vec<&Span>> = HashMap::new();
+    for s in spans.values() {
+        if let Some(p) = s.parent.filter(|p| spans.contains_key(p)) {
+            children.entry(p).or_default().push(s);
+        }
+    }
+    let mut memo = HashMap::new();
+    let mut path = vec![ordered[0]];
+    while let Some(kids) = children.get(&path.last().map(|s| s.span_id).unwrap_or(0)) {
+        // Into the child whose chain finishes last, not merely the child that ends last.
+        let next = kids.iter().max_by_key(|k| {
+            (
+                subtree_end(k.span_id, spans, &children, &mut memo),
+                k.start_us,
+            )
+        });
+        match next {
+            Some(n) if path.len() <= spans.len() => path.push(n),
+            _ => break,
+        }
+    }
+    let mut segments = Vec::new();
+    let mut push = |what: String, service: String, us: i64| {
+        if us > 0 {
+            segments.push(Segment {
+                what,
+                service,
+                duration_ms: ms(us),
+                share: us as f64 / total as f64,
+            });
+        }
+    };
+    for pair in path.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        let a_end = a.end_us.unwrap_or(a.start_us);
+        if a.kind == Kind::Producer && b.start_us > a_end {
+            push(a.name.clone(), a.service.clone(), a_end - a.start_us);
+            let dest = a.destination.clone().unwrap_or_else(|| a.name.clone());
+            push(
+                format!("in queue {dest}"),
+                String::new(),
+                b.start_us - a_end,
+            );
+        } else {
+            push(a.name.clone(), a.service.clone(), b.start_us - a.start_us);
+        }
+    }
+    if let Some(last) = path.last() {
+        push(last.name.clone(), last.service.clone(), last.duration_us());
+    }
+    segments
+}
+
+/// The latest end of a span or anything under it (memoized; cycles in hostile input stop).
+fn subtree_end(
+    id: u64,
+    spans: &HashMap<u64, Span>,
+    children: &HashMap<u64, Vec<&Span>>,
+    memo: &mut HashMap<u64, i64>,
+) -> i64 {
+    if let Some(end) = memo.get(&id) {
+        return *end;
+    }
+    let own = spans.get(&id).map_or(0, |s| s.end_us.unwrap_or(s.start_us));
+    memo.insert(id, own); // a cycle back here sees this provisional value
+    let below = children
+        .get(&id)
+        .into_iter()
+        .flatten()
+        .map(|k| subtree_end(k.span_id, spans, children, memo))
+        .max()
+        .unwrap_or(own);
+    let end = own.max(below);
+    memo.insert(id, end);
+    end
+}
+
+/// Busy time per service: the union of its spans' intervals.
+fn service_time(spans: &HashMap<u64, Span>) -> Vec<(String, f64)> {
+    let mut by_service: HashMap<&str, Vec<(i64, i64)>> = HashMap::new();
+    for s in spans.values() {
+        by_service
+            .entry(&s.service)
+            .or_default()
+            .push((s.start_us, s.end_us.unwrap_or(s.start_us)));
+    }
+    let mut out: Vec<(String, f64)> = by_service
+        .into_iter()
+        .map(|(svc, mut iv)| {
+            iv.sort();
+            let (mut busy, mut cur) = (0, None::<(i64, i64)>);
+            for (s, e) in iv {
+                cur = match cur {
+                    Some((cs, ce)) if s <= ce => Some((cs, ce.max(e))),
+                    Some((cs, ce)) => {
+                        busy += ce - cs;
+                        Some((s, e))
+                    }
+                    None => Some((s, e)),
+                };
+            }
+            if let Some((cs, ce)) = cur {
+                busy += ce - cs;
+            }
+            (svc.to_owned(), ms(busy))
+        })
+        .collect();
+    out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    out
+}
+
+fn queue_gaps(spans: &HashMap<u64, Span>) -> Vec<QueueGap> {
+    let mut gaps: Vec<QueueGap> = spans
+        .values()
+        .filter(|s| matches!(s.kind, Kind::Consumer | Kind::Client))
+        .filter_map(|c| {
+            let p = c
+                .parent
+                .and_then(|p| spans.get(&p))
+                .filter(|p| p.kind == Kind::Producer)?;
+            Some(QueueGap {
+                destination: p.destination.clone().unwrap_or_else(|| p.name.clone()),
+                from: p.service.clone(),
+                to: c.service.clone(),
+                queue_ms: ms(c.start_us - p.start_us),
+            })
+        })
+        .collect();
+    gaps.sort_by(|a, b| b.queue_ms.total_cmp(&a.queue_ms));
+    gaps
+}
+
+fn business(ordered: &[&Span]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for s in ordered {
+        let correlation = s
+            .correlation_id
+            .iter()
+            .map(|c| ("correlation_id".to_owned(), c.clone()));
+        for kv in correlation.chain(s.business.iter().cloned()) {
+            if !out.contains(&kv) {
+                out.push(kv);
+            }
+        }
+    }
+    out
+}

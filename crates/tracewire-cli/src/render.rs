@@ -1,0 +1,143 @@
+//! Text rendering of the reports, for the terminal.
+
+use crate::collect::Collector;
+use crate::report::{Summary, TraceReport};
+use std::fmt::Write as _;
+
+/// `tracewire lost` as text: messages sent and never processed (after `grace_us`), spans started
+/// and never ended.
+pub fn lost_text(c: &Collector, grace_us: i64) -> String {
+    let (lost, open) = (c.lost(grace_us), c.never_ended());
+    let svc = |i: u32| c.service(i);
+    let mut out = format!(
+        "{} message(s) sent and never processed, {} span(s) started and never ended\n",
+        lost.len(),
+        open.len()
+    );
+    for s in &lost {
+        let correlation = s
+            .correlation_id
+            .as_ref()
+            .map_or(String::new(), |id| format!(" correlation_id {id}"));
+        let _ = writeln!(
+            out,
+            "lost: {} → {} ({}) trace {}{correlation}",
+            svc(s.service),
+            s.destination.as_deref().unwrap_or(&s.name),
+            s.system.as_deref().unwrap_or("messaging"),
+            s.trace_id,
+        );
+    }
+    for o in &open {
+        let _ = writeln!(
+            out,
+            "never ended: {} {} trace {}",
+            svc(o.service),
+            o.name,
+            o.trace_id
+        );
+    }
+    out
+}
+
+/// The summary as text.
+pub fn summary_text(s: &Summary) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} traces, {} with errors, {} broken",
+        s.traces,
+        s.error_traces,
+        s.broken.len()
+    );
+    if !s.slowest.is_empty() {
+        let _ = writeln!(out, "\nslowest:");
+        for t in &s.slowest {
+            let _ = writeln!(
+                out,
+                "  {}  {:>10.1} ms  {} spans  {} [{}]",
+                t.trace_id, t.duration_ms, t.spans, t.root, t.service
+            );
+        }
+    }
+    if !s.broken.is_empty() {
+        let _ = writeln!(out, "\nbroken:");
+        for t in &s.broken {
+            let _ = writeln!(
+                out,
+                "  {}  {}",
+                t.trace_id,
+                t.problem.as_deref().unwrap_or("")
+            );
+        }
+    }
+    out
+}
+
+/// The trace report as text.
+pub fn report_text(r: &TraceReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "trace {}  {:.1} ms", r.trace_id, r.duration_ms);
+    let _ = writeln!(out, "services: {}", r.services.join(" → "));
+    if !r.context.is_empty() {
+        let ctx: Vec<String> = r.context.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let _ = writeln!(out, "context: {}", ctx.join(", "));
+    }
+    let _ = writeln!(out, "\ntimeline:");
+    out.push_str(&crate::timeline::text(&r.timeline, r.duration_ms));
+    let _ = writeln!(out, "\ncritical path:");
+    for s in &r.critical_path {
+        let who = if s.service.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", s.service)
+        };
+        let _ = writeln!(
+            out,
+            "  {:>9.1} ms {:>5.1}%  {}{who}",
+            s.duration_ms,
+            s.share * 100.0,
+            s.what
+        );
+    }
+    if let Some(rc) = &r.root_cause {
+        let _ = writeln!(
+            out,
+            "\nroot cause: {} in {} — {} ({})",
+            rc.span,
+            rc.service,
+            rc.message.as_deref().unwrap_or("error"),
+            rc.error_code.as_deref().unwrap_or("error")
+        );
+    }
+    if r.errors.len() > 1 {
+        let _ = writeln!(out, "errors:");
+        for e in &r.errors {
+            let _ = writeln!(
+                out,
+                "  {} [{}] {}",
+                e.span,
+                e.service,
+                e.error_code.as_deref().unwrap_or("")
+            );
+        }
+    }
+    for l in r.lost.iter().chain(&r.never_ended) {
+        let _ = writeln!(out, "broken: {l}");
+    }
+    if let (Some(slow), Some(fast)) = (r.service_time_ms.first(), r.service_time_ms.last()) {
+        let _ = writeln!(
+            out,
+            "\nslowest service: {} ({:.1} ms); fastest: {} ({:.1} ms)",
+            slow.0, slow.1, fast.0, fast.1
+        );
+    }
+    for g in &r.queue_gaps {
+        let _ = writeln!(
+            out,
+            "in queue: {} {} → {} {:.1} ms",
+            g.destination, g.from, g.to, g.queue_ms
+        );
+    }
+    out
+}
