@@ -321,6 +321,61 @@ async fn batch_fetch_links_every_message() {
     js.cleanup().await;
 }
 
+/// The fetch's `receive` span measures the fetch: it starts before the request and ends once the
+/// batch is in hand, and every message's process span starts inside it. With `Auto` the receive
+/// span is each message's parent (the producer a link); with `Parent` the producer is.
+#[tokio::test]
+async fn the_fetch_span_covers_the_fetch_and_its_messages_relate_to_it() {
+    use tracewire::messaging::Topology;
+    for topology in [Topology::Auto, Topology::Parent] {
+        let rec = SpanRecorder::new();
+        let js = jetstream(&rec).await;
+        let messaging = Messaging::builder(SYSTEM)
+            .tracer(rec.tracer())
+            .topology(topology)
+            .build();
+        let js_with = TracedJetStream::with_messaging(js.js.inner().clone(), messaging);
+        let root = Context::new().with_span(rec.provider().tracer("t").start("order"));
+        js.publish_in(&root).await;
+        let consumer = js.pull().await;
+        let before = std::time::SystemTime::now();
+        fn send<T: Send>(fetch: T) -> T {
+            fetch
+        }
+        let fetched = send(js_with.fetch(&consumer, 5)).await.unwrap();
+        let after = std::time::SystemTime::now();
+        assert_eq!(fetched.len(), 1, "{topology:?}");
+        for m in fetched {
+            m.unwrap().ack().await.unwrap();
+        }
+        let receive = rec.span(&format!("receive {}", js.stream));
+        let process = rec.span(&format!("process {}", js.subject));
+        let publish = rec.span(&format!("publish {}", js.subject));
+        assert!(
+            before <= receive.start_time && receive.end_time <= after,
+            "{topology:?}: the receive span lies inside the fetch call"
+        );
+        assert!(
+            receive.start_time < receive.end_time,
+            "{topology:?}: it measures the round trip, not zero"
+        );
+        assert!(
+            receive.start_time <= process.start_time && process.start_time <= receive.end_time,
+            "{topology:?}: the message's span opens while the batch is received"
+        );
+        let linked: Vec<_> = (receive.links.links.iter())
+            .map(|l| l.span_context.span_id())
+            .collect();
+        assert_eq!(linked, [publish.span_context.span_id()], "{topology:?}");
+        let expected_parent = match topology {
+            Topology::Auto => receive.span_context.span_id(),
+            _ => publish.span_context.span_id(),
+        };
+        assert_eq!(process.parent_span_id, expected_parent, "{topology:?}");
+        js.cleanup().await;
+    }
+}
+
 /// Publishes raw NATS protocol, so headers can be what async-nats would never write.
 fn raw_hpub(subject: &str, header_lines: &[&[u8]], payload: &[u8]) {
     let addr = nats_url().trim_start_matches("nats://").to_owned();

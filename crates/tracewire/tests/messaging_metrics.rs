@@ -107,3 +107,44 @@ fn sends_and_consumes_are_counted_and_timed() {
         0
     );
 }
+
+#[tokio::test]
+async fn a_batch_of_messages_is_timed_and_counted_once() {
+    let exporter = InMemoryMetricExporter::default();
+    let provider = SdkMeterProvider::builder()
+        .with_periodic_exporter(exporter.clone())
+        .build();
+    let rec = SpanRecorder::new();
+    let m = Messaging::builder(tracewire::messaging::System::new("kafka"))
+        .tracer(rec.tracer())
+        .meter(provider.meter("test"))
+        .build();
+    let items: Vec<_> = (0..3).map(|i| (Context::new(), i)).collect();
+    let done = tracewire::task::Batch::messages(&m, "process", "orders")
+        .run(items, |i| async move { Ok::<_, String>(i) })
+        .await;
+    assert_eq!(done.len(), 3);
+    provider.force_flush().unwrap();
+    let all = exporter.get_finished_metrics().unwrap();
+
+    let AggregatedMetrics::F64(MetricData::Histogram(process)) =
+        metric(&all, "messaging.process.duration")
+    else {
+        panic!("an f64 histogram")
+    };
+    assert_eq!(
+        process.data_points().map(|p| p.count()).sum::<u64>(),
+        4,
+        "the batch span and each message's span are timed"
+    );
+    let AggregatedMetrics::U64(MetricData::Sum(consumed)) =
+        metric(&all, "messaging.client.consumed.messages")
+    else {
+        panic!("a u64 sum")
+    };
+    assert_eq!(
+        consumed.data_points().map(|p| p.value()).sum::<u64>(),
+        3,
+        "every message counted once: by the batch, not again by its own span"
+    );
+}
