@@ -3,6 +3,7 @@
 //! `cargo run -p tracewire-examples --bin kafka` (a Kafka-protocol broker on KAFKA_BROKERS or
 //! 127.0.0.1:9092; `scripts/brokers.sh kafka` starts one).
 
+use futures_util::StreamExt;
 use opentelemetry::trace::{TraceContextExt, Tracer};
 use opentelemetry::{global, Context};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -54,8 +55,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .set("auto.offset.reset", "earliest"),
     )?;
     consumer.inner().subscribe(&["tracewire-example"])?;
-    loop {
-        let message = consumer.recv().await?;
+    let mut messages = consumer.stream(); // rdkafka's `consumer.stream()`, traced
+    while let Some(message) = messages.next().await {
+        let message = message?;
         let mine = message.context().correlation_id() == cx.correlation_id();
         if mine {
             message

@@ -56,8 +56,7 @@ async fn main() -> Result<(), async_nats::Error> {
             },
         )
         .await?;
-    let mut messages =
-        TracedJsStream::with_messaging(pull.messages().await?, js.messaging().clone());
+    let mut messages = TracedJsStream::new(pull.messages().await?);
     if let Some(message) = messages.next().await {
         let message = message?;
         println!("jetstream  {}", describe(message.context()));
