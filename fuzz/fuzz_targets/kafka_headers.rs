@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 use rdkafka::message::OwnedHeaders;
 use tracewire::Propagator;
-use tracewire_kafka::{inject_headers, KafkaHeaders};
+use tracewire_kafka::{inject, KafkaHeaders};
 
 fuzz_target!(|data: &[u8]| {
     let headers = OwnedHeaders::new();
@@ -27,5 +27,5 @@ fuzz_target!(|data: &[u8]| {
     }
     let p = Propagator::new();
     let out = p.extract(&KafkaHeaders::of_owned(Some(&headers)));
-    let _ = inject_headers(&p, &out.context, Some(headers));
+    let _ = inject(&p, &out.context, Some(headers));
 });
