@@ -58,6 +58,14 @@ impl Otlp {
         }
     }
 
+    /// The URL log records are sent to.
+    pub fn logs_url(&self) -> String {
+        match self.protocol {
+            Protocol::Grpc => self.endpoint.clone(),
+            _ => format!("{}/v1/logs", self.endpoint.trim_end_matches('/')),
+        }
+    }
+
     /// The URL metrics are sent to.
     pub fn metrics_url(&self) -> String {
         match self.protocol {
@@ -91,6 +99,52 @@ pub enum SpanLogTarget {
     File(PathBuf),
 }
 
+/// A span exporter (`OTEL_TRACES_EXPORTER`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TracesExporter {
+    /// `otlp`: to the OTLP endpoint.
+    Otlp,
+    /// `zipkin`: Zipkin v2 JSON to `OTEL_EXPORTER_ZIPKIN_ENDPOINT`.
+    Zipkin,
+    /// `console`: to standard output.
+    Console,
+}
+
+/// A metric exporter (`OTEL_METRICS_EXPORTER`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsExporter {
+    /// `otlp`: to the OTLP endpoint.
+    Otlp,
+    /// `console`: to standard output.
+    Console,
+}
+
+/// A log-record exporter (`OTEL_LOGS_EXPORTER`): `tracing` events as OpenTelemetry log records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogsExporter {
+    /// `otlp`: to the OTLP endpoint.
+    Otlp,
+    /// `console`: to standard output.
+    Console,
+}
+
+/// Which spans the JSON span log records (`TRACEWIRE_SPAN_LOG_SAMPLING`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SpanLogSampling {
+    /// `sampled` (the default): what the sampler keeps, as every exporter.
+    #[default]
+    Sampled,
+    /// `all`: every span, while exporters still ship only the sampled share — the sampler's
+    /// "drop" becomes "record only", so span processors see the span and exporters skip it.
+    All,
+}
+
+/// The default OTLP endpoint when an exporter asks for OTLP and none is set (the
+/// specification's default for `http/protobuf`).
+pub const DEFAULT_OTLP_ENDPOINT: &str = "http://localhost:4318";
+/// The default Zipkin collector endpoint (the specification's).
+pub const DEFAULT_ZIPKIN_ENDPOINT: &str = "http://localhost:9411/api/v2/spans";
+
 /// Everything `init` needs, read from the environment over the service's own defaults.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -105,6 +159,16 @@ pub struct Config {
     pub sampler: SamplerConfig,
     /// JSON span logs, when `TRACEWIRE_SPAN_LOG` is set (and not `off`).
     pub span_log: Option<SpanLogTarget>,
+    /// Which spans the span log records (`TRACEWIRE_SPAN_LOG_SAMPLING`, default `sampled`).
+    pub span_log_sampling: SpanLogSampling,
+    /// Span exporters (`OTEL_TRACES_EXPORTER`; unset: `otlp` when an OTLP endpoint is set).
+    pub traces_exporters: Vec<TracesExporter>,
+    /// Metric exporters (`OTEL_METRICS_EXPORTER`; unset: `otlp` when an endpoint is set).
+    pub metrics_exporters: Vec<MetricsExporter>,
+    /// Log-record exporters (`OTEL_LOGS_EXPORTER`; unset: `otlp` when an endpoint is set).
+    pub logs_exporters: Vec<LogsExporter>,
+    /// The Zipkin collector (`OTEL_EXPORTER_ZIPKIN_ENDPOINT`).
+    pub zipkin_endpoint: String,
 }
 
 impl Config {
@@ -130,14 +194,106 @@ impl Config {
         let service_name = get("OTEL_SERVICE_NAME")
             .or(from_resource)
             .unwrap_or_else(|| service_name.to_owned());
+        let mut otlp = parse_otlp(&get)?;
+        let configured = otlp.is_some();
+        let traces_exporters = exporters(&get, "OTEL_TRACES_EXPORTER", configured, |v| {
+            Some(match v {
+                "otlp" => TracesExporter::Otlp,
+                "zipkin" => TracesExporter::Zipkin,
+                "console" => TracesExporter::Console,
+                _ => return None,
+            })
+        })?;
+        let metrics_exporters = exporters(&get, "OTEL_METRICS_EXPORTER", configured, |v| {
+            Some(match v {
+                "otlp" => MetricsExporter::Otlp,
+                "console" => MetricsExporter::Console,
+                _ => return None,
+            })
+        })?;
+        let logs_exporters = exporters(&get, "OTEL_LOGS_EXPORTER", configured, |v| {
+            Some(match v {
+                "otlp" => LogsExporter::Otlp,
+                "console" => LogsExporter::Console,
+                _ => return None,
+            })
+        })?;
+        let wants_otlp = traces_exporters.contains(&TracesExporter::Otlp)
+            || metrics_exporters.contains(&MetricsExporter::Otlp)
+            || logs_exporters.contains(&LogsExporter::Otlp);
+        if wants_otlp && otlp.is_none() {
+            otlp = Some(Otlp {
+                endpoint: DEFAULT_OTLP_ENDPOINT.to_owned(),
+                traces_endpoint: None,
+                protocol: Protocol::HttpProtobuf,
+            });
+        }
         Ok(Config {
             service_name,
             resource,
-            otlp: parse_otlp(&get)?,
+            otlp,
             sampler: parse_sampler(get("OTEL_TRACES_SAMPLER"), get("OTEL_TRACES_SAMPLER_ARG"))?,
             span_log: get("TRACEWIRE_SPAN_LOG").and_then(|v| parse_span_log(&v)),
+            span_log_sampling: match get("TRACEWIRE_SPAN_LOG_SAMPLING").as_deref().map(str::trim) {
+                None | Some("sampled") => SpanLogSampling::Sampled,
+                Some("all") => SpanLogSampling::All,
+                Some(other) => {
+                    let reason = "expected all or sampled";
+                    return Err(ConfigError::new(
+                        "TRACEWIRE_SPAN_LOG_SAMPLING",
+                        other,
+                        reason,
+                    ));
+                }
+            },
+            traces_exporters,
+            metrics_exporters,
+            logs_exporters,
+            zipkin_endpoint: get("OTEL_EXPORTER_ZIPKIN_ENDPOINT")
+                .unwrap_or_else(|| DEFAULT_ZIPKIN_ENDPOINT.to_owned()),
         })
     }
+}
+
+/// An `OTEL_*_EXPORTER` list: comma-separated names, `none` alone for no exporter; unset, `otlp`
+/// when an OTLP endpoint is configured and nothing otherwise (no collector named, nothing sent —
+/// tracewire's one departure from the specification's `otlp` default, so a service without a
+/// collector does not retry localhost forever).
+fn exporters<T: PartialEq>(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    otlp_configured: bool,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<Vec<T>, ConfigError> {
+    let Some(value) = get(variable) else {
+        return Ok(if otlp_configured {
+            parse("otlp").into_iter().collect()
+        } else {
+            Vec::new()
+        });
+    };
+    let names: Vec<&str> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .collect();
+    if names == ["none"] {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for name in names {
+        let exporter = parse(name).ok_or_else(|| {
+            let known = match variable {
+                "OTEL_TRACES_EXPORTER" => "otlp, zipkin, console or none",
+                _ => "otlp, console or none",
+            };
+            ConfigError::new(variable, &value, format!("{name:?} is not one of {known}"))
+        })?;
+        if !out.contains(&exporter) {
+            out.push(exporter);
+        }
+    }
+    Ok(out)
 }
 
 fn parse_resource(value: &str) -> Result<Vec<KeyValue>, ConfigError> {

@@ -30,25 +30,34 @@
 #![warn(missing_docs)]
 
 mod config;
+mod export;
 mod logs;
 mod offload;
 mod otlp;
+mod sampling;
 mod span_log;
 
-pub use config::{Config, ConfigError, Otlp, Protocol, SamplerConfig, SpanLogTarget};
+pub use config::{
+    Config, ConfigError, LogsExporter, MetricsExporter, Otlp, Protocol, SamplerConfig,
+    SpanLogSampling, SpanLogTarget, TracesExporter, DEFAULT_OTLP_ENDPOINT, DEFAULT_ZIPKIN_ENDPOINT,
+};
+pub use export::{ExportSpanProcessor, OtlpSpanProcessor};
 pub use logs::JsonLogLayer;
 pub use offload::QueueStats;
-pub use otlp::OtlpSpanProcessor;
+pub use sampling::RecordAll;
 pub use span_log::{SpanLogProcessor, CORRELATION_ATTRIBUTE};
 
 use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
+use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use opentelemetry_sdk::Resource;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
-use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::layer::{Layer as _, SubscriberExt};
 
 /// Span-log and export queues hold this many records by default.
 const DEFAULT_QUEUE: usize = 8192;
@@ -142,6 +151,14 @@ impl Telemetry {
         &self.config
     }
 
+    /// Which spans the span log records (overrides `TRACEWIRE_SPAN_LOG_SAMPLING`): with
+    /// [`SpanLogSampling::All`] every span is logged, each line saying `trace_sampled`, while
+    /// exporters still ship only the sampled share.
+    pub fn span_log_sampling(mut self, sampling: SpanLogSampling) -> Self {
+        self.config.span_log_sampling = sampling;
+        self
+    }
+
     /// Builds the providers without installing anything globally (for tests and libraries).
     pub fn build(self) -> Result<TelemetryGuard, TelemetryError> {
         let c = &self.config;
@@ -149,9 +166,13 @@ impl Telemetry {
             .with_service_name(c.service_name.clone())
             .with_attributes(c.resource.clone())
             .build();
-        let mut tracer = SdkTracerProvider::builder()
-            .with_resource(resource.clone())
-            .with_sampler(sampler(&c.sampler));
+        let head = sampler(&c.sampler);
+        let record_all = c.span_log.is_some() && c.span_log_sampling == SpanLogSampling::All;
+        let mut tracer = SdkTracerProvider::builder().with_resource(resource.clone());
+        tracer = match record_all {
+            true => tracer.with_sampler(RecordAll(head)),
+            false => tracer.with_sampler(head),
+        };
         let mut meter = SdkMeterProvider::builder().with_resource(resource.clone());
         let mut guard = Stats::default();
         if let Some(target) = &c.span_log {
@@ -160,22 +181,75 @@ impl Telemetry {
             guard.span_log = Some(processor.stats());
             tracer = tracer.with_span_processor(processor);
         }
-        if let Some(otlp) = &c.otlp {
-            let processor = OtlpSpanProcessor::new(otlp, resource, self.queue)
-                .map_err(TelemetryError::io("start the OTLP span exporter"))?;
-            guard.export = Some(processor.stats());
+        let otlp = || {
+            c.otlp
+                .as_ref()
+                .expect("an OTLP endpoint whenever an exporter is otlp")
+        };
+        for exporter in &c.traces_exporters {
+            let (processor, what) = match exporter {
+                TracesExporter::Otlp => (
+                    ExportSpanProcessor::new(otlp(), resource.clone(), self.queue),
+                    "start the OTLP span exporter",
+                ),
+                TracesExporter::Zipkin => (
+                    ExportSpanProcessor::zipkin(&c.zipkin_endpoint, resource.clone(), self.queue),
+                    "start the Zipkin span exporter",
+                ),
+                TracesExporter::Console => (
+                    ExportSpanProcessor::console(resource.clone(), self.queue),
+                    "start the console span exporter",
+                ),
+            };
+            let processor = processor.map_err(TelemetryError::io(what))?;
+            if *exporter == TracesExporter::Otlp {
+                guard.export = Some(processor.stats());
+            }
             tracer = tracer.with_span_processor(processor);
-            let metrics = otlp::RuntimeMetricExporter::new(otlp)
-                .map_err(TelemetryError::io("start the OTLP metric exporter"))?;
-            meter = meter.with_reader(
-                PeriodicReader::builder(metrics)
-                    .with_interval(Duration::from_secs(10))
-                    .build(),
-            );
         }
+        for exporter in &c.metrics_exporters {
+            let interval = Duration::from_secs(10);
+            meter = match exporter {
+                MetricsExporter::Otlp => {
+                    let metrics = otlp::RuntimeMetricExporter::new(otlp())
+                        .map_err(TelemetryError::io("start the OTLP metric exporter"))?;
+                    meter.with_reader(
+                        PeriodicReader::builder(metrics)
+                            .with_interval(interval)
+                            .build(),
+                    )
+                }
+                MetricsExporter::Console => {
+                    let metrics = opentelemetry_stdout::MetricExporter::default();
+                    meter.with_reader(
+                        PeriodicReader::builder(metrics)
+                            .with_interval(interval)
+                            .build(),
+                    )
+                }
+            };
+        }
+        let logger = match c.logs_exporters.is_empty() {
+            true => None,
+            false => {
+                let mut logger = SdkLoggerProvider::builder().with_resource(resource.clone());
+                for exporter in &c.logs_exporters {
+                    logger = match exporter {
+                        LogsExporter::Otlp => logger.with_batch_exporter(
+                            otlp::RuntimeLogExporter::new(otlp())
+                                .map_err(TelemetryError::io("start the OTLP log exporter"))?,
+                        ),
+                        LogsExporter::Console => logger
+                            .with_simple_exporter(opentelemetry_stdout::LogExporter::default()),
+                    };
+                }
+                Some(logger.build())
+            }
+        };
         Ok(TelemetryGuard {
             tracer: tracer.build(),
             meter: meter.build(),
+            logger,
             stats: guard,
             logs: self.logs,
             service: c.service_name.clone(),
@@ -234,6 +308,8 @@ struct Stats {
 pub struct TelemetryGuard {
     tracer: SdkTracerProvider,
     meter: SdkMeterProvider,
+    /// OpenTelemetry log records, when a logs exporter is configured.
+    logger: Option<SdkLoggerProvider>,
     stats: Stats,
     logs: LogTarget,
     service: String,
@@ -279,16 +355,34 @@ impl TelemetryGuard {
         let filter = tracing_subscriber::EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
         let bridge = tracing_opentelemetry::layer().with_tracer(self.tracer.tracer("tracing"));
+        // The exporters' own clients log through `tracing` too: exporting those records would
+        // feed the log pipeline with itself.
+        let records = self.logger.as_ref().map(|logger| {
+            OpenTelemetryTracingBridge::new(logger).with_filter(filter_fn(|meta| {
+                !EXPORTER_TARGETS
+                    .iter()
+                    .any(|t| meta.target().starts_with(t))
+            }))
+        });
         tracing_subscriber::registry()
             .with(filter)
             .with(bridge)
+            .with(records)
             .with(JsonLogLayer::new(&self.service, out))
+    }
+
+    /// The logger provider of OpenTelemetry log records, when a logs exporter is configured.
+    pub fn logger_provider(&self) -> Option<&SdkLoggerProvider> {
+        self.logger.as_ref()
     }
 
     /// Flushes span logs and exports now (bounded wait).
     pub fn flush(&self) {
         let _ = self.tracer.force_flush();
         let _ = self.meter.force_flush();
+        if let Some(logger) = &self.logger {
+            let _ = logger.force_flush();
+        }
     }
 }
 
@@ -297,5 +391,19 @@ impl Drop for TelemetryGuard {
         let _ = self.tracer.force_flush();
         let _ = self.tracer.shutdown_with_timeout(Duration::from_secs(5));
         let _ = self.meter.shutdown_with_timeout(Duration::from_secs(5));
+        if let Some(logger) = &self.logger {
+            let _ = logger.shutdown_with_timeout(Duration::from_secs(5));
+        }
     }
 }
+
+/// `tracing` targets of the exporters' own clients, never turned into exported log records.
+const EXPORTER_TARGETS: [&str; 7] = [
+    "opentelemetry",
+    "hyper",
+    "h2",
+    "tonic",
+    "tower",
+    "reqwest",
+    "tracewire_telemetry",
+];

@@ -1,7 +1,8 @@
 //! Log correlation for `tracing`: every event is written as one JSON line that carries the
 //! `trace_id`, `span_id` and `correlation_id` of the current OpenTelemetry context — the
 //! message's, inside a handler run with `in_context`, or a `tracing` span's (bridged by
-//! tracing-opentelemetry). Outside any span those fields are absent, not zeros.
+//! tracing-opentelemetry) — and `trace_sampled`, whether the backend gets that trace. Outside
+//! any span those fields are absent, not zeros.
 
 use crate::span_log::rfc3339;
 use opentelemetry::trace::TraceContextExt;
@@ -68,6 +69,7 @@ impl<S: Subscriber> Layer<S> for JsonLogLayer {
             if sc.is_valid() {
                 line.insert("trace_id".into(), json!(sc.trace_id().to_string()));
                 line.insert("span_id".into(), json!(sc.span_id().to_string()));
+                line.insert("trace_sampled".into(), json!(sc.is_sampled()));
             }
             if let Some(id) = cx.correlation_id() {
                 line.insert("correlation_id".into(), json!(id.as_str()));

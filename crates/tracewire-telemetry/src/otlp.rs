@@ -1,27 +1,21 @@
-//! OTLP export of spans and metrics. Spans go through tracewire's bounded queue (drops counted)
-//! to a worker thread that owns a small Tokio runtime, so gRPC (tonic) and async HTTP exporters
-//! work whatever runtime — or none — the service uses; each export is bounded by a timeout, and
-//! after a failure the worker backs off (batches counted as failed, not encoded), so a dead or
-//! hanging collector costs queued spans, never a stalled or slowed consumer.
+//! The OTLP exporters of spans, metrics and log records, each driven in a small Tokio runtime of
+//! its own, so gRPC (tonic) and async HTTP work whatever runtime — or none — the service uses;
+//! every export is bounded by a timeout. Spans reach them through [`crate::export`].
 
 use crate::config::{Otlp, Protocol};
-use crate::offload::{Offload, QueueStats, Sink};
-use opentelemetry::Context;
-use opentelemetry_otlp::{MetricExporter, SpanExporter, WithExportConfig};
+use opentelemetry_otlp::{LogExporter, MetricExporter, SpanExporter, WithExportConfig};
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::logs::LogBatch;
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::Temporality;
-use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter as _, SpanProcessor};
-use opentelemetry_sdk::Resource;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::runtime::Runtime;
 
 /// How long one export may take before its spans are counted as failed.
-const EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
 
-fn runtime() -> std::io::Result<Runtime> {
+pub(crate) fn runtime() -> std::io::Result<Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -36,7 +30,9 @@ fn protocol(p: Protocol) -> opentelemetry_otlp::Protocol {
 }
 
 /// Builds the span exporter for `otlp`; must run inside a Tokio runtime (tonic needs one).
-fn span_exporter(otlp: &Otlp) -> Result<SpanExporter, opentelemetry_otlp::ExporterBuildError> {
+pub(crate) fn span_exporter(
+    otlp: &Otlp,
+) -> Result<SpanExporter, opentelemetry_otlp::ExporterBuildError> {
     let builder = SpanExporter::builder();
     match otlp.protocol {
         Protocol::Grpc => builder
@@ -50,120 +46,6 @@ fn span_exporter(otlp: &Otlp) -> Result<SpanExporter, opentelemetry_otlp::Export
             .with_protocol(protocol(p))
             .with_timeout(EXPORT_TIMEOUT)
             .build(),
-    }
-}
-
-/// A `SpanProcessor` that exports ended, sampled spans over OTLP from a worker thread.
-#[derive(Debug)]
-pub struct OtlpSpanProcessor {
-    queue: Offload<SpanData>,
-}
-
-impl OtlpSpanProcessor {
-    /// Exports to `otlp` with `resource`, through a queue of `capacity` spans.
-    pub fn new(otlp: &Otlp, resource: Resource, capacity: usize) -> std::io::Result<Self> {
-        let rt = runtime()?;
-        let mut exporter = {
-            let _entered = rt.enter();
-            span_exporter(otlp).map_err(std::io::Error::other)?
-        };
-        exporter.set_resource(&resource);
-        let sink = ExportSink {
-            rt,
-            exporter,
-            failures: 0,
-            paused_until: None,
-        };
-        Ok(OtlpSpanProcessor {
-            queue: Offload::spawn(
-                "tracewire-otlp",
-                capacity,
-                512,
-                Duration::from_secs(1),
-                sink,
-            ),
-        })
-    }
-
-    /// Spans accepted, dropped (queue full), exported and failed.
-    pub fn stats(&self) -> Arc<QueueStats> {
-        self.queue.stats().clone()
-    }
-}
-
-impl SpanProcessor for OtlpSpanProcessor {
-    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
-
-    fn on_end(&self, span: SpanData) {
-        if span.span_context.is_sampled() {
-            self.queue.push(span);
-        }
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        if self.queue.flush(EXPORT_TIMEOUT + Duration::from_secs(1)) {
-            Ok(())
-        } else {
-            Err(OTelSdkError::Timeout(EXPORT_TIMEOUT))
-        }
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        if self.queue.shutdown(timeout) {
-            Ok(())
-        } else {
-            Err(OTelSdkError::Timeout(timeout))
-        }
-    }
-}
-
-struct ExportSink {
-    rt: Runtime,
-    exporter: SpanExporter,
-    /// Consecutive failed exports.
-    failures: u32,
-    /// After a failure, batches are counted as failed without being encoded and sent until
-    /// then: a dead collector must not cost the service the CPU of exporting into the void.
-    paused_until: Option<Instant>,
-}
-
-/// The pause after `failures` consecutive failed exports: 100 ms doubling, at most 30 s.
-fn backoff(failures: u32) -> Duration {
-    Duration::from_millis(100u64.saturating_mul(1 << failures.min(9))).min(Duration::from_secs(30))
-}
-
-impl Sink for ExportSink {
-    type Item = SpanData;
-
-    fn write(&mut self, batch: &mut Vec<SpanData>) -> usize {
-        let n = batch.len();
-        if self
-            .paused_until
-            .is_some_and(|until| Instant::now() < until)
-        {
-            batch.clear();
-            return n;
-        }
-        let spans = std::mem::take(batch);
-        let exporter = &self.exporter;
-        // The timer must be made inside the runtime, so the whole export runs in block_on.
-        let export = async { tokio::time::timeout(EXPORT_TIMEOUT, exporter.export(spans)).await };
-        match self.rt.block_on(export) {
-            Ok(Ok(())) => {
-                self.failures = 0;
-                self.paused_until = None;
-                0
-            }
-            _ => {
-                self.failures += 1;
-                self.paused_until = Some(Instant::now() + backoff(self.failures));
-                n
-            }
-        }
-    }
-
-    fn shutdown(&mut self) {
-        let _ = self.exporter.shutdown_with_timeout(Duration::from_secs(1));
     }
 }
 
@@ -223,15 +105,53 @@ impl PushMetricExporter for RuntimeMetricExporter {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::backoff;
-    use std::time::Duration;
+/// The OTLP log-record exporter, driven in its own small Tokio runtime (the SDK's batch log
+/// processor calls it from a plain thread), each export bounded by a timeout.
+#[derive(Debug)]
+pub(crate) struct RuntimeLogExporter {
+    rt: Runtime,
+    inner: LogExporter,
+}
 
-    #[test]
-    fn backoff_doubles_and_is_capped() {
-        assert_eq!(backoff(1), Duration::from_millis(200));
-        assert_eq!(backoff(2), Duration::from_millis(400));
-        assert_eq!(backoff(50), Duration::from_secs(30));
+impl RuntimeLogExporter {
+    pub(crate) fn new(otlp: &Otlp) -> std::io::Result<Self> {
+        let rt = runtime()?;
+        let inner = {
+            let _entered = rt.enter();
+            let builder = LogExporter::builder();
+            match otlp.protocol {
+                Protocol::Grpc => builder
+                    .with_tonic()
+                    .with_endpoint(otlp.endpoint.clone())
+                    .with_timeout(EXPORT_TIMEOUT)
+                    .build(),
+                p => builder
+                    .with_http()
+                    .with_endpoint(otlp.logs_url())
+                    .with_protocol(protocol(p))
+                    .with_timeout(EXPORT_TIMEOUT)
+                    .build(),
+            }
+            .map_err(std::io::Error::other)?
+        };
+        Ok(RuntimeLogExporter { rt, inner })
+    }
+}
+
+impl opentelemetry_sdk::logs::LogExporter for RuntimeLogExporter {
+    async fn export(&self, batch: LogBatch<'_>) -> OTelSdkResult {
+        let export = async { tokio::time::timeout(EXPORT_TIMEOUT, self.inner.export(batch)).await };
+        match self.rt.block_on(export) {
+            Ok(result) => result,
+            Err(_) => Err(OTelSdkError::Timeout(EXPORT_TIMEOUT)),
+        }
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
+        self.inner.set_resource(resource);
     }
 }

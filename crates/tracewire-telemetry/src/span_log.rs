@@ -169,6 +169,7 @@ fn line(
         "service": service,
         "trace_id": sc.trace_id().to_string(),
         "span_id": sc.span_id().to_string(),
+        "trace_sampled": sc.is_sampled(),
         "parent_span_id": parent,
         "span_name": span.name,
         "span_kind": kind(&span.span_kind),
