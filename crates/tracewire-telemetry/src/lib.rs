@@ -4,12 +4,16 @@
 //! standard environment variables:
 //!
 //! - `service.name` from the code, `OTEL_SERVICE_NAME` or `OTEL_RESOURCE_ATTRIBUTES`;
-//! - OTLP export of spans and metrics when `OTEL_EXPORTER_OTLP_ENDPOINT` (or
-//!   `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set, over gRPC or HTTP per
-//!   `OTEL_EXPORTER_OTLP_PROTOCOL`;
+//! - exporters by `OTEL_TRACES_EXPORTER` (`otlp`, `zipkin`, `console`, `none`),
+//!   `OTEL_METRICS_EXPORTER` and `OTEL_LOGS_EXPORTER` (`otlp`, `console`, `none`); unset, OTLP
+//!   when `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set, over
+//!   gRPC or HTTP per `OTEL_EXPORTER_OTLP_PROTOCOL` — spans, metrics and log records (`tracing`
+//!   events with their trace and span ids) to one collector;
 //! - the sampler from `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG`;
 //! - tracewire's propagator as the global one;
-//! - JSON span logs when `TRACEWIRE_SPAN_LOG` is set (`stdout`, `stderr` or a file path);
+//! - JSON span logs when `TRACEWIRE_SPAN_LOG` is set (`stdout`, `stderr` or a file path), of
+//!   the sampled spans or, with `TRACEWIRE_SPAN_LOG_SAMPLING=all`, of every span (exporters
+//!   still ship only the sampled ones; every line says `trace_sampled`);
 //! - a `tracing` subscriber whose JSON lines carry `trace_id`, `span_id`, `correlation_id`,
 //!   with `tracing` spans bridged into the trace (filter with `RUST_LOG`, default `info`).
 //!

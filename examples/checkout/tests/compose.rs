@@ -54,7 +54,18 @@ fn brokers_and_jaeger_publish_the_default_ports_with_health_checks() {
         s["kafka"]["environment"]["KAFKA_PROCESS_ROLES"], "broker,controller",
         "KRaft, one node"
     );
-    assert_eq!(s["jaeger"]["environment"]["COLLECTOR_OTLP_ENABLED"], "true");
+    // Jaeger v2 (one image, OTLP native), its receivers reachable from outside the container.
+    let jaeger = s["jaeger"]["image"].as_str().unwrap();
+    assert!(jaeger.starts_with("jaegertracing/jaeger:2."), "{jaeger}");
+    let command = strings(&s["jaeger"]["command"]);
+    for endpoint in ["grpc.endpoint=0.0.0.0:4317", "http.endpoint=0.0.0.0:4318"] {
+        assert!(command.iter().any(|c| c.ends_with(endpoint)), "{command:?}");
+    }
+    assert!(s["jaeger"]["environment"].is_null(), "no v1 variables");
+    // Zipkin behind its profile, on the port OTEL_TRACES_EXPORTER=zipkin sends to by default.
+    assert_eq!(strings(&s["zipkin"]["profiles"]), ["zipkin"]);
+    assert_eq!(strings(&s["zipkin"]["ports"]), ["9411:9411"]);
+    assert!(tracewire_telemetry::DEFAULT_ZIPKIN_ENDPOINT.starts_with("http://localhost:9411/"));
     // The same ports scripts/brokers.sh starts the brokers on, without Docker.
     let script = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),

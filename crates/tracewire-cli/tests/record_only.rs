@@ -1,0 +1,77 @@
+//! Record-only spans (kept by `TRACEWIRE_SPAN_LOG_SAMPLING=all`, not sampled) are analyzed
+//! exactly like sampled ones: the same traces, hops, critical path and lost messages.
+
+use opentelemetry::trace::{TraceContextExt, TracerProvider};
+use opentelemetry::Context;
+use std::path::Path;
+use tracewire::carrier::MemoryHeaders;
+use tracewire::messaging::{Messaging, OperationSpec, OperationType, System};
+use tracewire::Outcome;
+use tracewire_telemetry::{Config, LogTarget, SpanLogSampling, SpanLogTarget, Telemetry};
+
+/// Two hops (one processed, one never) through the real span-log processor, sampled or not.
+fn write(dir: &Path, sampler: &str) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    let sampler = sampler.to_owned();
+    let config = Config::from_lookup("svc", |k| (k == "OTEL_TRACES_SAMPLER").then(|| sampler.clone()));
+    let guard = Telemetry::new(config.unwrap())
+        .span_log(Some(SpanLogTarget::File(dir.join("svc.jsonl"))))
+        .span_log_sampling(SpanLogSampling::All)
+        .logs(LogTarget::Off)
+        .build()
+        .unwrap();
+    let m = Messaging::builder(System::new("kafka"))
+        .tracer(guard.tracer_provider().tracer("svc"))
+        .build();
+    let send = |dest: &str| {
+        let (span, headers) = m.open_send_with(
+            &Context::new(),
+            OperationSpec::new(OperationType::Send, "send", dest),
+            |p, cx| {
+                let mut h = MemoryHeaders::new();
+                p.inject(cx, &mut h);
+                h
+            },
+        );
+        let trace = span.context().span().span_context().trace_id().to_string();
+        span.end(Outcome::Ok);
+        (headers, trace)
+    };
+    let (headers, trace) = send("orders");
+    let spec = OperationSpec::new(OperationType::Process, "process", "orders");
+    m.open_message(&headers, spec).end(Outcome::Ok);
+    send("never-read");
+    drop(guard);
+    trace
+}
+
+#[test]
+fn record_only_spans_are_analyzed_like_sampled_ones() {
+    let base = std::env::temp_dir().join(format!("tw-record-only-{}", std::process::id()));
+    let mut reports = Vec::new();
+    for sampler in ["always_on", "always_off"] {
+        let dir = base.join(sampler);
+        let trace = write(&dir, sampler);
+        let log = dir.join("svc.jsonl");
+        let text = std::fs::read_to_string(&log).unwrap();
+        let sampled = text.contains("\"trace_sampled\":true");
+        assert_eq!(sampled, sampler == "always_on", "{sampler}: {text}");
+        let (c, _) = tracewire_cli::collect(&[Some(log)], Some(&trace)).unwrap();
+        let summary = tracewire_cli::analysis::summary(&c, 0);
+        let report = tracewire_cli::analysis::trace_report(&c, &trace, 0).unwrap();
+        let lost: Vec<_> = c.lost(0).iter().map(|s| s.name.clone()).collect();
+        reports.push((
+            summary.traces,
+            summary.broken.len(),
+            report.timeline.iter().map(|r| r.name.clone()).collect::<Vec<_>>(),
+            report.queue_gaps.len(),
+            lost,
+        ));
+    }
+    assert_eq!(reports[0], reports[1], "sampled and record-only read alike");
+    let (traces, broken, timeline, gaps, lost) = &reports[1];
+    assert_eq!((*traces, *broken, *gaps), (2, 1, 1));
+    assert_eq!(timeline, &["send orders", "process orders"]);
+    assert_eq!(lost, &["send never-read"]);
+    let _ = std::fs::remove_dir_all(&base);
+}
