@@ -22,6 +22,9 @@ pub enum Mode {
     Batch,
     /// The tracewire wrapper, sampled, JSON span logs written to a file.
     SpanLog,
+    /// The tracewire wrapper, sampler off but `TRACEWIRE_SPAN_LOG_SAMPLING=all`: every span
+    /// recorded (not sampled) and written to the span log.
+    SpanLogAll,
     /// The hand-rolled OpenTelemetry SDK pattern (the peer), sampler always off.
     PeerUnsampled,
     /// The hand-rolled OpenTelemetry SDK pattern, sampled, batch export to a no-op exporter.
@@ -30,19 +33,25 @@ pub enum Mode {
 
 impl Mode {
     /// The modes every broker row runs: all but the peer's.
-    pub const TRACEWIRE: &'static [Mode] = Mode::WITH_PEER.split_at(6).0;
+    pub const TRACEWIRE: &'static [Mode] = Mode::WITH_PEER.split_at(7).0;
 
     /// The modes that run the tracewire wrapper.
-    pub const INSTRUMENTED: [Mode; 3] = [Mode::Unsampled, Mode::Batch, Mode::SpanLog];
+    pub const INSTRUMENTED: [Mode; 4] = [
+        Mode::Unsampled,
+        Mode::Batch,
+        Mode::SpanLog,
+        Mode::SpanLogAll,
+    ];
 
     /// The Kafka rows also run the peer.
-    pub const WITH_PEER: [Mode; 8] = [
+    pub const WITH_PEER: [Mode; 9] = [
         Mode::Raw,
         Mode::RawHeaders,
         Mode::Propagation,
         Mode::Unsampled,
         Mode::Batch,
         Mode::SpanLog,
+        Mode::SpanLogAll,
         Mode::PeerUnsampled,
         Mode::PeerBatch,
     ];
@@ -61,6 +70,7 @@ impl Mode {
             Mode::Unsampled => "unsampled",
             Mode::Batch => "sampled, batch export",
             Mode::SpanLog => "sampled, span log",
+            Mode::SpanLogAll => "unsampled, span log all",
             Mode::PeerUnsampled => "peer unsampled",
             Mode::PeerBatch => "peer sampled, batch",
         }

@@ -1,6 +1,7 @@
-//! What every row shares: the three telemetry set-ups (sampler off; sampled with the SDK's batch
-//! processor to a no-op exporter; sampled with JSON span logs to a file), the context messages
-//! are sent in, and the payload.
+//! What every row shares: the four telemetry set-ups (sampler off; sampled with the SDK's batch
+//! processor to a no-op exporter; sampled with JSON span logs to a file; sampler off but every
+//! span recorded for the span log, `TRACEWIRE_SPAN_LOG_SAMPLING=all`), the context messages are
+//! sent in, and the payload.
 
 use crate::harness::{Mode, PerMode};
 use opentelemetry::global::BoxedTracer;
@@ -16,7 +17,7 @@ use std::path::Path;
 use std::sync::Arc;
 use tracewire::messaging::{Messaging, MessagingBuilder};
 use tracewire::{CorrelationContextExt, CorrelationId};
-use tracewire_telemetry::{QueueStats, SpanLogProcessor};
+use tracewire_telemetry::{QueueStats, RecordAll, SpanLogProcessor};
 
 /// The message body every row sends.
 pub const PAYLOAD: [u8; 256] = [b'x'; 256];
@@ -38,7 +39,8 @@ pub struct Telemetry {
     unsampled: SdkTracerProvider,
     batch: SdkTracerProvider,
     span_log: SdkTracerProvider,
-    span_log_stats: Arc<QueueStats>,
+    span_log_all: SdkTracerProvider,
+    span_log_stats: [Arc<QueueStats>; 2],
 }
 
 impl Telemetry {
@@ -46,7 +48,9 @@ impl Telemetry {
     pub fn new(span_log: &Path) -> std::io::Result<Self> {
         let file = std::fs::File::create(span_log)?;
         let processor = SpanLogProcessor::new("bench", Box::new(file), 8192);
-        let span_log_stats = processor.stats();
+        let all_file = std::fs::File::create(span_log.with_extension("all.jsonl"))?;
+        let all = SpanLogProcessor::new("bench", Box::new(all_file), 8192);
+        let span_log_stats = [processor.stats(), all.stats()];
         Ok(Telemetry {
             unsampled: SdkTracerProvider::builder()
                 .with_sampler(Sampler::AlwaysOff)
@@ -59,6 +63,10 @@ impl Telemetry {
                 .with_sampler(Sampler::AlwaysOn)
                 .with_span_processor(processor)
                 .build(),
+            span_log_all: SdkTracerProvider::builder()
+                .with_sampler(RecordAll(Sampler::AlwaysOff))
+                .with_span_processor(all)
+                .build(),
             span_log_stats,
         })
     }
@@ -67,6 +75,7 @@ impl Telemetry {
         match mode {
             Mode::Batch | Mode::PeerBatch => &self.batch,
             Mode::SpanLog => &self.span_log,
+            Mode::SpanLogAll => &self.span_log_all,
             _ => &self.unsampled,
         }
     }
@@ -87,20 +96,25 @@ impl Telemetry {
 
     /// Waits until the spans `mode` made are exported or written.
     pub fn settle(&self, mode: Mode) {
-        if matches!(mode, Mode::Batch | Mode::PeerBatch | Mode::SpanLog) {
+        if matches!(
+            mode,
+            Mode::Batch | Mode::PeerBatch | Mode::SpanLog | Mode::SpanLogAll
+        ) {
             let _ = self.provider(mode).force_flush();
         }
     }
 
     /// Span-log lines accepted and dropped (queue full) so far.
     pub fn span_log_counts(&self) -> (u64, u64) {
-        let (accepted, dropped, _, _) = self.span_log_stats.snapshot();
-        (accepted, dropped)
+        let counts = self.span_log_stats.iter().map(|s| s.snapshot());
+        counts.fold((0, 0), |(a, d), (accepted, dropped, _, _)| {
+            (a + accepted, d + dropped)
+        })
     }
 
     /// Flushes and shuts the providers down (outside any measurement).
     pub fn shutdown(self) {
-        for provider in [self.unsampled, self.batch, self.span_log] {
+        for provider in [self.unsampled, self.batch, self.span_log, self.span_log_all] {
             let _ = provider.shutdown();
         }
     }

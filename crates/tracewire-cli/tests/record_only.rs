@@ -13,7 +13,9 @@ use tracewire_telemetry::{Config, LogTarget, SpanLogSampling, SpanLogTarget, Tel
 fn write(dir: &Path, sampler: &str) -> String {
     std::fs::create_dir_all(dir).unwrap();
     let sampler = sampler.to_owned();
-    let config = Config::from_lookup("svc", |k| (k == "OTEL_TRACES_SAMPLER").then(|| sampler.clone()));
+    let config = Config::from_lookup("svc", |k| {
+        (k == "OTEL_TRACES_SAMPLER").then(|| sampler.clone())
+    });
     let guard = Telemetry::new(config.unwrap())
         .span_log(Some(SpanLogTarget::File(dir.join("svc.jsonl"))))
         .span_log_sampling(SpanLogSampling::All)
@@ -63,7 +65,11 @@ fn record_only_spans_are_analyzed_like_sampled_ones() {
         reports.push((
             summary.traces,
             summary.broken.len(),
-            report.timeline.iter().map(|r| r.name.clone()).collect::<Vec<_>>(),
+            report
+                .timeline
+                .iter()
+                .map(|r| r.name.clone())
+                .collect::<Vec<_>>(),
             report.queue_gaps.len(),
             lost,
         ));

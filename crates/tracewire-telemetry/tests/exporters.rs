@@ -115,3 +115,43 @@ fn console_and_none_build_and_export_nothing_remote() {
         .in_span("printed", |_| {});
     guard.flush();
 }
+
+#[test]
+fn otlp_log_records_carry_the_ids_of_the_span_they_were_logged_in() {
+    let (port, received) = common::receiver();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let c = config(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+        ("OTEL_METRICS_EXPORTER", "none"),
+    ])
+    .unwrap();
+    assert_eq!(
+        c.logs_exporters,
+        [LogsExporter::Otlp],
+        "the endpoint alone turns logs on"
+    );
+    let guard = Telemetry::new(c).logs(LogTarget::Off).build().unwrap();
+    let subscriber = guard.subscriber_to(Box::new(std::io::sink()));
+    let tracer = guard.tracer_provider().tracer("test");
+    let span = tracing::subscriber::with_default(subscriber, || {
+        tracer.in_span("charge", |cx: Context| {
+            let _attached = cx.clone().attach();
+            tracing::info!(order = 7, "charged");
+            cx.span().span_context().clone()
+        })
+    });
+    guard.flush();
+    drop(guard);
+    let records: Vec<serde_json::Value> = (received.json("/v1/logs").into_iter())
+        .flat_map(|body| body["resourceLogs"].as_array().cloned().unwrap_or_default())
+        .flat_map(|rl| rl["scopeLogs"].as_array().cloned().unwrap_or_default())
+        .flat_map(|sl| sl["logRecords"].as_array().cloned().unwrap_or_default())
+        .collect();
+    let charged = (records.iter())
+        .find(|r| r["body"]["stringValue"] == "charged")
+        .unwrap_or_else(|| panic!("the event reached the collector: {records:#?}"));
+    let id = |v: &serde_json::Value| v.as_str().unwrap_or("").to_ascii_lowercase();
+    assert_eq!(id(&charged["traceId"]), span.trace_id().to_string());
+    assert_eq!(id(&charged["spanId"]), span.span_id().to_string());
+}
