@@ -257,13 +257,15 @@ impl Telemetry {
             stats: guard,
             logs: self.logs,
             service: c.service_name.clone(),
+            installed: None,
         })
     }
 
     /// Builds and installs: global tracer and meter providers, tracewire's propagator as the
     /// global propagator, and (unless [`LogTarget::Off`]) the global `tracing` subscriber.
     pub fn install(self) -> Result<TelemetryGuard, TelemetryError> {
-        let guard = self.build()?;
+        let mut guard = self.build()?;
+        guard.installed = Some(std::time::Instant::now());
         opentelemetry::global::set_tracer_provider(guard.tracer.clone());
         opentelemetry::global::set_meter_provider(guard.meter.clone());
         opentelemetry::global::set_text_map_propagator(tracewire::Propagator::new());
@@ -307,8 +309,20 @@ struct Stats {
     export: Option<Arc<QueueStats>>,
 }
 
-/// The installed telemetry. Dropping it flushes and shuts down (waiting a bounded time).
+/// The installed telemetry. Dropping it flushes and shuts down (waiting a bounded time): keep it
+/// alive for as long as the service runs.
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// # use tracewire_telemetry::{Config, Telemetry};
+/// # let config = Config::from_lookup("svc", |_| None).unwrap();
+/// Telemetry::new(config).build().unwrap(); // the guard, dropped at once: refused
+/// ```
+///
+/// `let _ = init(..)?` drops it at once too, which no lint sees: a guard dropped within a
+/// second of [`Telemetry::install`] says so in a warning.
 #[derive(Debug)]
+#[must_use = "dropping the guard shuts telemetry down: keep it alive as `let _telemetry = …` (`let _ = …` drops it at once)"]
 pub struct TelemetryGuard {
     tracer: SdkTracerProvider,
     meter: SdkMeterProvider,
@@ -317,6 +331,21 @@ pub struct TelemetryGuard {
     stats: Stats,
     logs: LogTarget,
     service: String,
+    /// When `install` made it the process's telemetry (none for `build`).
+    installed: Option<std::time::Instant>,
+}
+
+/// The warning for a guard installed `age` ago and dropped now, when that is too soon to be
+/// anything but `let _ = init(..)` (a service runs longer than a second).
+fn dropped_early(service: &str, age: Duration) -> Option<String> {
+    (age < Duration::from_secs(1)).then(|| {
+        format!(
+            "tracewire-telemetry: the TelemetryGuard of {service:?} was dropped {} ms after it \
+             was installed, so spans and logs from now on are lost; keep it alive: \
+             `let _telemetry = tracewire_telemetry::init(..)?` (not `let _ = …`)",
+            age.as_millis()
+        )
+    })
 }
 
 impl TelemetryGuard {
@@ -392,6 +421,11 @@ impl TelemetryGuard {
 
 impl Drop for TelemetryGuard {
     fn drop(&mut self) {
+        let early = (self.installed).and_then(|at| dropped_early(&self.service, at.elapsed()));
+        if let Some(warning) = early {
+            tracing::warn!(target: "tracewire_telemetry", "{warning}");
+            eprintln!("{warning}");
+        }
         let _ = self.tracer.force_flush();
         let _ = self.tracer.shutdown_with_timeout(Duration::from_secs(5));
         let _ = self.meter.shutdown_with_timeout(Duration::from_secs(5));
@@ -411,3 +445,20 @@ const EXPORTER_TARGETS: [&str; 7] = [
     "reqwest",
     "tracewire_telemetry",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::dropped_early;
+    use std::time::Duration;
+
+    #[test]
+    fn a_guard_dropped_right_after_install_says_how_to_keep_it() {
+        let warning = dropped_early("inventory", Duration::from_millis(3)).unwrap();
+        assert!(warning.contains("\"inventory\"") && warning.contains("let _telemetry"));
+        assert_eq!(
+            dropped_early("inventory", Duration::from_secs(30)),
+            None,
+            "a normal exit"
+        );
+    }
+}

@@ -5,11 +5,11 @@
 //! that does not record keeps only its `SpanContext` in the context: recording nothing, it has
 //! nothing to end, and the context needs no box for it at all.
 
-use opentelemetry::global;
+use opentelemetry::global::{self, BoxedTracer};
 use opentelemetry::trace::{Span, SpanBuilder, TraceContextExt, Tracer};
 use opentelemetry::Context;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Any tracer, as tracewire uses it: start a span and get the context it is active in.
 #[derive(Clone)]
@@ -25,9 +25,11 @@ impl AnyTracer {
         AnyTracer(Arc::new(tracer))
     }
 
-    /// The global provider's `tracewire` tracer, as it is now: install the provider first.
+    /// The global provider's `tracewire` tracer. While the global provider is still the no-op
+    /// one, it is looked up again at every span start, so a wrapper built before the provider
+    /// is installed records once it is: the order of set-up does not matter.
     pub(crate) fn global() -> Self {
-        AnyTracer::new(global::tracer_with_scope(crate::scope()))
+        AnyTracer(Arc::new(LateGlobal::default()))
     }
 
     /// Starts a span as a child of `parent` and returns `parent` with that span active.
@@ -52,14 +54,47 @@ where
     T::Span: Send + Sync + 'static,
 {
     fn start_in(&self, builder: SpanBuilder, parent: &Context) -> Context {
-        let span = self.build_with_context(builder, parent);
-        if span.is_recording() {
-            parent.with_span(span)
-        } else {
-            // `with_remote_span_context` stores the span context as given (not marked remote).
-            parent.with_remote_span_context(span.span_context().clone())
-        }
+        active_in(self.build_with_context(builder, parent), parent)
     }
+}
+
+/// `parent` with `span` active: the span itself when it records, else only its context.
+fn active_in<S: Span + Send + Sync + 'static>(span: S, parent: &Context) -> Context {
+    if span.is_recording() {
+        parent.with_span(span)
+    } else {
+        // `with_remote_span_context` stores the span context as given (not marked remote).
+        parent.with_remote_span_context(span.span_context().clone())
+    }
+}
+
+/// The global tracer, kept once it is a real one (a provider is installed).
+#[derive(Default)]
+struct LateGlobal {
+    real: OnceLock<BoxedTracer>,
+}
+
+impl StartSpan for LateGlobal {
+    fn start_in(&self, builder: SpanBuilder, parent: &Context) -> Context {
+        if let Some(tracer) = self.real.get() {
+            return tracer.start_in(builder, parent);
+        }
+        let tracer = global::tracer_with_scope(crate::scope());
+        let span = tracer.build_with_context(builder, parent);
+        if !from_noop(&span, parent) {
+            let _ = self.real.set(tracer);
+        }
+        active_in(span, parent)
+    }
+}
+
+/// Whether `span` came from OpenTelemetry's no-op tracer: it records nothing and makes no span
+/// of its own (it hands back the parent's context, or an invalid one). Any SDK, sampling or
+/// not, gives a new span id.
+fn from_noop(span: &impl Span, parent: &Context) -> bool {
+    let sc = span.span_context();
+    !span.is_recording()
+        && (!sc.is_valid() || sc.span_id() == parent.span().span_context().span_id())
 }
 
 #[cfg(test)]
