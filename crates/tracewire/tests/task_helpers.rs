@@ -394,3 +394,31 @@ fn a_message_batch_uses_messaging_spans() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_first_hop_gives_its_flow_one_correlation_id_in_one_call() {
+    use tracewire::carrier::{HeaderReader, MemoryHeaders};
+    use tracewire::task::{correlated, correlated_as};
+    use tracewire::Propagator;
+
+    let sent = || {
+        let mut headers = MemoryHeaders::new();
+        Propagator::new().inject(&Context::current(), &mut headers);
+        headers.last("correlation_id").map(<[u8]>::to_vec)
+    };
+    let flow = correlated(async { (sent(), sent()) }).await;
+    assert!(flow.0.is_some());
+    assert_eq!(
+        flow.0, flow.1,
+        "every message of the flow carries the same id"
+    );
+    let other = correlated(async { sent() }).await;
+    assert_ne!(other, flow.0, "another flow, another id");
+    let id = CorrelationId::parse(b"order-77").unwrap();
+    let given = correlated_as(id, async { sent() }).await;
+    assert_eq!(given.as_deref(), Some(&b"order-77"[..]));
+    // Inside a flow that already has one, `correlated` keeps it (it reads the context it is
+    // called in, like `.traced()`).
+    let nested = correlated_as(id, async { correlated(async { sent() }).await }).await;
+    assert_eq!(nested.as_deref(), Some(&b"order-77"[..]));
+}

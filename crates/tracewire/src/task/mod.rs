@@ -5,12 +5,14 @@
 //! it never leaks into the next task a worker thread runs, however tasks move between threads.
 
 mod batch;
+mod correlated;
 mod job;
 #[cfg(feature = "tokio")]
 mod spawn;
 
 pub use crate::traced::{Traced, TracedExt};
 pub use batch::{Batch, BATCH_FAILED_COUNT};
+pub use correlated::{correlated, correlated_as};
 pub use job::{Job, JobFuture, JobOutcome, JOB_CANCELLED, JOB_NAME};
 #[cfg(feature = "tokio")]
 pub use spawn::{spawn, spawn_blocking, JoinSetExt};
