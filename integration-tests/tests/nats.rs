@@ -548,3 +548,37 @@ async fn the_hostile_corpus_is_delivered_and_processed() {
         integration_tests::check_hostile(case, &span, &id);
     }
 }
+
+/// Only what a broker can settle is marked unsettled: a core NATS message (no ack, no
+/// redelivery) dropped after handling is done; a JetStream message dropped unacked is not.
+#[tokio::test]
+async fn a_dropped_core_message_is_done_and_a_dropped_jetstream_message_is_unsettled() {
+    let rec = SpanRecorder::new();
+    let nats = nats(&rec).await;
+    let subject = unique("tw.drop");
+    let mut sub = nats.subscribe(subject.clone()).await.unwrap();
+    nats.inner().flush().await.unwrap();
+    nats.publish(subject.clone(), "x".into()).await.unwrap();
+    drop(sub.next().await.unwrap()); // handled, then dropped: nothing to settle
+    let core = rec.span(&format!("process {subject}"));
+    assert_eq!(
+        attribute_str(&core, a::SETTLED),
+        None,
+        "core NATS: not 'unsettled'"
+    );
+
+    let js = jetstream(&rec).await;
+    js.publish_in(&Context::new()).await;
+    let consumer = js.pull().await;
+    let mut messages = TracedJsStream::with_messaging(
+        consumer.messages().await.unwrap(),
+        js.js.messaging().clone(),
+    );
+    drop(messages.next().await.unwrap().unwrap()); // never acked: the server redelivers
+    let dropped = rec.span(&format!("process {}", js.subject));
+    assert_eq!(
+        attribute_str(&dropped, a::SETTLED).as_deref(),
+        Some("false")
+    );
+    js.cleanup().await;
+}

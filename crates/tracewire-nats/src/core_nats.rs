@@ -150,8 +150,11 @@ impl WrapMessage<Message> for WrapNats {
     fn wrap(&self, message: Message) -> TracedMessage {
         let spec = OperationSpec::new(OperationType::Process, "process", &message.subject)
             .body(&message.payload);
-        let span =
-            (self.client.messaging).open_message(&NatsHeaders(message.headers.as_ref()), spec);
+        let headers = NatsHeaders(message.headers.as_ref());
+        // Core NATS has no ack: a message handled and dropped is done, not "unsettled".
+        let span = (self.client.messaging)
+            .open_message(&headers, spec)
+            .nothing_to_settle();
         TracedMessage {
             message,
             span,
@@ -164,7 +167,8 @@ impl WrapMessage<Message> for WrapNats {
 pub type TracedSubscriber = TracedStream<Subscriber, WrapNats>;
 
 /// A core NATS message with its `process {subject}` span, which ends when the message is
-/// [`finish`](Self::finish)ed or dropped.
+/// [`finish`](Self::finish)ed or dropped (core NATS has nothing to settle: a dropped message's
+/// span is not marked unsettled).
 #[derive(Debug)]
 pub struct TracedMessage {
     message: Message,

@@ -20,11 +20,11 @@ pub struct OpenSpan {
 
 /// What a span says when its owner drops it before ending it: an attribute, and an outcome.
 /// A function, so that a span carries one pointer for it, not the values.
-pub(crate) type Abandoned = fn() -> (KeyValue, Outcome);
+pub(crate) type Abandoned = fn() -> (Option<KeyValue>, Outcome);
 
 /// A message never settled: `tracewire.settled = false`, status left alone.
-fn unsettled() -> (KeyValue, Outcome) {
-    (KeyValue::new(SETTLED, false), Outcome::Ok)
+fn unsettled() -> (Option<KeyValue>, Outcome) {
+    (Some(KeyValue::new(SETTLED, false)), Outcome::Ok)
 }
 
 impl OpenSpan {
@@ -49,6 +49,13 @@ impl OpenSpan {
 
     pub(crate) fn measured(cx: Context, measurement: Option<Measurement>) -> Self {
         Self::owning(cx, measurement, unsettled)
+    }
+
+    /// For a message the broker has nothing to settle (core NATS: no ack, no redelivery): dropped,
+    /// the span ends as done, not marked `tracewire.settled = false` — only what a broker can
+    /// settle is reported unsettled.
+    pub fn nothing_to_settle(self) -> Self {
+        self.abandoned_as(|| (None, Outcome::Ok))
     }
 
     /// The same span, saying `abandoned` instead when dropped before it ends.
@@ -132,7 +139,9 @@ impl Drop for OpenSpan {
     fn drop(&mut self) {
         if self.open {
             let (mark, outcome) = (self.abandoned)();
-            self.cx.span().set_attribute(mark);
+            if let Some(mark) = mark {
+                self.cx.span().set_attribute(mark);
+            }
             self.finish(&outcome);
         }
     }

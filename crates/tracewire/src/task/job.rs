@@ -144,9 +144,9 @@ pub(crate) fn job_span(cx: Context) -> OpenSpan {
 }
 
 /// What a job span dropped before completion says.
-pub(crate) fn cancelled() -> (KeyValue, Outcome) {
+pub(crate) fn cancelled() -> (Option<KeyValue>, Outcome) {
     let outcome = Outcome::error("cancelled", "dropped before completion");
-    (KeyValue::new(JOB_CANCELLED, true), outcome)
+    (Some(KeyValue::new(JOB_CANCELLED, true)), outcome)
 }
 
 /// The name and attribute of a job span.
