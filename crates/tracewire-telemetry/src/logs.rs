@@ -1,4 +1,6 @@
-//! Log correlation for `tracing`: every event is written as one JSON line that carries the
+//! Log correlation for `tracing`: every event is written as one JSON line — with the `tracing`
+//! span it is in (`span`: name and fields, as `#[instrument]` records them; `spans` on request)
+//! — that carries the
 //! `trace_id`, `span_id` and `correlation_id` of the current OpenTelemetry context — the
 //! message's, inside a handler run with `in_context`, or a `tracing` span's (bridged by
 //! tracing-opentelemetry) — and `trace_sampled`, whether the backend gets that trace. Outside
@@ -13,8 +15,10 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 use tracewire::CorrelationContextExt;
 use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::Context as LayerContext;
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 
 /// A `tracing` layer writing JSON log lines with trace ids. Compose it into your own subscriber,
@@ -31,6 +35,7 @@ use tracing_subscriber::Layer;
 pub struct JsonLogLayer {
     service: Arc<str>,
     out: Arc<Mutex<Box<dyn Write + Send>>>,
+    span_list: bool,
 }
 
 impl Debug for JsonLogLayer {
@@ -47,12 +52,54 @@ impl JsonLogLayer {
         JsonLogLayer {
             service: service.into(),
             out: Arc::new(Mutex::new(out)),
+            span_list: false,
         }
+    }
+
+    /// Also writes `spans`: every `tracing` span the event is in, root first, each with its
+    /// name and fields (as tracing-subscriber's JSON format does). Off by default: the current
+    /// span (`span`) is always written.
+    pub fn with_span_list(mut self, on: bool) -> Self {
+        self.span_list = on;
+        self
     }
 }
 
-impl<S: Subscriber> Layer<S> for JsonLogLayer {
-    fn on_event(&self, event: &Event<'_>, _ctx: LayerContext<'_, S>) {
+/// A `tracing` span's fields, kept in its extensions for the events inside it.
+struct SpanFields(Map<String, Value>);
+
+/// `{"name": …, field: value…}` of one span.
+fn span_json<S: for<'a> LookupSpan<'a>>(
+    span: &tracing_subscriber::registry::SpanRef<'_, S>,
+) -> Value {
+    let mut out = Map::new();
+    out.insert("name".into(), json!(span.name()));
+    if let Some(fields) = span.extensions().get::<SpanFields>() {
+        out.extend(fields.0.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    Value::Object(out)
+}
+
+impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for JsonLogLayer {
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: LayerContext<'_, S>) {
+        let mut fields = Fields(Map::new());
+        attrs.record(&mut fields);
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(SpanFields(fields.0));
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: LayerContext<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut extensions = span.extensions_mut();
+        if let Some(SpanFields(map)) = extensions.get_mut::<SpanFields>() {
+            let mut fields = Fields(std::mem::take(map));
+            values.record(&mut fields);
+            *map = fields.0;
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: LayerContext<'_, S>) {
         let meta = event.metadata();
         let mut fields = Fields(Map::new());
         event.record(&mut fields);
@@ -77,6 +124,15 @@ impl<S: Subscriber> Layer<S> for JsonLogLayer {
         });
         if !fields.0.is_empty() {
             line.insert("fields".into(), Value::Object(fields.0));
+        }
+        if let Some(scope) = ctx.event_scope(event) {
+            let spans: Vec<Value> = scope.from_root().map(|span| span_json(&span)).collect();
+            if let Some(current) = spans.last() {
+                line.insert("span".into(), current.clone());
+            }
+            if self.span_list {
+                line.insert("spans".into(), Value::Array(spans));
+            }
         }
         if let Ok(mut out) = self.out.lock() {
             let _ = writeln!(out, "{}", Value::Object(line));

@@ -1,0 +1,69 @@
+//! JSON log lines keep what `tracing_subscriber::fmt` shows: the `#[instrument]` span's name and
+//! fields (`span`, and every span on request), next to trace ids and the event's own fields.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use tracewire_telemetry::JsonLogLayer;
+use tracing_subscriber::layer::SubscriberExt;
+
+#[derive(Clone, Default)]
+struct Lines(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Lines {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tracing::instrument]
+fn handle(order_id: u64) {
+    let charge = tracing::info_span!("charge", amount = 30, currency = tracing::field::Empty);
+    let _in_charge = charge.enter();
+    charge.record("currency", "EUR");
+    tracing::info!(attempt = 1, "charged");
+}
+
+fn lines(list: bool) -> Vec<serde_json::Value> {
+    let out = Lines::default();
+    let layer = JsonLogLayer::new("payment", Box::new(out.clone())).with_span_list(list);
+    let subscriber = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(subscriber, || {
+        handle(7);
+        tracing::info!("outside");
+    });
+    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_line_keeps_the_instrument_span_and_its_fields() {
+    let lines = lines(false);
+    let charged = &lines[0];
+    assert_eq!(charged["message"], "charged");
+    assert_eq!(charged["fields"]["attempt"], 1);
+    assert_eq!(
+        charged["span"],
+        serde_json::json!({"name": "charge", "amount": 30, "currency": "EUR"}),
+        "the current span, with a field recorded after it started"
+    );
+    assert!(charged.get("spans").is_none(), "the list only on request");
+    assert!(lines[1].get("span").is_none(), "outside any span: no span");
+}
+
+#[test]
+fn the_span_list_on_request_goes_root_first() {
+    let lines = lines(true);
+    let spans = lines[0]["spans"].as_array().unwrap();
+    let names: Vec<_> = spans.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["handle", "charge"]);
+    assert_eq!(
+        spans[0]["order_id"], 7,
+        "#[instrument] records the argument"
+    );
+}
