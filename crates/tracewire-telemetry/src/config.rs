@@ -88,6 +88,20 @@ pub enum SamplerConfig {
     ParentBased(Box<SamplerConfig>),
 }
 
+/// Where `tracing` log lines go (`TRACEWIRE_LOG`: `stdout`, `stderr`, `off` or a file path).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogTarget {
+    /// Standard output (the default).
+    Stdout,
+    /// Standard error.
+    Stderr,
+    /// A file, appended to (rotate it with the system's logrotate, `copytruncate`: the file is
+    /// opened in append mode, so the truncated file keeps being written from its start).
+    File(PathBuf),
+    /// No subscriber is installed (compose [`JsonLogLayer`](crate::JsonLogLayer) into yours).
+    Off,
+}
+
 /// Where JSON span logs go (`TRACEWIRE_SPAN_LOG`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SpanLogTarget {
@@ -159,6 +173,8 @@ pub struct Config {
     pub sampler: SamplerConfig,
     /// JSON span logs, when `TRACEWIRE_SPAN_LOG` is set (and not `off`).
     pub span_log: Option<SpanLogTarget>,
+    /// Where log lines go (`TRACEWIRE_LOG`, default standard output).
+    pub logs: LogTarget,
     /// Which spans the span log records (`TRACEWIRE_SPAN_LOG_SAMPLING`, default `sampled`).
     pub span_log_sampling: SpanLogSampling,
     /// Span exporters (`OTEL_TRACES_EXPORTER`; unset: `otlp` when an OTLP endpoint is set).
@@ -234,6 +250,12 @@ impl Config {
             otlp,
             sampler: parse_sampler(get("OTEL_TRACES_SAMPLER"), get("OTEL_TRACES_SAMPLER_ARG"))?,
             span_log: get("TRACEWIRE_SPAN_LOG").and_then(|v| parse_span_log(&v)),
+            logs: match get("TRACEWIRE_LOG").as_deref().map(str::trim) {
+                None | Some("stdout") | Some("-") => LogTarget::Stdout,
+                Some("stderr") => LogTarget::Stderr,
+                Some("off") | Some("none") => LogTarget::Off,
+                Some(path) => LogTarget::File(PathBuf::from(path)),
+            },
             span_log_sampling: match get("TRACEWIRE_SPAN_LOG_SAMPLING").as_deref().map(str::trim) {
                 None | Some("sampled") => SpanLogSampling::Sampled,
                 Some("all") => SpanLogSampling::All,

@@ -42,7 +42,7 @@ mod sampling;
 mod span_log;
 
 pub use config::{
-    Config, ConfigError, LogsExporter, MetricsExporter, Otlp, Protocol, SamplerConfig,
+    Config, ConfigError, LogTarget, LogsExporter, MetricsExporter, Otlp, Protocol, SamplerConfig,
     SpanLogSampling, SpanLogTarget, TracesExporter, DEFAULT_OTLP_ENDPOINT, DEFAULT_ZIPKIN_ENDPOINT,
 };
 pub use export::{ExportSpanProcessor, OtlpSpanProcessor};
@@ -93,17 +93,6 @@ impl TelemetryError {
     }
 }
 
-/// Where `tracing` log lines go.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LogTarget {
-    /// Standard output (the default).
-    Stdout,
-    /// Standard error.
-    Stderr,
-    /// No subscriber is installed (compose [`JsonLogLayer`] into your own).
-    Off,
-}
-
 /// Sets up telemetry for `service_name` from the environment. See the crate docs.
 pub fn init(service_name: &str) -> Result<TelemetryGuard, TelemetryError> {
     Telemetry::from_env(service_name)?.install()
@@ -126,8 +115,8 @@ impl Telemetry {
     /// An explicit configuration.
     pub fn new(config: Config) -> Self {
         Telemetry {
+            logs: config.logs.clone(),
             config,
-            logs: LogTarget::Stdout,
             queue: DEFAULT_QUEUE,
         }
     }
@@ -250,7 +239,21 @@ impl Telemetry {
                 Some(logger.build())
             }
         };
+        let log_file = match &self.logs {
+            LogTarget::File(path) => Some(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(TelemetryError::io(format!(
+                        "open the log file {}",
+                        path.display()
+                    )))?,
+            ),
+            _ => None,
+        };
         Ok(TelemetryGuard {
+            log_file,
             tracer: tracer.build(),
             meter: meter.build(),
             logger,
@@ -330,6 +333,8 @@ pub struct TelemetryGuard {
     logger: Option<SdkLoggerProvider>,
     stats: Stats,
     logs: LogTarget,
+    /// The open log file of [`LogTarget::File`].
+    log_file: Option<std::fs::File>,
     service: String,
     /// When `install` made it the process's telemetry (none for `build`).
     installed: Option<std::time::Instant>,
@@ -375,6 +380,7 @@ impl TelemetryGuard {
         let out: Box<dyn Write + Send> = match self.logs {
             LogTarget::Stdout => Box::new(std::io::stdout()),
             LogTarget::Stderr => Box::new(std::io::stderr()),
+            LogTarget::File(_) => Box::new(self.log_file.as_ref()?.try_clone().ok()?),
             LogTarget::Off => return None,
         };
         Some(self.subscriber_to(out))

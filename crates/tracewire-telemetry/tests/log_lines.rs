@@ -67,3 +67,28 @@ fn the_span_list_on_request_goes_root_first() {
         "#[instrument] records the argument"
     );
 }
+
+#[test]
+fn tracewire_log_names_a_file_for_the_log_lines() {
+    use tracewire_telemetry::{Config, LogTarget, Telemetry};
+    let path = std::env::temp_dir().join(format!("tw-log-{}.jsonl", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let value = path.to_string_lossy().into_owned();
+    let config = Config::from_lookup("payment", |k| (k == "TRACEWIRE_LOG").then(|| value.clone()));
+    let config = config.unwrap();
+    assert_eq!(config.logs, LogTarget::File(path.clone()));
+    let guard = Telemetry::new(config).build().unwrap();
+    let subscriber = guard
+        .subscriber()
+        .expect("a subscriber writing to the file");
+    tracing::subscriber::with_default(subscriber, || handle(9));
+    drop(guard);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        (line["service"].as_str(), line["message"].as_str()),
+        (Some("payment"), Some("charged"))
+    );
+    assert_eq!(line["span"]["name"], "charge");
+    let _ = std::fs::remove_file(&path);
+}
