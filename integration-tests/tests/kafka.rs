@@ -631,3 +631,66 @@ async fn a_message_redelivered_after_a_crash_keeps_its_trace() {
         "both children of the same send"
     );
 }
+
+/// Handlers that run concurrently: messages detached from the consumer, handled in spawned
+/// tasks, committed by the consumer once handled (offset + 1); a restarted consumer of the same
+/// group resumes right after the last committed message, and every span is one trace with its
+/// send.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn detached_messages_handled_concurrently_commit_the_right_offset() {
+    let rec = SpanRecorder::new();
+    let topic = topic(1).await;
+    let producer = producer(&rec);
+    for i in 0..6 {
+        let record = FutureRecord::<str, str>::to(&topic).payload("x");
+        producer
+            .send(record, TIMEOUT)
+            .traced_in(request_context(&rec, i))
+            .await
+            .unwrap();
+    }
+    let mut c = config();
+    c.set("group.id", unique("tw-concurrent"))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false");
+    let messaging = || tracewire_kafka::builder().tracer(rec.tracer()).build();
+    let first = TracedConsumer::from_config_with(&c, messaging()).unwrap();
+    first.inner().subscribe(&[&topic]).unwrap();
+    let mut handlers = Vec::new();
+    for _ in 0..4 {
+        let (message, span) = next(&first).await.detach();
+        let handled = tokio::spawn(span.in_context(async move {
+            tokio::task::yield_now().await; // four handlers in flight at once
+            let trace = opentelemetry::Context::current()
+                .span()
+                .span_context()
+                .trace_id();
+            (message, trace)
+        }));
+        handlers.push((handled, span));
+    }
+    for (handled, span) in handlers {
+        let (message, trace) = handled.await.unwrap();
+        assert_eq!(trace, span.context().span().span_context().trace_id());
+        let committed = first.commit_owned(&message, CommitMode::Sync);
+        span.end_after(committed, tracewire::Outcome::Ok, "commit")
+            .unwrap();
+    }
+    drop(first);
+    let second = TracedConsumer::from_config_with(&c, messaging()).unwrap();
+    second.inner().subscribe(&[&topic]).unwrap();
+    let resumed = next(&second).await;
+    assert_eq!(
+        resumed.message().offset(),
+        4,
+        "right after the last committed message"
+    );
+    resumed.commit(CommitMode::Sync).unwrap();
+    let name = format!("process {topic}");
+    let spans: Vec<_> = rec.spans().into_iter().filter(|s| s.name == name).collect();
+    assert_eq!(spans.len(), 5);
+    assert!(
+        spans.iter().all(|s| attribute_str(s, a::SETTLED).is_none()),
+        "every detached span ended by its commit"
+    );
+}

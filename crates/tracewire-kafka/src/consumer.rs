@@ -10,7 +10,7 @@ use rdkafka::consumer::{
 use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::{BorrowedMessage, Message, OwnedMessage};
 use rdkafka::util::DefaultRuntime;
-use rdkafka::ClientConfig;
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -81,6 +81,22 @@ impl<C: ConsumerContext + 'static, R> TracedConsumer<C, R> {
     /// The next message, with its span `process {topic}` started; errors untouched.
     pub async fn recv(&self) -> KafkaResult<TracedMessage<'_, C, R>> {
         Ok(self.traced(self.inner.recv().await?))
+    }
+
+    /// Commits a [`detach`](TracedMessage::detach)ed message's offset — its offset + 1, the
+    /// next one to read, as [`TracedMessage::commit`] does — for handlers that run concurrently.
+    /// Kafka commits a partition's position, not single messages: commit a message only once
+    /// every earlier message of its partition is done, or a crash skips the unfinished ones.
+    /// rdkafka's result untouched; end the message's span with it
+    /// ([`OpenSpan::end_after`]).
+    pub fn commit_owned(&self, message: &OwnedMessage, mode: CommitMode) -> KafkaResult<()> {
+        self.inner.commit(&next_offset(message)?, mode)
+    }
+
+    /// Stores a detached message's offset (+ 1) for the next commit (with
+    /// `enable.auto.offset.store=false`), as [`TracedMessage::store_offset`] does.
+    pub fn store_owned(&self, message: &OwnedMessage) -> KafkaResult<()> {
+        self.inner.store_offsets(&next_offset(message)?)
     }
 
     /// rdkafka's message stream, yielding traced messages: a `consumer.stream()` loop changes in
@@ -178,11 +194,33 @@ impl<'c, C: ConsumerContext + 'static, R> TracedMessage<'c, C, R> {
     }
 
     /// rdkafka's `detach`: an owned copy of the message and its span, for handing the work to
-    /// a task that outlives the consumer's borrow (end the span with [`OpenSpan::end`]; commit
-    /// through the consumer by topic, partition and offset).
+    /// a task that outlives the consumer's borrow — handlers that run concurrently. Commit it
+    /// with [`TracedConsumer::commit_owned`] (or store it with
+    /// [`store_owned`](TracedConsumer::store_owned)) and end the span with the result:
+    ///
+    /// ```no_run
+    /// # async fn run(consumer: &tracewire_kafka::TracedConsumer) -> rdkafka::error::KafkaResult<()> {
+    /// use rdkafka::consumer::CommitMode;
+    /// use tracewire::Outcome;
+    ///
+    /// let (message, span) = consumer.recv().await?.detach();
+    /// let handled = tokio::spawn(span.in_context(async move { /* handle */ message }));
+    /// let message = handled.await.expect("the handler ran");
+    /// let committed = consumer.commit_owned(&message, CommitMode::Async);
+    /// span.end_after(committed, Outcome::Ok, "commit")
+    /// # }
+    /// ```
     pub fn detach(self) -> (OwnedMessage, OpenSpan) {
         (self.message.detach(), self.span)
     }
+}
+
+/// The position after `message`: what a commit of it says.
+fn next_offset(message: &OwnedMessage) -> KafkaResult<TopicPartitionList> {
+    let mut list = TopicPartitionList::with_capacity(1);
+    let next = Offset::Offset(message.offset() + 1);
+    list.add_partition_offset(message.topic(), message.partition(), next)?;
+    Ok(list)
 }
 
 /// The consumer's half of [`TracedConsumer::stream`]: turns each message into a
