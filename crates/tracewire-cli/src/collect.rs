@@ -71,6 +71,8 @@ pub struct Opened {
     pub name: String,
     /// Start (µs).
     pub start_us: i64,
+    /// A broker client's or HTTP stack's own span (see [`Span::infrastructure`]).
+    pub infrastructure: bool,
 }
 
 /// Everything one pass collects.
@@ -168,6 +170,7 @@ impl Collector {
                     service,
                     name: span.name.clone(),
                     start_us: span.start_us,
+                    infrastructure: span.infrastructure,
                 });
             }
             Event::End => {
@@ -221,9 +224,21 @@ impl Collector {
         lost
     }
 
-    /// Spans started and never ended, oldest first.
+    /// The application's spans started and never ended, oldest first: a broken trace.
     pub fn never_ended(&self) -> Vec<&Opened> {
-        let mut open: Vec<&Opened> = self.open.values().collect();
+        self.still_open(false)
+    }
+
+    /// Infrastructure spans (a broker client's connection loop) still open, oldest first: not a
+    /// broken trace, reported apart.
+    pub fn infrastructure_open(&self) -> Vec<&Opened> {
+        self.still_open(true)
+    }
+
+    fn still_open(&self, infrastructure: bool) -> Vec<&Opened> {
+        let mut open: Vec<&Opened> = (self.open.values())
+            .filter(|o| o.infrastructure == infrastructure)
+            .collect();
         open.sort_by_key(|o| o.start_us);
         open
     }

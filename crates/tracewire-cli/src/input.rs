@@ -1,7 +1,7 @@
 //! Reading span logs (tracewire's JSON lines) and OTLP JSON (the collector's file exporter) line
 //! by line. A line that is not understood is skipped and counted, never fatal.
 
-use crate::model::{micros, span_id, Event, Kind, Span};
+use crate::model::{is_infrastructure, micros, span_id, Event, Kind, Span};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -83,6 +83,7 @@ fn read_attributes(raw: Option<&RawValue>, span: &mut Span) {
         match k.as_str() {
             "messaging.system" => span.system = Some(text),
             "messaging.destination.name" => span.destination = Some(text),
+            "target" | "code.module.name" => span.infrastructure |= is_infrastructure(&text),
             key if is_business(key) => span.business.push((k, text)),
             _ => {}
         }
@@ -122,6 +123,7 @@ pub fn parse_log_line(line: &str) -> Option<(Event, Span)> {
         system: None,
         destination: None,
         business: Vec::new(),
+        infrastructure: false,
         links: l.links.iter().filter_map(|k| span_id(&k.span_id)).collect(),
     };
     read_attributes(l.attributes, &mut span);
@@ -222,6 +224,7 @@ fn otlp_span(s: &serde_json::Value, service: &str) -> Option<Span> {
         system: None,
         destination: None,
         business: Vec::new(),
+        infrastructure: false,
         links: s
             .get("links")
             .and_then(|l| l.as_array())
@@ -238,6 +241,7 @@ fn otlp_span(s: &serde_json::Value, service: &str) -> Option<Span> {
         match k.as_str() {
             "messaging.system" => span.system = Some(v),
             "messaging.destination.name" => span.destination = Some(v),
+            "target" | "code.module.name" => span.infrastructure |= is_infrastructure(&v),
             "error.type" => span.error_code = Some(v),
             "messaging.message.conversation_id" | "tracewire.correlation_id" => {
                 span.correlation_id = Some(v)

@@ -181,6 +181,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                         "never_ended": open.iter().map(|o| serde_json::json!({
                             "trace_id": o.trace_id.to_string(), "service": svc(o.service), "span": o.name,
                         })).collect::<Vec<_>>(),
+                        "infrastructure_open": c.infrastructure_open().iter().map(|o| serde_json::json!({
+                            "trace_id": o.trace_id.to_string(), "service": svc(o.service), "span": o.name,
+                        })).collect::<Vec<_>>(),
                     });
                     println!(
                         "{}",

@@ -75,6 +75,30 @@ pub struct Span {
     pub business: Vec<(String, String)>,
     /// Linked span ids.
     pub links: Vec<u64>,
+    /// A span of a broker client or HTTP stack (its `target` / `code.module.name` says so),
+    /// not of the application: one that never ends is that library's, not a broken trace.
+    pub infrastructure: bool,
+}
+
+/// The crates whose own `tracing` spans are infrastructure (lapin's `io_loop` never ends).
+const INFRASTRUCTURE: [&str; 10] = [
+    "lapin",
+    "amq_protocol",
+    "async_nats",
+    "rdkafka",
+    "hyper",
+    "hyper_util",
+    "h2",
+    "tower",
+    "tonic",
+    "reqwest",
+];
+
+/// Whether a `tracing` target or module path (`lapin::io_loop`) is a broker client's or an HTTP
+/// stack's.
+pub fn is_infrastructure(target: &str) -> bool {
+    let krate = target.split("::").next().unwrap_or(target);
+    INFRASTRUCTURE.contains(&krate)
 }
 
 impl Span {

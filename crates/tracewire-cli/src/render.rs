@@ -37,6 +37,16 @@ pub fn lost_text(c: &Collector, grace_us: i64) -> String {
             o.trace_id
         );
     }
+    for o in c.infrastructure_open() {
+        let what = "still open (a client library's own span, not a broken trace)";
+        let _ = writeln!(
+            out,
+            "{what}: {} {} trace {}",
+            svc(o.service),
+            o.name,
+            o.trace_id
+        );
+    }
     out
 }
 

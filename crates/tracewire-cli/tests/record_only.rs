@@ -81,3 +81,49 @@ fn record_only_spans_are_analyzed_like_sampled_ones() {
     assert_eq!(lost, &["send never-read"]);
     let _ = std::fs::remove_dir_all(&base);
 }
+
+/// A client library's own span that never ends (lapin's `io_loop`, bridged when a user lets
+/// dependency spans through) is reported as such, not as a broken trace.
+#[test]
+fn a_never_ending_infrastructure_span_is_not_a_broken_trace() {
+    use opentelemetry::trace::{Tracer, TracerProvider};
+    use opentelemetry::KeyValue;
+    let dir = std::env::temp_dir().join(format!("tw-infra-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("svc.jsonl");
+    let config = Config::from_lookup("payment", |_| None).unwrap();
+    let guard = Telemetry::new(config)
+        .span_log(Some(SpanLogTarget::File(log.clone())))
+        .logs(LogTarget::Off)
+        .build()
+        .unwrap();
+    let tracer = guard.tracer_provider().tracer("tracing");
+    let io_loop = (tracer.span_builder("io_loop"))
+        .with_attributes([KeyValue::new("target", "lapin::io_loop")])
+        .start(&tracer);
+    std::mem::forget(io_loop); // it runs as long as the connection: never ends
+    let handler = tracer.span_builder("handle").start(&tracer);
+    std::mem::forget(handler); // the application's own span that never ends: broken
+    drop(guard);
+    let (c, _) = tracewire_cli::collect(&[Some(log)], None).unwrap();
+    let summary = tracewire_cli::analysis::summary(&c, 0);
+    assert_eq!(summary.traces, 2);
+    assert_eq!(
+        summary.broken.len(),
+        1,
+        "only the application's open span breaks a trace"
+    );
+    let names = |open: Vec<&tracewire_cli::collect::Opened>| -> Vec<String> {
+        open.into_iter().map(|o| o.name.clone()).collect()
+    };
+    assert_eq!(names(c.never_ended()), ["handle"]);
+    assert_eq!(names(c.infrastructure_open()), ["io_loop"]);
+    let text = tracewire_cli::render::lost_text(&c, 0);
+    assert!(
+        text.contains(
+            "still open (a client library's own span, not a broken trace): payment io_loop"
+        ),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

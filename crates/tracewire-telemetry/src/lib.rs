@@ -393,7 +393,9 @@ impl TelemetryGuard {
     ) -> impl tracing::Subscriber + Send + Sync + 'static {
         let filter = tracing_subscriber::EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-        let bridge = tracing_opentelemetry::layer().with_tracer(self.tracer.tracer("tracing"));
+        let bridge = tracing_opentelemetry::layer()
+            .with_tracer(self.tracer.tracer("tracing"))
+            .with_filter(span_filter());
         // The exporters' own clients log through `tracing` too: exporting those records would
         // feed the log pipeline with itself.
         let records = self.logger.as_ref().map(|logger| {
@@ -438,6 +440,31 @@ impl Drop for TelemetryGuard {
         if let Some(logger) = &self.logger {
             let _ = logger.shutdown_with_timeout(Duration::from_secs(5));
         }
+    }
+}
+
+/// Which `tracing` spans become OpenTelemetry spans by default: the application's, not those of
+/// the broker clients and HTTP stacks underneath (lapin's never-ending `io_loop` span would
+/// otherwise hang in every trace as an open span). `TRACEWIRE_SPAN_FILTER` replaces it (the
+/// `RUST_LOG` syntax); `RUST_LOG` still decides what is enabled at all.
+pub const DEFAULT_SPAN_FILTER: &str = "trace,lapin=off,amq_protocol=off,async_nats=off,\
+    rdkafka=off,hyper=off,hyper_util=off,h2=off,tower=off,tonic=off,reqwest=off,\
+    opentelemetry=off,opentelemetry_sdk=off,tokio=off,mio=off,rustls=off";
+
+fn span_filter() -> tracing_subscriber::EnvFilter {
+    let directives = std::env::var("TRACEWIRE_SPAN_FILTER").ok();
+    let parsed = directives
+        .as_deref()
+        .map(tracing_subscriber::EnvFilter::try_new);
+    match parsed {
+        Some(Ok(filter)) => filter,
+        Some(Err(e)) => {
+            eprintln!(
+                "tracewire-telemetry: TRACEWIRE_SPAN_FILTER is not valid ({e}); using the default"
+            );
+            tracing_subscriber::EnvFilter::new(DEFAULT_SPAN_FILTER)
+        }
+        None => tracing_subscriber::EnvFilter::new(DEFAULT_SPAN_FILTER),
     }
 }
 

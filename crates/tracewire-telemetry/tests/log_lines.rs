@@ -92,3 +92,36 @@ fn tracewire_log_names_a_file_for_the_log_lines() {
     assert_eq!(line["span"]["name"], "charge");
     let _ = std::fs::remove_file(&path);
 }
+
+/// The newcomer's default (`RUST_LOG=info`): the application's `tracing` spans join the trace,
+/// the broker clients' own (lapin's never-ending `io_loop`) do not.
+#[test]
+fn dependency_spans_are_not_bridged_into_traces_by_default() {
+    use tracewire_telemetry::{Config, LogTarget, SpanLogTarget, Telemetry};
+    let path = std::env::temp_dir().join(format!("tw-bridge-{}.jsonl", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let guard = Telemetry::new(Config::from_lookup("payment", |_| None).unwrap())
+        .span_log(Some(SpanLogTarget::File(path.clone())))
+        .logs(LogTarget::Off)
+        .build()
+        .unwrap();
+    let subscriber = guard.subscriber_to(Box::new(std::io::sink()));
+    tracing::subscriber::with_default(subscriber, || {
+        let io_loop = tracing::info_span!(target: "lapin::io_loop", "io_loop");
+        let _in_loop = io_loop.enter();
+        let nats = tracing::info_span!(target: "async_nats::connector", "connect");
+        nats.in_scope(|| handle(3));
+    });
+    drop(guard);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let names: std::collections::BTreeSet<String> = (text.lines())
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|l| l["span_name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        names,
+        ["charge", "handle"].map(String::from).into(),
+        "{text}"
+    );
+    let _ = std::fs::remove_file(&path);
+}
