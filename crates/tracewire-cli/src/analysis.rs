@@ -54,6 +54,7 @@ pub fn summary(c: &Collector, grace_us: i64) -> Summary {
         .collect();
     broken.sort_by(|a, b| a.trace_id.cmp(&b.trace_id));
     Summary {
+        settlement: c.settlement(),
         traces: c.traces().len(),
         error_traces: c.traces().values().filter(|t| t.errors > 0).count(),
         slowest: by_duration

@@ -4,7 +4,7 @@
 //! the number of lines.
 
 use crate::model::{Event, Kind, Span};
-use crate::report::Edge;
+use crate::report::{Edge, Settlement};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
@@ -54,6 +54,8 @@ pub struct Sent {
     pub system: Option<String>,
     /// Destination.
     pub destination: Option<String>,
+    /// `messaging.destination.template`, when the destination has one.
+    pub template: Option<String>,
     /// When it was sent (µs).
     pub at_us: i64,
     /// Correlation id.
@@ -91,6 +93,8 @@ pub struct Collector {
     early: HashMap<u64, u32>,
     /// Service edges: (from, to, system, destination) → messages.
     edges: HashMap<(u32, u32, String, String), u64>,
+    /// Per destination: message spans that ended unsettled, and redeliveries.
+    settlement: HashMap<String, (u64, u64)>,
     /// Spans started and not (yet) ended.
     open: HashMap<u64, Opened>,
     /// Service names, interned.
@@ -131,6 +135,7 @@ impl Collector {
                 name: span.name.clone(),
                 system: span.system.clone(),
                 destination: span.destination.clone(),
+                template: span.template.clone(),
                 at_us: span.start_us,
                 correlation_id: span.correlation_id.clone(),
             };
@@ -175,6 +180,13 @@ impl Collector {
             }
             Event::End => {
                 self.open.remove(&span.span_id);
+                if span.unsettled || span.redelivered {
+                    let shown = span.template.as_ref().or(span.destination.as_ref());
+                    let key = shown.cloned().unwrap_or_else(|| span.name.clone());
+                    let entry = self.settlement.entry(key).or_default();
+                    entry.0 += u64::from(span.unsettled);
+                    entry.1 += u64::from(span.redelivered);
+                }
                 let agg = self.traces.entry(trace).or_insert_with(|| TraceAgg {
                     start_us: span.start_us,
                     end_us: span.end_us.unwrap_or(span.start_us),
@@ -208,7 +220,8 @@ impl Collector {
             sent.service,
             consumer,
             sent.system.clone().unwrap_or_else(|| "messaging".into()),
-            sent.destination.clone().unwrap_or_default(),
+            // Templated destinations (per-user subjects) collapse to one edge.
+            (sent.template.clone().or_else(|| sent.destination.clone())).unwrap_or_default(),
         );
         *self.edges.entry(key).or_default() += 1;
     }
@@ -257,6 +270,20 @@ impl Collector {
             .collect();
         edges.sort();
         edges
+    }
+
+    /// Per destination (its template when it has one), the messages that were never settled
+    /// (dropped without ack or commit) and the deliveries the broker said came again, sorted.
+    pub fn settlement(&self) -> Vec<Settlement> {
+        let mut out: Vec<Settlement> = (self.settlement.iter())
+            .map(|(destination, (unsettled, redelivered))| Settlement {
+                destination: destination.clone(),
+                unsettled: *unsettled,
+                redelivered: *redelivered,
+            })
+            .collect();
+        out.sort_by(|a, b| a.destination.cmp(&b.destination));
+        out
     }
 
     /// The name of service `id` (as [`Sent::service`] and [`Opened::service`] give it).

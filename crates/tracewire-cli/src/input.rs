@@ -83,6 +83,9 @@ fn read_attributes(raw: Option<&RawValue>, span: &mut Span) {
         match k.as_str() {
             "messaging.system" => span.system = Some(text),
             "messaging.destination.name" => span.destination = Some(text),
+            "messaging.destination.template" => span.template = Some(text),
+            "tracewire.settled" => span.unsettled = text == "false",
+            "tracewire.redelivered" => span.redelivered = text == "true",
             "target" | "code.module.name" => span.infrastructure |= is_infrastructure(&text),
             key if is_business(key) => span.business.push((k, text)),
             _ => {}
@@ -123,6 +126,9 @@ pub fn parse_log_line(line: &str) -> Option<(Event, Span)> {
         system: None,
         destination: None,
         business: Vec::new(),
+        template: None,
+        unsettled: false,
+        redelivered: false,
         infrastructure: false,
         links: l.links.iter().filter_map(|k| span_id(&k.span_id)).collect(),
     };
@@ -224,6 +230,9 @@ fn otlp_span(s: &serde_json::Value, service: &str) -> Option<Span> {
         system: None,
         destination: None,
         business: Vec::new(),
+        template: None,
+        unsettled: false,
+        redelivered: false,
         infrastructure: false,
         links: s
             .get("links")
@@ -241,6 +250,9 @@ fn otlp_span(s: &serde_json::Value, service: &str) -> Option<Span> {
         match k.as_str() {
             "messaging.system" => span.system = Some(v),
             "messaging.destination.name" => span.destination = Some(v),
+            "messaging.destination.template" => span.template = Some(v),
+            "tracewire.settled" => span.unsettled = v == "false",
+            "tracewire.redelivered" => span.redelivered = v == "true",
             "target" | "code.module.name" => span.infrastructure |= is_infrastructure(&v),
             "error.type" => span.error_code = Some(v),
             "messaging.message.conversation_id" | "tracewire.correlation_id" => {

@@ -75,6 +75,12 @@ pub struct Span {
     pub business: Vec<(String, String)>,
     /// Linked span ids.
     pub links: Vec<u64>,
+    /// `messaging.destination.template`: the low-cardinality form of the destination.
+    pub template: Option<String>,
+    /// A message span ended without being settled (`tracewire.settled = false`).
+    pub unsettled: bool,
+    /// The broker said this delivery came before (`tracewire.redelivered = true`).
+    pub redelivered: bool,
     /// A span of a broker client or HTTP stack (its `target` / `code.module.name` says so),
     /// not of the application: one that never ends is that library's, not a broken trace.
     pub infrastructure: bool,

@@ -1,7 +1,7 @@
 //! Text rendering of the reports, for the terminal.
 
 use crate::collect::Collector;
-use crate::report::{Summary, TraceReport};
+use crate::report::{Settlement, Summary, TraceReport};
 use std::fmt::Write as _;
 
 /// `tracewire lost` as text: messages sent and never processed (after `grace_us`), spans started
@@ -37,6 +37,7 @@ pub fn lost_text(c: &Collector, grace_us: i64) -> String {
             o.trace_id
         );
     }
+    write_settlement(&mut out, &c.settlement());
     for o in c.infrastructure_open() {
         let what = "still open (a client library's own span, not a broken trace)";
         let _ = writeln!(
@@ -60,6 +61,7 @@ pub fn summary_text(s: &Summary) -> String {
         s.error_traces,
         s.broken.len()
     );
+    write_settlement(&mut out, &s.settlement);
     if !s.slowest.is_empty() {
         let _ = writeln!(out, "\nslowest:");
         for t in &s.slowest {
@@ -150,4 +152,15 @@ pub fn report_text(r: &TraceReport) -> String {
         );
     }
     out
+}
+
+/// Per destination, messages never settled and redeliveries (nothing when all went cleanly).
+fn write_settlement(out: &mut String, settlement: &[Settlement]) {
+    for s in settlement {
+        let _ = writeln!(
+            out,
+            "{}: {} message(s) never settled (dropped without ack/commit), {} redelivered",
+            s.destination, s.unsettled, s.redelivered
+        );
+    }
 }

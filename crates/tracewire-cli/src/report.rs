@@ -17,6 +17,8 @@ pub struct Summary {
     pub slowest: Vec<TraceLine>,
     /// Traces where a message was sent and never processed, or a span never ended.
     pub broken: Vec<TraceLine>,
+    /// Per destination: messages never settled, and redeliveries.
+    pub settlement: Vec<Settlement>,
 }
 
 /// One trace in a summary.
@@ -133,6 +135,17 @@ pub struct QueueGap {
     pub to: String,
     /// Send start to process start (ms).
     pub queue_ms: f64,
+}
+
+/// Messages of one destination that were not settled cleanly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Settlement {
+    /// The destination (its template when it has one).
+    pub destination: String,
+    /// Message spans that ended unsettled: dropped without ack, nack or commit.
+    pub unsettled: u64,
+    /// Deliveries the broker marked as redelivered.
+    pub redelivered: u64,
 }
 
 /// One edge of the service graph: messages from one service to another through a destination.

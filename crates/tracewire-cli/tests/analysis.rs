@@ -1,5 +1,7 @@
-//! Record-only spans (kept by `TRACEWIRE_SPAN_LOG_SAMPLING=all`, not sampled) are analyzed
-//! exactly like sampled ones: the same traces, hops, critical path and lost messages.
+//! What the analysis makes of span logs written by the real span-log processor: record-only
+//! spans (`TRACEWIRE_SPAN_LOG_SAMPLING=all`) read like sampled ones; a never-ending client
+//! library span is not a broken trace; unsettled and redelivered messages are reported per
+//! destination, and templated destinations collapse to one graph edge.
 
 use opentelemetry::trace::{TraceContextExt, TracerProvider};
 use opentelemetry::Context;
@@ -124,6 +126,77 @@ fn a_never_ending_infrastructure_span_is_not_a_broken_trace() {
             "still open (a client library's own span, not a broken trace): payment io_loop"
         ),
         "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// What the CLI says about settling: messages dropped without ack/commit and redeliveries, per
+/// destination; and templated destinations (one subject per user) collapse to one graph edge.
+#[test]
+fn unsettled_and_redelivered_messages_are_reported_and_templates_collapse_edges() {
+    use opentelemetry::KeyValue;
+    let dir = std::env::temp_dir().join(format!("tw-settle-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("svc.jsonl");
+    let guard = Telemetry::new(Config::from_lookup("svc", |_| None).unwrap())
+        .span_log(Some(SpanLogTarget::File(log.clone())))
+        .logs(LogTarget::Off)
+        .build()
+        .unwrap();
+    let m = Messaging::builder(System::new("nats"))
+        .tracer(guard.tracer_provider().tracer("svc"))
+        .destination_template(|s| {
+            s.starts_with("user.")
+                .then(|| "user.{id}.events".to_owned())
+        })
+        .build();
+    for (n, subject) in ["user.1.events", "user.2.events", "user.3.events"]
+        .iter()
+        .enumerate()
+    {
+        let (span, headers) = m.open_send_with(
+            &Context::new(),
+            OperationSpec::new(OperationType::Send, "publish", subject),
+            |p, cx| {
+                let mut h = MemoryHeaders::new();
+                p.inject(cx, &mut h);
+                h
+            },
+        );
+        span.end(Outcome::Ok);
+        let mut spec = OperationSpec::new(OperationType::Process, "process", subject);
+        if n == 2 {
+            spec = spec.attribute(KeyValue::new("tracewire.redelivered", true));
+        }
+        let process = m.open_message(&headers, spec);
+        match n {
+            0 => drop(process), // handled and never acked: unsettled
+            _ => process.end(Outcome::Ok),
+        }
+    }
+    drop(guard);
+    let (c, _) = tracewire_cli::collect(&[Some(log)], None).unwrap();
+    let settlement = tracewire_cli::analysis::summary(&c, 0).settlement;
+    assert_eq!(settlement.len(), 1, "{settlement:?}");
+    let s = &settlement[0];
+    assert_eq!(
+        (s.destination.as_str(), s.unsettled, s.redelivered),
+        ("user.{id}.events", 1, 1)
+    );
+    let text = tracewire_cli::render::lost_text(&c, 0);
+    assert!(
+        text.contains("user.{id}.events: 1 message(s) never settled"),
+        "{text}"
+    );
+    let edges = c.edges();
+    assert_eq!(
+        edges.len(),
+        1,
+        "three subjects, one templated edge: {edges:?}"
+    );
+    assert_eq!(
+        (edges[0].destination.as_str(), edges[0].messages),
+        ("user.{id}.events", 3)
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
