@@ -30,6 +30,16 @@
 //! }
 //! # Ok(()) }
 //! ```
+//!
+//! ## Ordering and lifetimes
+//!
+//! - Wrappers may be built before the tracer provider is installed; they record once it is.
+//! - Turn publisher confirms on (`confirm_select`) before publishing, for spans that end on the
+//!   broker's answer; without them a publish span ends once the message is written.
+//! - A [`TracedDelivery`] owns its span until `ack`, `nack` or `reject`; dropped unsettled, the
+//!   span ends marked `tracewire.settled = false` and RabbitMQ redelivers the message when the
+//!   channel closes. `into_parts` hands the delivery to another task (settle it through its
+//!   `acker`, end the span with `OpenSpan::end`).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -29,6 +29,16 @@
 //! }
 //! # Ok(()) }
 //! ```
+//!
+//! ## Ordering and lifetimes
+//!
+//! - Wrappers may be built before the tracer provider is installed; they record once it is.
+//! - A [`TracedMessage`] borrows its consumer (as rdkafka's messages do): settle it with
+//!   `commit`/`store_offset`, or `detach` it to hand the work to another task and commit it with
+//!   [`TracedConsumer::commit_owned`] once every earlier message of its partition is done.
+//! - Every message handed out must be dropped before its consumer: librdkafka's close waits for
+//!   them.
+//! - A message dropped unsettled ends its span marked `tracewire.settled = false`.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]

@@ -21,6 +21,15 @@
 //! }
 //! # Ok(()) }
 //! ```
+//!
+//! ## Ordering and lifetimes
+//!
+//! - Wrappers may be built before the tracer provider is installed; they record once it is.
+//! - Core NATS keeps nothing: subscribe (and `flush`) before the first publish you want to see.
+//!   A core [`TracedMessage`] has nothing to settle: dropped after handling, its span ends done.
+//! - A [`TracedJsMessage`] owns its span until `ack`, `nak` or `term` (`in_progress` keeps it
+//!   open); dropped unacked, the span ends marked `tracewire.settled = false` and the server
+//!   redelivers.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
