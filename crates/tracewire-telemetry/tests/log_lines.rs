@@ -1,23 +1,11 @@
 //! JSON log lines keep what `tracing_subscriber::fmt` shows: the `#[instrument]` span's name and
 //! fields (`span`, and every span on request), next to trace ids and the event's own fields.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod common;
+
+use common::Lines;
 use tracewire_telemetry::JsonLogLayer;
 use tracing_subscriber::layer::SubscriberExt;
-
-#[derive(Clone, Default)]
-struct Lines(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Lines {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tracing::instrument]
 fn handle(order_id: u64) {

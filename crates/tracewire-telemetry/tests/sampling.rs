@@ -3,28 +3,13 @@
 
 mod common;
 
+use common::Lines;
 use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};
 use opentelemetry::Context;
 use std::collections::{HashMap, HashSet};
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use tracewire_telemetry::{Config, LogTarget, SpanLogSampling, SpanLogTarget, Telemetry};
 
 const TRACES: usize = 1_000;
-
-/// A `Write` into shared memory, for the JSON log lines.
-#[derive(Clone, Default)]
-struct Lines(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Lines {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn json_lines(bytes: &[u8]) -> Vec<serde_json::Value> {
     (String::from_utf8_lossy(bytes).lines())

@@ -126,25 +126,25 @@ async fn a_batch_of_messages_is_timed_and_counted_once() {
     assert_eq!(done.len(), 3);
     provider.force_flush().unwrap();
     let all = exporter.get_finished_metrics().unwrap();
-
-    let AggregatedMetrics::F64(MetricData::Histogram(process)) =
-        metric(&all, "messaging.process.duration")
-    else {
-        panic!("an f64 histogram")
-    };
     assert_eq!(
-        process.data_points().map(|p| p.count()).sum::<u64>(),
+        recorded(&all, "messaging.process.duration"),
         4,
         "the batch span and each message's span are timed"
     );
-    let AggregatedMetrics::U64(MetricData::Sum(consumed)) =
-        metric(&all, "messaging.client.consumed.messages")
-    else {
-        panic!("a u64 sum")
-    };
     assert_eq!(
-        consumed.data_points().map(|p| p.value()).sum::<u64>(),
+        recorded(&all, "messaging.client.consumed.messages"),
         3,
         "every message counted once: by the batch, not again by its own span"
     );
+}
+
+/// A counter's total, or a histogram's count of measurements.
+fn recorded(all: &[ResourceMetrics], name: &str) -> u64 {
+    match metric(all, name) {
+        AggregatedMetrics::U64(MetricData::Sum(sum)) => sum.data_points().map(|p| p.value()).sum(),
+        AggregatedMetrics::F64(MetricData::Histogram(h)) => {
+            h.data_points().map(|p| p.count()).sum()
+        }
+        _ => panic!("{name}: a u64 sum or an f64 histogram"),
+    }
 }

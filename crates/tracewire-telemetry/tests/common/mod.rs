@@ -87,3 +87,17 @@ pub(crate) fn vars(pairs: &[(&'static str, String)]) -> impl Fn(&str) -> Option<
     let pairs = pairs.to_vec();
     move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
 }
+
+/// A `Write` into shared memory, for log lines.
+#[derive(Clone, Default)]
+pub(crate) struct Lines(pub(crate) Arc<Mutex<Vec<u8>>>);
+
+impl Write for Lines {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
