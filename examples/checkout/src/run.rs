@@ -19,7 +19,9 @@ pub struct RunOptions {
 }
 
 pub async fn run(o: RunOptions) -> Result<(), String> {
-    let settings = Settings::from_env(&o.namespace);
+    let mut settings = Settings::from_env(&o.namespace);
+    // A first run in minutes: with no Kafka to be found and none named, an in-process one.
+    let _embedded = embedded_kafka(&mut settings)?;
     settings.check_reachable()?;
     std::fs::create_dir_all(&o.out)
         .map_err(|e| format!("cannot create {}: {e}", o.out.display()))?;
@@ -166,4 +168,32 @@ fn report(out: &Path, first: Option<&serde_json::Value>) -> Result<(), String> {
         out.display()
     );
     Ok(())
+}
+
+/// librdkafka's in-process mock cluster, when `KAFKA_BROKERS` is unset and nothing answers on
+/// the default port (or `CHECKOUT_KAFKA=mock` asks for it): says so in one line. RabbitMQ and NATS
+/// are needed as before; the real-broker path stays the documented one.
+fn embedded_kafka(
+    settings: &mut Settings,
+) -> Result<
+    Option<rdkafka::mocking::MockCluster<'static, rdkafka::producer::DefaultProducerContext>>,
+    String,
+> {
+    let forced = std::env::var("CHECKOUT_KAFKA").is_ok_and(|v| v == "mock");
+    if !forced && (settings.kafka_given || settings.kafka_reachable()) {
+        return Ok(None);
+    }
+    let cluster = rdkafka::mocking::MockCluster::new(1).map_err(|e| e.to_string())?;
+    (cluster.create_topic(&settings.orders, 1, 1)).map_err(|e| format!("Kafka (mock): {e}"))?;
+    settings.kafka = cluster.bootstrap_servers();
+    settings.kafka_embedded = true;
+    let why = match forced {
+        true => "CHECKOUT_KAFKA=mock",
+        false => "KAFKA_BROKERS unset and nothing on 127.0.0.1:9092",
+    };
+    println!(
+        "checkout: Kafka is librdkafka's in-process mock cluster at {} ({why}; a real one: scripts/brokers.sh kafka)",
+        settings.kafka
+    );
+    Ok(Some(cluster))
 }

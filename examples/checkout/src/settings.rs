@@ -23,6 +23,10 @@ pub struct Settings {
     pub stream: String,
     /// Prefix for consumer groups and durable consumers.
     pub namespace: String,
+    /// `KAFKA_BROKERS` was given: a Kafka that is not there is an error, not a reason to embed one.
+    pub kafka_given: bool,
+    /// Kafka is librdkafka's in-process mock cluster (topics made by it, not the admin API).
+    pub kafka_embedded: bool,
 }
 
 impl Settings {
@@ -37,6 +41,8 @@ impl Settings {
             }
         };
         Settings {
+            kafka_given: std::env::var_os("KAFKA_BROKERS").is_some(),
+            kafka_embedded: false,
             kafka: var("KAFKA_BROKERS", "127.0.0.1:9092"),
             amqp: var("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
             nats: var("NATS_URL", "nats://127.0.0.1:4222"),
@@ -58,6 +64,11 @@ impl Settings {
                 namespace.to_owned()
             },
         }
+    }
+
+    /// Whether the Kafka broker answers.
+    pub fn kafka_reachable(&self) -> bool {
+        reachable(self.kafka.split(',').next().unwrap_or(""))
     }
 
     /// Fails fast, naming the broker and how to start it, when one is not reachable.
@@ -89,14 +100,7 @@ impl Settings {
                 "scripts/brokers.sh nats   (or: docker compose up -d nats)",
             ),
         ] {
-            let reachable = addr
-                .to_socket_addrs()
-                .ok()
-                .and_then(|mut a| a.next())
-                .is_some_and(|a| {
-                    std::net::TcpStream::connect_timeout(&a, Duration::from_secs(2)).is_ok()
-                });
-            if !reachable {
+            if !reachable(addr) {
                 return Err(format!(
                     "{broker} is not reachable at {addr}. Start it with: {start}"
                 ));
@@ -104,4 +108,11 @@ impl Settings {
         }
         Ok(())
     }
+}
+
+/// Whether something listens at `addr` (host:port), within two seconds.
+fn reachable(addr: &str) -> bool {
+    (addr.to_socket_addrs().ok())
+        .and_then(|mut a| a.next())
+        .is_some_and(|a| std::net::TcpStream::connect_timeout(&a, Duration::from_secs(2)).is_ok())
 }

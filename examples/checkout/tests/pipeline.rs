@@ -195,3 +195,49 @@ fn a_dropped_fulfillment_is_named_by_tracewire_lost() {
         .all(|s| c.service(s.service) == "payment" && s.system.as_deref() == Some("nats")));
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// A first run in minutes: with no Kafka reachable and `KAFKA_BROKERS` unset, the demo runs on
+/// librdkafka's in-process mock cluster and says so (forced here with `CHECKOUT_KAFKA=mock`,
+/// since CI runs a real broker on the default port).
+#[test]
+fn the_demo_runs_on_an_embedded_kafka_when_none_is_there() {
+    let out = std::env::temp_dir().join(unique("tw-demo-mock-"));
+    let output = Command::new(env!("CARGO_BIN_EXE_checkout"))
+        .args([
+            "run",
+            "--orders",
+            "2",
+            "--namespace",
+            &unique("mock"),
+            "--out",
+        ])
+        .arg(&out)
+        .env("CHECKOUT_KAFKA", "mock")
+        .env_remove("KAFKA_BROKERS")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{text}");
+    let said: Vec<_> = text
+        .lines()
+        .filter(|l| l.contains("in-process mock cluster"))
+        .collect();
+    assert_eq!(said.len(), 1, "one line says so: {text}");
+    assert_eq!(text.matches(" accepted trace_id=").count(), 2, "{text}");
+    let inventory = lines(&out.join("inventory.spans.jsonl"));
+    let processed = (inventory.iter())
+        .filter(|l| {
+            l["event"] == "span_end"
+                && l["span_name"]
+                    .as_str()
+                    .unwrap_or("")
+                    .starts_with("process ")
+        })
+        .count();
+    assert!(
+        processed >= 2,
+        "the inventory consumed both orders through the mock cluster"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}
