@@ -17,7 +17,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(variable: &'static str, value: &str, reason: impl Into<String>) -> Self {
+    pub(crate) fn new(variable: &'static str, value: &str, reason: impl Into<String>) -> Self {
         ConfigError {
             variable,
             value: value.to_owned(),
@@ -185,6 +185,9 @@ pub struct Config {
     pub logs_exporters: Vec<LogsExporter>,
     /// The Zipkin collector (`OTEL_EXPORTER_ZIPKIN_ENDPOINT`).
     pub zipkin_endpoint: String,
+    /// A Prometheus / OpenMetrics scrape endpoint with exemplars (`TRACEWIRE_PROMETHEUS_ADDR`,
+    /// feature `prometheus`).
+    pub prometheus_addr: Option<std::net::SocketAddr>,
 }
 
 impl Config {
@@ -273,6 +276,13 @@ impl Config {
             logs_exporters,
             zipkin_endpoint: get("OTEL_EXPORTER_ZIPKIN_ENDPOINT")
                 .unwrap_or_else(|| DEFAULT_ZIPKIN_ENDPOINT.to_owned()),
+            prometheus_addr: match get("TRACEWIRE_PROMETHEUS_ADDR") {
+                None => None,
+                Some(v) => Some(v.trim().parse().map_err(|_| {
+                    let reason = "expected an address to listen on, e.g. 0.0.0.0:9464";
+                    ConfigError::new("TRACEWIRE_PROMETHEUS_ADDR", &v, reason)
+                })?),
+            },
         })
     }
 }

@@ -38,6 +38,8 @@ mod export;
 mod logs;
 mod offload;
 mod otlp;
+#[cfg(feature = "prometheus")]
+mod prometheus;
 mod sampling;
 mod span_log;
 
@@ -48,6 +50,8 @@ pub use config::{
 pub use export::{ExportSpanProcessor, OtlpSpanProcessor};
 pub use logs::JsonLogLayer;
 pub use offload::QueueStats;
+#[cfg(feature = "prometheus")]
+pub use prometheus::PrometheusEndpoint;
 pub use sampling::RecordAll;
 pub use span_log::{SpanLogProcessor, CORRELATION_ATTRIBUTE};
 
@@ -152,6 +156,14 @@ impl Telemetry {
         self
     }
 
+    /// Serves the messaging metrics with exemplars on `addr` (overrides
+    /// `TRACEWIRE_PROMETHEUS_ADDR`; port 0 picks a free port, see
+    /// [`TelemetryGuard::prometheus_addr`]). Needs the `prometheus` feature.
+    pub fn prometheus(mut self, addr: std::net::SocketAddr) -> Self {
+        self.config.prometheus_addr = Some(addr);
+        self
+    }
+
     /// Builds the providers without installing anything globally (for tests and libraries).
     pub fn build(self) -> Result<TelemetryGuard, TelemetryError> {
         let c = &self.config;
@@ -252,7 +264,25 @@ impl Telemetry {
             ),
             _ => None,
         };
+        let prometheus_addr = match c.prometheus_addr {
+            None => None,
+            #[cfg(feature = "prometheus")]
+            Some(addr) => Some(
+                PrometheusEndpoint::start(addr)
+                    .map_err(TelemetryError::io(format!(
+                        "serve the Prometheus endpoint on {addr}"
+                    )))?
+                    .addr(),
+            ),
+            #[cfg(not(feature = "prometheus"))]
+            Some(addr) => {
+                let reason = "tracewire-telemetry was built without its `prometheus` feature";
+                let value = addr.to_string();
+                return Err(ConfigError::new("TRACEWIRE_PROMETHEUS_ADDR", &value, reason).into());
+            }
+        };
         Ok(TelemetryGuard {
+            prometheus_addr,
             log_file,
             tracer: tracer.build(),
             meter: meter.build(),
@@ -335,6 +365,8 @@ pub struct TelemetryGuard {
     logs: LogTarget,
     /// The open log file of [`LogTarget::File`].
     log_file: Option<std::fs::File>,
+    /// Where the Prometheus endpoint listens, when it is on.
+    prometheus_addr: Option<std::net::SocketAddr>,
     service: String,
     /// When `install` made it the process's telemetry (none for `build`).
     installed: Option<std::time::Instant>,
@@ -410,6 +442,11 @@ impl TelemetryGuard {
             .with(bridge)
             .with(records)
             .with(JsonLogLayer::new(&self.service, out))
+    }
+
+    /// Where the Prometheus / OpenMetrics endpoint listens, when it is on.
+    pub fn prometheus_addr(&self) -> Option<std::net::SocketAddr> {
+        self.prometheus_addr
     }
 
     /// The logger provider of OpenTelemetry log records, when a logs exporter is configured.

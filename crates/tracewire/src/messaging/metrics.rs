@@ -8,8 +8,14 @@ use crate::span::Measurement;
 use opentelemetry::metrics::{Counter, Histogram, Meter};
 use opentelemetry::{KeyValue, StringValue};
 
+/// The metric names, as the conventions spell them.
+const OPERATION_DURATION: &str = "messaging.client.operation.duration";
+const PROCESS_DURATION: &str = "messaging.process.duration";
+const SENT: &str = "messaging.client.sent.messages";
+const CONSUMED: &str = "messaging.client.consumed.messages";
+
 /// Bucket boundaries the conventions recommend for messaging durations, in seconds.
-const DURATION_BUCKETS: [f64; 14] = [
+pub const DURATION_BUCKETS: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 ];
 
@@ -34,20 +40,17 @@ impl Instruments {
         };
         Instruments {
             operation_duration: histogram(
-                "messaging.client.operation.duration",
+                OPERATION_DURATION,
                 "Duration of messaging operation initiated by a producer or consumer client.",
             ),
-            process_duration: histogram(
-                "messaging.process.duration",
-                "Duration of processing operation.",
-            ),
+            process_duration: histogram(PROCESS_DURATION, "Duration of processing operation."),
             sent: meter
-                .u64_counter("messaging.client.sent.messages")
+                .u64_counter(SENT)
                 .with_unit("{message}")
                 .with_description("Number of messages producer attempted to send to the broker.")
                 .build(),
             consumed: meter
-                .u64_counter("messaging.client.consumed.messages")
+                .u64_counter(CONSUMED)
                 .with_unit("{message}")
                 .with_description("Number of messages that were delivered to the application.")
                 .build(),
@@ -72,19 +75,23 @@ impl Instruments {
             KeyValue::new(OPERATION_TYPE, kind.as_str()),
             KeyValue::new(DESTINATION_NAME, destination),
         ];
-        let duration = match kind {
-            OperationType::Process => &self.process_duration,
-            _ => &self.operation_duration,
+        let (histogram, duration) = match kind {
+            OperationType::Process => (&self.process_duration, PROCESS_DURATION),
+            _ => (&self.operation_duration, OPERATION_DURATION),
         };
-        let counter = match kind {
-            OperationType::Send => &self.sent,
-            _ => &self.consumed,
+        let (counter, counted) = match kind {
+            OperationType::Send => (&self.sent, SENT),
+            _ => (&self.consumed, CONSUMED),
         };
         let count = if kind == OperationType::Settle {
             0
         } else {
             count
         };
-        Measurement::start(duration.clone(), (counter.clone(), count), attributes)
+        Measurement::start(
+            (histogram.clone(), duration),
+            (counter.clone(), counted, count),
+            attributes,
+        )
     }
 }

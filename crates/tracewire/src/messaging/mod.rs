@@ -7,6 +7,8 @@ mod metrics;
 mod spec;
 mod system;
 
+pub use crate::span::{set_metrics_tap, MetricsTap};
+pub use metrics::DURATION_BUCKETS;
 pub use spec::{OperationSpec, OperationType};
 pub use system::System;
 

@@ -5,10 +5,12 @@
 mod measurement;
 mod open_span;
 mod outcome;
+mod tap;
 
 pub(crate) use measurement::Measurement;
 pub use open_span::OpenSpan;
 pub use outcome::Outcome;
+pub use tap::{set_metrics_tap, MetricsTap};
 
 /// `error.type`: a low-cardinality error class.
 pub const ERROR_TYPE: &str = "error.type";

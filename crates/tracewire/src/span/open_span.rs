@@ -121,7 +121,7 @@ impl OpenSpan {
             outcome.record(&self.cx);
             self.cx.span().end();
             if let Some(m) = self.measurement.take() {
-                m.record(outcome);
+                m.record(outcome, self.cx.span().span_context());
             }
         }
     }
