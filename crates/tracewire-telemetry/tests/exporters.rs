@@ -132,17 +132,7 @@ fn otlp_log_records_carry_the_ids_of_the_span_they_were_logged_in() {
         "the endpoint alone turns logs on"
     );
     let guard = Telemetry::new(c).logs(LogTarget::Off).build().unwrap();
-    let subscriber = guard.subscriber_to(Box::new(std::io::sink()));
-    let tracer = guard.tracer_provider().tracer("test");
-    let span = tracing::subscriber::with_default(subscriber, || {
-        tracer.in_span("charge", |cx: Context| {
-            let _attached = cx.clone().attach();
-            tracing::info!(order = 7, "charged");
-            cx.span().span_context().clone()
-        })
-    });
-    guard.flush();
-    drop(guard);
+    let span = common::log_charged_in_a_span(guard);
     let records: Vec<serde_json::Value> = (received.json("/v1/logs").into_iter())
         .flat_map(|body| body["resourceLogs"].as_array().cloned().unwrap_or_default())
         .flat_map(|rl| rl["scopeLogs"].as_array().cloned().unwrap_or_default())

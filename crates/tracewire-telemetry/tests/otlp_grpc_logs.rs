@@ -1,8 +1,8 @@
 //! OTLP log records over gRPC to an in-process collector — a real tonic server speaking the
 //! collector's `LogsService` — carry the trace and span ids of the span they were logged in.
 
-use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};
-use opentelemetry::Context;
+mod common;
+
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
     LogsService, LogsServiceServer,
 };
@@ -61,17 +61,7 @@ fn log_records_reach_a_grpc_collector_with_their_span_ids() {
     let config = Config::from_lookup("payment", lookup).unwrap();
     assert_eq!(config.logs_exporters, [LogsExporter::Otlp]);
     let guard = Telemetry::new(config).logs(LogTarget::Off).build().unwrap();
-    let subscriber = guard.subscriber_to(Box::new(std::io::sink()));
-    let tracer = guard.tracer_provider().tracer("test");
-    let span = tracing::subscriber::with_default(subscriber, || {
-        tracer.in_span("charge", |cx: Context| {
-            let _attached = cx.clone().attach();
-            tracing::info!(order = 7, "charged");
-            cx.span().span_context().clone()
-        })
-    });
-    guard.flush();
-    drop(guard);
+    let span = common::log_charged_in_a_span(guard);
     let records = records.lock().unwrap();
     let (_, trace, span_id) = (records.iter())
         .find(|(body, _, _)| body == "charged")

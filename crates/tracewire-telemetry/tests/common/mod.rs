@@ -101,3 +101,23 @@ impl Write for Lines {
         Ok(())
     }
 }
+
+/// Logs `charged` inside a span `charge` through `guard`'s subscriber, then flushes and drops the
+/// guard; the span's context.
+pub(crate) fn log_charged_in_a_span(
+    guard: tracewire_telemetry::TelemetryGuard,
+) -> opentelemetry::trace::SpanContext {
+    use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};
+    let subscriber = guard.subscriber_to(Box::new(std::io::sink()));
+    let tracer = guard.tracer_provider().tracer("test");
+    let span = tracing::subscriber::with_default(subscriber, || {
+        tracer.in_span("charge", |cx: opentelemetry::Context| {
+            let _attached = cx.clone().attach();
+            tracing::info!(order = 7, "charged");
+            cx.span().span_context().clone()
+        })
+    });
+    guard.flush();
+    drop(guard);
+    span
+}
