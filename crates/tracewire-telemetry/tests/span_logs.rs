@@ -49,6 +49,8 @@ fn start_end_and_error_lines_have_the_schema_and_the_relations() {
     let tracer = BoxedTracer::new(Box::new(guard.tracer_provider().tracer("t")));
     let m = Messaging::builder(tracewire::messaging::System::new("kafka"))
         .tracer(tracer)
+        // The parent linked too, so the `links` field has something to show.
+        .link_parent(true)
         .build();
     let send = m.open_send(
         &Context::new(),

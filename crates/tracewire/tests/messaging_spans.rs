@@ -70,7 +70,7 @@ fn producer_span_follows_the_conventions() {
 }
 
 #[test]
-fn parent_topology_continues_the_producer_trace_with_a_link() {
+fn parent_topology_continues_the_producer_trace_with_a_link_only_on_request() {
     let rec = SpanRecorder::new();
     let m = messaging(&rec, Topology::Parent);
     let headers = send(&m, "orders");
@@ -82,9 +82,22 @@ fn parent_topology_continues_the_producer_trace_with_a_link() {
         producer.span_context.trace_id()
     );
     assert_eq!(consumer.parent_span_id, producer.span_context.span_id());
+    assert!(
+        consumer.links.links.is_empty(),
+        "no link to the parent itself"
+    );
+    let linked = Messaging::builder(tracewire::messaging::System::new("kafka"))
+        .tracer(rec.tracer())
+        .link_parent(true)
+        .build();
+    rec.reset();
+    process(&linked, &headers, "orders").end(Outcome::Ok);
+    let consumer = rec.span("process orders");
+    assert_eq!(consumer.parent_span_id, producer.span_context.span_id());
     assert_eq!(
         consumer.links.links[0].span_context.span_id(),
-        producer.span_context.span_id()
+        producer.span_context.span_id(),
+        "link_parent(true): the parent linked too"
     );
     assert_eq!(
         attribute_str(&consumer, a::CONVERSATION_ID),

@@ -30,7 +30,8 @@ use std::sync::Arc;
 /// Where a consumer span hangs in the trace.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Topology {
-    /// The producer's context is the parent (plus a link to it): one trace end to end.
+    /// The producer's context is the parent: one trace end to end (a link to that same span
+    /// too only on request, [`MessagingBuilder::link_parent`]).
     #[default]
     Parent,
     /// A new root trace with a link to the producer's context: for fan-in or very long pipelines.
@@ -76,6 +77,7 @@ struct Inner {
     instruments: Option<Arc<Instruments>>,
     propagator: Propagator,
     topology: Topology,
+    link_parent: bool,
     /// `server.address` and `server.port`, built once (cloning them is a reference count).
     server: Vec<KeyValue>,
     key_attribute: &'static str,
@@ -104,6 +106,7 @@ pub struct MessagingBuilder {
     metrics: bool,
     propagator: Propagator,
     topology: Topology,
+    link_parent: bool,
     server: Option<(String, i64)>,
     key_attribute: &'static str,
     template: Option<Box<TemplateHook>>,
@@ -151,6 +154,14 @@ impl MessagingBuilder {
     /// Where consumer spans hang (default [`Topology::Parent`]).
     pub fn topology(mut self, topology: Topology) -> Self {
         self.topology = topology;
+        self
+    }
+
+    /// Also link a consumer span to the producer span that is already its parent (off by
+    /// default: the link says nothing the parent does not, and costs a `Vec` and a link per
+    /// message; some backends draw links and not parents across services).
+    pub fn link_parent(mut self, on: bool) -> Self {
+        self.link_parent = on;
         self
     }
 
@@ -217,6 +228,7 @@ impl MessagingBuilder {
                 instruments,
                 propagator: self.propagator,
                 topology: self.topology,
+                link_parent: self.link_parent,
                 server: self
                     .server
                     .map(|(address, port)| {
@@ -249,6 +261,7 @@ impl Messaging {
             metrics: true,
             propagator: Propagator::new(),
             topology: Topology::default(),
+            link_parent: false,
             server: None,
             key_attribute: system.key_attribute(),
             template: None,
@@ -328,8 +341,8 @@ impl Messaging {
         self.inner.propagator.extract(headers).context
     }
 
-    /// Opens a receive or process span for one message, per the topology policy, with a link to
-    /// the message's own context when it has a valid one. Baggage and correlation id come from
+    /// Opens a receive or process span for one message, per the topology policy: the message's
+    /// own context (when valid) is its parent, or — when something else is the parent — a link. Baggage and correlation id come from
     /// the message whatever the parent. `message` is the message's own context, as
     /// [`Propagator::extract`] gives it. The span records the messaging metrics when it ends.
     pub fn open_consume(&self, message: &Context, spec: OperationSpec<'_>) -> OpenSpan {
@@ -402,19 +415,19 @@ impl Messaging {
     fn consume_from(&self, msg: &Context, spec: OperationSpec<'_>, resolved: Resolved) -> Context {
         let msg_span = msg.span();
         let msg_sc = msg_span.span_context();
-        let links = if msg_sc.is_valid() {
-            vec![Link::with_context(msg_sc.clone())]
-        } else {
-            Vec::new()
-        };
-        let parent = match self.inner.topology {
-            Topology::Parent if msg_sc.is_valid() => msg.clone(),
+        // The message's own context is the parent, or a link (not both, unless asked).
+        let (parent, is_parent) = match self.inner.topology {
+            Topology::Parent if msg_sc.is_valid() => (msg.clone(), true),
             Topology::Auto if Context::map_current(|cx| cx.has_active_span()) => {
-                carry(&Context::current(), msg)
+                (carry(&Context::current(), msg), false)
             }
-            Topology::Auto if msg_sc.is_valid() => msg.clone(),
-            Topology::Link => carry(&Context::new(), msg),
-            _ => carry(&Context::current(), msg),
+            Topology::Auto if msg_sc.is_valid() => (msg.clone(), true),
+            Topology::Link => (carry(&Context::new(), msg), false),
+            _ => (carry(&Context::current(), msg), false),
+        };
+        let links = match msg_sc.is_valid() && (!is_parent || self.inner.link_parent) {
+            true => vec![Link::with_context(msg_sc.clone())],
+            false => Vec::new(),
         };
         self.start(&parent, spec, links, resolved)
     }
