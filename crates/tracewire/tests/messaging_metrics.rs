@@ -22,8 +22,13 @@ fn has<'a>(mut attrs: impl Iterator<Item = &'a KeyValue>, key: &str, value: &str
     attrs.any(|kv| kv.key.as_str() == key && kv.value.as_str() == value)
 }
 
-#[test]
-fn sends_and_consumes_are_counted_and_timed() {
+/// Messaging instrumentation whose metrics land in an in-memory exporter.
+fn metered() -> (
+    InMemoryMetricExporter,
+    SdkMeterProvider,
+    SpanRecorder,
+    Messaging,
+) {
     let exporter = InMemoryMetricExporter::default();
     let provider = SdkMeterProvider::builder()
         .with_periodic_exporter(exporter.clone())
@@ -33,6 +38,12 @@ fn sends_and_consumes_are_counted_and_timed() {
         .tracer(rec.tracer())
         .meter(provider.meter("test"))
         .build();
+    (exporter, provider, rec, m)
+}
+
+#[test]
+fn sends_and_consumes_are_counted_and_timed() {
+    let (exporter, provider, _rec, m) = metered();
 
     m.open_send(
         &Context::new(),
@@ -110,15 +121,7 @@ fn sends_and_consumes_are_counted_and_timed() {
 
 #[tokio::test]
 async fn a_batch_of_messages_is_timed_and_counted_once() {
-    let exporter = InMemoryMetricExporter::default();
-    let provider = SdkMeterProvider::builder()
-        .with_periodic_exporter(exporter.clone())
-        .build();
-    let rec = SpanRecorder::new();
-    let m = Messaging::builder(tracewire::messaging::System::new("kafka"))
-        .tracer(rec.tracer())
-        .meter(provider.meter("test"))
-        .build();
+    let (exporter, provider, _rec, m) = metered();
     let items: Vec<_> = (0..3).map(|i| (Context::new(), i)).collect();
     let done = tracewire::task::Batch::messages(&m, "process", "orders")
         .run(items, |i| async move { Ok::<_, String>(i) })
