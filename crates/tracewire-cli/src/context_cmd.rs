@@ -49,6 +49,12 @@ pub fn explain(traceparent: &str, tracestate_value: Option<&str>) -> (bool, Stri
                         .filter(|m| !m.is_empty())
                         .count()
                 ));
+                if p.duplicates > 0 {
+                    out.push_str(&format!(
+                        "  {} repeated key(s) dropped, the first occurrence kept\n",
+                        p.duplicates
+                    ));
+                }
                 if p.unrepresentable > 0 {
                     out.push_str(&format!(
                         "  {} member(s) OpenTelemetry cannot hold would be dropped\n",

@@ -45,7 +45,8 @@ pub struct ExtractIssues {
     pub trace: Option<TraceProblem>,
     /// `tracestate` dropped whole.
     pub tracestate: Option<TracestateError>,
-    /// `tracestate` members dropped one by one.
+    /// `tracestate` members dropped one by one (refused by OpenTelemetry's type, or repeating
+    /// an earlier key).
     pub tracestate_members_dropped: usize,
     /// Baggage members dropped.
     pub baggage: Dropped,
@@ -394,8 +395,9 @@ impl Propagator {
         let stats = &self.inner.stats;
         let state = match tracestate::parse(carrier.values(TRACESTATE)) {
             Ok(parsed) => {
-                issues.tracestate_members_dropped = parsed.unrepresentable;
-                bump(&stats.tracestate_members_dropped, parsed.unrepresentable);
+                let dropped = parsed.unrepresentable + parsed.duplicates;
+                issues.tracestate_members_dropped = dropped;
+                bump(&stats.tracestate_members_dropped, dropped);
                 parsed.state
             }
             Err(e) => {

@@ -31,9 +31,10 @@ counters! {
     traceparent_missing,
     /// Messages whose trace context was malformed (a new trace was started).
     traceparent_invalid,
-    /// `tracestate` values dropped whole (malformed, duplicate keys, too many members, too long).
+    /// `tracestate` values dropped whole (a malformed member, too many members, too long).
     tracestate_dropped,
-    /// `tracestate` members valid on the wire that OpenTelemetry's type refused, dropped one by one.
+    /// `tracestate` members dropped one by one: valid on the wire but refused by OpenTelemetry's
+    /// type, or repeating an earlier key (the first kept).
     tracestate_members_dropped,
     /// Baggage members dropped on extract or inject (malformed or past the W3C limits).
     baggage_members_dropped,

@@ -169,7 +169,8 @@ fn malformed_headers_never_fail_and_raw_values_are_not_kept() {
 #[test]
 fn a_bad_tracestate_keeps_the_parent() {
     let p = Propagator::new();
-    let headers = MemoryHeaders::from_pairs([("traceparent", TP), ("tracestate", "a=1,a=2")]);
+    // A broken member (upper-case key) drops the whole tracestate; a repeated key no longer does.
+    let headers = MemoryHeaders::from_pairs([("traceparent", TP), ("tracestate", "a=1,B=2")]);
     let out = p.extract(&headers);
     assert!(out.context.span().span_context().is_valid());
     assert_eq!(
@@ -178,6 +179,16 @@ fn a_bad_tracestate_keeps_the_parent() {
     );
     assert!(out.issues.tracestate.is_some());
     assert_eq!(p.stats().snapshot().tracestate_dropped, 1);
+    let repeated = MemoryHeaders::from_pairs([("traceparent", TP), ("tracestate", "a=1,a=2")]);
+    let out = p.extract(&repeated);
+    assert_eq!(
+        out.context.span().span_context().trace_state().header(),
+        "a=1"
+    );
+    assert_eq!(
+        out.issues.tracestate_members_dropped, 1,
+        "the repeat dropped and counted"
+    );
 }
 
 #[test]

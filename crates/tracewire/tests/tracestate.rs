@@ -154,16 +154,6 @@ fn invalid_values() {
             E::MalformedMember(0),
             "257-byte value",
         ),
-        (
-            vec![b"foo=1,foo=2".to_vec()],
-            E::DuplicateKey(1),
-            "duplicate key",
-        ),
-        (
-            vec![b"foo=1".to_vec(), b"foo=2".to_vec()],
-            E::DuplicateKey(1),
-            "duplicate key across headers",
-        ),
     ];
     for (values, expected, why) in cases {
         assert_eq!(
@@ -172,6 +162,40 @@ fn invalid_values() {
             "{why}"
         );
     }
+}
+
+#[rustfmt::skip]
+#[test]
+fn a_duplicated_key_keeps_the_first_member_and_the_tracestate() {
+    // (header values, kept, duplicates dropped, why) — Trace Context: the tracestate is still
+    // inherited; duplicates kept or discarded, never the whole header.
+    let cases: Vec<(Vec<&str>, &str, usize, &str)> = vec![
+        (vec!["foo=1,foo=1"], "foo=1", 1, "the same member twice"),
+        (vec!["foo=1,foo=2"], "foo=1", 1, "two values: the first wins"),
+        (vec!["foo=1", "foo=2"], "foo=1", 1, "across two header values"),
+        (vec!["a=1,foo=1,b=2,foo=2"], "a=1,foo=1,b=2", 1, "the others kept in order"),
+    ];
+    for (values, kept, duplicates, why) in cases {
+        let parsed = parse(values.iter().map(|v| v.as_bytes())).unwrap_or_else(|e| panic!("{why}: {e}"));
+        assert_eq!((parsed.state.header().as_str(), parsed.duplicates), (kept, duplicates), "{why}");
+    }
+}
+
+#[test]
+fn a_256_character_key_is_kept_and_257_drops_the_tracestate() {
+    let key = |n: usize| format!("a{}", "b".repeat(n - 1));
+    let kept = format!("{}=1", key(256));
+    assert_eq!(
+        parse([kept.as_bytes()]).unwrap().state.header(),
+        kept,
+        "kept, in OpenTelemetry's type too"
+    );
+    let over = format!("{}=1,x=2", key(257));
+    assert_eq!(
+        parse([over.as_bytes()]),
+        Err(E::MalformedMember(0)),
+        "the whole tracestate dropped"
+    );
 }
 
 #[test]

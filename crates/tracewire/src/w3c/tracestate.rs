@@ -24,9 +24,6 @@ pub enum TracestateError {
     /// A member has no `=`, or a key or value breaks the grammar.
     #[error("tracestate list member {0} is malformed")]
     MalformedMember(usize),
-    /// The same key appears twice.
-    #[error("tracestate key of list member {0} is a duplicate")]
-    DuplicateKey(usize),
 }
 
 /// A parsed `tracestate`, plus the members the OpenTelemetry type could not hold.
@@ -37,6 +34,9 @@ pub struct ParsedTracestate {
     /// Members valid on the wire but refused by `opentelemetry`'s `TraceState` (it still checks the
     /// retired `tenant@vendor` key split); they are dropped one by one.
     pub unrepresentable: usize,
+    /// Later members repeating an earlier member's key: dropped, the first kept (the tracestate
+    /// itself is still inherited, as Trace Context asks).
+    pub duplicates: usize,
 }
 
 /// Parses the values of the `tracestate` header, joined in order.
@@ -46,12 +46,14 @@ pub struct ParsedTracestate {
 ///
 /// let parsed = parse([&b"rojo=00f067aa0ba902b7"[..], b" , congo=t61rcWkgMzE"]).unwrap();
 /// assert_eq!(parsed.state.header(), "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
-/// assert!(parse([&b"a=1,a=2"[..]]).is_err());
+/// assert_eq!(parse([&b"a=1,a=2"[..]]).unwrap().state.header(), "a=1", "the first one kept");
+/// assert!(parse([&b"a=1,A=2"[..]]).is_err(), "a broken member drops it all");
 /// ```
 pub fn parse<'a>(
     values: impl IntoIterator<Item = &'a [u8]>,
 ) -> Result<ParsedTracestate, TracestateError> {
     let mut raw = 0;
+    let mut duplicates = 0;
     let mut members: Vec<(&str, &str)> = Vec::new();
     for value in values {
         raw += value.len();
@@ -63,14 +65,15 @@ pub fn parse<'a>(
             if member.is_empty() {
                 continue;
             }
-            let index = members.len();
+            let index = members.len() + duplicates;
             if index == MAX_MEMBERS {
                 return Err(TracestateError::TooManyMembers);
             }
             let (key, value) =
                 split_member(member).ok_or(TracestateError::MalformedMember(index))?;
             if members.iter().any(|(k, _)| *k == key) {
-                return Err(TracestateError::DuplicateKey(index));
+                duplicates += 1; // the first occurrence wins
+                continue;
             }
             members.push((key, value));
         }
@@ -79,6 +82,7 @@ pub fn parse<'a>(
         return Ok(ParsedTracestate {
             state: TraceState::NONE,
             unrepresentable: 0,
+            duplicates,
         });
     }
     // Usually the OpenTelemetry type takes every member at once; only when it refuses one (its
@@ -87,6 +91,7 @@ pub fn parse<'a>(
         return Ok(ParsedTracestate {
             state,
             unrepresentable: 0,
+            duplicates,
         });
     }
     let total = members.len();
@@ -96,6 +101,7 @@ pub fn parse<'a>(
     Ok(ParsedTracestate {
         state,
         unrepresentable,
+        duplicates,
     })
 }
 
