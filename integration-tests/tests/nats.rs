@@ -559,7 +559,11 @@ async fn a_dropped_core_message_is_done_and_a_dropped_jetstream_message_is_unset
     let mut sub = nats.subscribe(subject.clone()).await.unwrap();
     nats.inner().flush().await.unwrap();
     nats.publish(subject.clone(), "x".into()).await.unwrap();
-    drop(sub.next().await.unwrap()); // handled, then dropped: nothing to settle
+    let limit = std::time::Duration::from_secs(30);
+    let message = tokio::time::timeout(limit, sub.next())
+        .await
+        .expect("delivered");
+    drop(message.unwrap()); // handled, then dropped: nothing to settle
     let core = rec.span(&format!("process {subject}"));
     assert_eq!(
         attribute_str(&core, a::SETTLED),
@@ -574,7 +578,10 @@ async fn a_dropped_core_message_is_done_and_a_dropped_jetstream_message_is_unset
         consumer.messages().await.unwrap(),
         js.js.messaging().clone(),
     );
-    drop(messages.next().await.unwrap().unwrap()); // never acked: the server redelivers
+    let message = tokio::time::timeout(limit, messages.next())
+        .await
+        .expect("delivered");
+    drop(message.unwrap().unwrap()); // never acked: the server redelivers
     let dropped = rec.span(&format!("process {}", js.subject));
     assert_eq!(
         attribute_str(&dropped, a::SETTLED).as_deref(),

@@ -34,6 +34,14 @@ fn assert_one_trace(rec: &SpanRecorder, system: &str, send: &str, process: &str)
     }
 }
 
+/// A stream's next item, or a failed test after 30 s (never a hung CI run).
+async fn within<T>(next: impl std::future::Future<Output = T>) -> T {
+    let limit = std::time::Duration::from_secs(30);
+    tokio::time::timeout(limit, next)
+        .await
+        .expect("the broker delivers within 30 s")
+}
+
 fn correlated() -> Context {
     Context::new().with_correlation_id_or_new()
 }
@@ -79,14 +87,14 @@ async fn kafka_speaks_the_table() {
     let consumer = TracedConsumer::with_messaging(config.create().unwrap(), messaging).group("g");
     consumer.inner().subscribe(&[&topic]).unwrap();
     let mut stream = consumer.stream();
-    let first = stream.next().await.unwrap().unwrap();
+    let first = within(stream.next()).await.unwrap().unwrap();
 
     assert_eq!(stream.messaging().system(), tracewire_kafka::SYSTEM);
     let id = first.in_context(async { Context::current().correlation_id().copied() });
     assert_eq!(id.await.as_ref(), first.context().correlation_id());
     assert_eq!(rdkafka::Message::key(first.message()), Some(&b"a"[..]));
     first.commit(CommitMode::Sync).unwrap();
-    let second = stream.next().await.unwrap().unwrap();
+    let second = within(stream.next()).await.unwrap().unwrap();
     let (message, span) = second.into_parts();
     assert_eq!(rdkafka::Message::key(&message), Some(&b"b"[..]));
     span.end(Outcome::Ok);
@@ -149,12 +157,12 @@ async fn rabbitmq_speaks_the_table() {
     let mut consumer =
         TracedConsumer::with_messaging(consume.await.unwrap(), channel.messaging().clone());
     assert_eq!(consumer.inner().queue().as_str(), queue);
-    let first = consumer.next().await.unwrap().unwrap();
+    let first = within(consumer.next()).await.unwrap().unwrap();
     let id = first.in_context(async { Context::current().correlation_id().copied() });
     assert_eq!(id.await.as_ref(), first.context().correlation_id());
     assert_eq!(first.message().data, b"{}");
     first.ack(BasicAckOptions::default()).await.unwrap();
-    let second = consumer.next().await.unwrap().unwrap();
+    let second = within(consumer.next()).await.unwrap().unwrap();
     let (delivery, span) = second.into_parts();
     delivery
         .acker
@@ -194,7 +202,7 @@ async fn nats_speaks_the_table() {
         .traced_in(correlated())
         .await
         .unwrap();
-    let message = subscriber.next().await.unwrap();
+    let message = within(subscriber.next()).await.unwrap();
     assert_eq!(message.message().subject.as_str(), subject);
     assert!(message.context().span().span_context().is_valid());
     message.finish(Outcome::Ok);
@@ -228,11 +236,11 @@ async fn nats_speaks_the_table() {
         .unwrap();
     let mut messages =
         TracedJsStream::with_messaging(pull.messages().await.unwrap(), js.messaging().clone());
-    let first = messages.next().await.unwrap().unwrap();
+    let first = within(messages.next()).await.unwrap().unwrap();
     let id = first.in_context(async { Context::current().correlation_id().copied() });
     assert_eq!(id.await.as_ref(), first.context().correlation_id());
     first.ack().await.unwrap();
-    let second = messages.next().await.unwrap().unwrap();
+    let second = within(messages.next()).await.unwrap().unwrap();
     let (message, span) = second.into_parts();
     message.ack().await.unwrap();
     span.end(Outcome::Ok);
