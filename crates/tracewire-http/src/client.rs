@@ -2,12 +2,11 @@
 //! injected.
 
 use crate::attributes as attr;
-use crate::tracer::HttpTracer;
 use http::Extensions;
-use opentelemetry::global::BoxedTracer;
 use opentelemetry::trace::{SpanBuilder, SpanKind, Tracer};
 use opentelemetry::{Context, KeyValue};
 use reqwest_middleware::{Middleware, Next, Result};
+use tracewire::tracer::AnyTracer;
 use tracewire::{CorrelationContextExt, OpenSpan, Outcome, Propagator};
 
 /// The reqwest-middleware [`Middleware`] for traced calls: add it to a
@@ -23,7 +22,7 @@ use tracewire::{CorrelationContextExt, OpenSpan, Outcome, Propagator};
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct TraceMiddleware {
-    tracer: HttpTracer,
+    tracer: AnyTracer,
     propagator: Propagator,
 }
 
@@ -39,7 +38,7 @@ impl TraceMiddleware {
         T: Tracer + Send + Sync + 'static,
         T::Span: Send + Sync + 'static,
     {
-        self.tracer = HttpTracer::new(BoxedTracer::new(Box::new(tracer)));
+        self.tracer = AnyTracer::new(tracer);
         self
     }
 }
@@ -68,7 +67,7 @@ impl Middleware for TraceMiddleware {
         let builder = SpanBuilder::from_name(method)
             .with_kind(SpanKind::Client)
             .with_attributes(attributes);
-        let span = OpenSpan::new(self.tracer.start(builder, &parent)).nothing_to_settle();
+        let span = OpenSpan::new(self.tracer.start_in(builder, &parent)).nothing_to_settle();
         self.propagator.inject(span.context(), req.headers_mut());
         let result = next.run(req, extensions).await;
         let outcome = match &result {

@@ -1,15 +1,14 @@
 //! `TraceLayer`: the tower layer.
 
 use crate::service::TraceService;
-use crate::tracer::HttpTracer;
-use opentelemetry::global::BoxedTracer;
 use opentelemetry::trace::Tracer;
+use tracewire::tracer::AnyTracer;
 use tracewire::Propagator;
 
 /// Traces every request of the service it wraps: see the [crate docs](crate).
 #[derive(Debug, Clone, Default)]
 pub struct TraceLayer {
-    pub(crate) tracer: HttpTracer,
+    pub(crate) tracer: AnyTracer,
     pub(crate) propagator: Propagator,
 }
 
@@ -25,7 +24,7 @@ impl TraceLayer {
         T: Tracer + Send + Sync + 'static,
         T::Span: Send + Sync + 'static,
     {
-        self.tracer = HttpTracer::new(BoxedTracer::new(Box::new(tracer)));
+        self.tracer = AnyTracer::new(tracer);
         self
     }
 

@@ -32,7 +32,6 @@ mod client;
 mod future;
 mod layer;
 mod service;
-mod tracer;
 
 #[cfg(feature = "reqwest")]
 pub use client::TraceMiddleware;

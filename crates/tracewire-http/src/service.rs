@@ -62,7 +62,7 @@ where
         let builder = SpanBuilder::from_name(name)
             .with_kind(SpanKind::Server)
             .with_attributes(attributes);
-        let cx = self.layer.tracer.start(builder, &incoming);
+        let cx = self.layer.tracer.start_in(builder, &incoming);
         let inner = Traced::new(self.inner.call(req), cx.clone());
         ResponseFuture::new(inner, OpenSpan::new(cx).nothing_to_settle())
     }

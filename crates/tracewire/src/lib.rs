@@ -42,7 +42,7 @@ pub mod task;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod traced;
-mod tracer;
+pub mod tracer;
 pub mod w3c;
 pub mod wrapper;
 

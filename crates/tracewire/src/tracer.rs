@@ -1,4 +1,5 @@
-//! The tracer tracewire starts its own spans with (messaging, jobs, batches), whatever its type.
+//! The tracer tracewire starts its own spans with (messaging, jobs, batches, and the HTTP hop of
+//! tracewire-http), whatever its type.
 //!
 //! Erasing the tracer here, rather than holding a `BoxedTracer`, keeps the tracer's own span type:
 //! `Context::with_span` boxes the span it is given, so a `BoxedSpan` would be boxed twice. A span
@@ -11,13 +12,28 @@ use opentelemetry::Context;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
-/// Any tracer, as tracewire uses it: start a span and get the context it is active in.
+/// Any tracer, as tracewire uses it: start a span and get the context it is active in. Cheap to
+/// clone. The default is [`AnyTracer::global`].
+///
+/// ```
+/// use opentelemetry::trace::{SpanBuilder, TraceContextExt};
+/// use tracewire::tracer::AnyTracer;
+///
+/// let cx = AnyTracer::global().start_in(SpanBuilder::from_name("work"), &opentelemetry::Context::new());
+/// assert!(!cx.span().is_recording(), "no provider installed: nothing recorded");
+/// ```
 #[derive(Clone)]
-pub(crate) struct AnyTracer(Arc<dyn StartSpan>);
+pub struct AnyTracer(Arc<dyn StartSpan>);
+
+impl Default for AnyTracer {
+    fn default() -> Self {
+        Self::global()
+    }
+}
 
 impl AnyTracer {
-    /// Wraps `tracer`.
-    pub(crate) fn new<T>(tracer: T) -> Self
+    /// Wraps `tracer`: its own span type is kept (a span is boxed once, by the `Context`).
+    pub fn new<T>(tracer: T) -> Self
     where
         T: Tracer + Send + Sync + 'static,
         T::Span: Send + Sync + 'static,
@@ -28,12 +44,13 @@ impl AnyTracer {
     /// The global provider's `tracewire` tracer. While the global provider is still the no-op
     /// one, it is looked up again at every span start, so a wrapper built before the provider
     /// is installed records once it is: the order of set-up does not matter.
-    pub(crate) fn global() -> Self {
+    pub fn global() -> Self {
         AnyTracer(Arc::new(LateGlobal::default()))
     }
 
-    /// Starts a span as a child of `parent` and returns `parent` with that span active.
-    pub(crate) fn start_in(&self, builder: SpanBuilder, parent: &Context) -> Context {
+    /// Starts a span as a child of `parent` and returns `parent` with that span active (a span
+    /// that does not record is kept as its `SpanContext` only).
+    pub fn start_in(&self, builder: SpanBuilder, parent: &Context) -> Context {
         self.0.start_in(builder, parent)
     }
 }
