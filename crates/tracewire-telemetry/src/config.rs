@@ -1,6 +1,8 @@
 //! Configuration from the standard OpenTelemetry environment variables, parsed strictly: a bad
 //! value is an error that names the variable and the value, never a silent default.
 
+use crate::offload::FullPolicy;
+use crate::rotation::{RotateWhen, Rotation};
 use opentelemetry::KeyValue;
 use std::path::PathBuf;
 
@@ -177,6 +179,11 @@ pub struct Config {
     pub logs: LogTarget,
     /// Which spans the span log records (`TRACEWIRE_SPAN_LOG_SAMPLING`, default `sampled`).
     pub span_log_sampling: SpanLogSampling,
+    /// What a full span-log queue does (`TRACEWIRE_SPAN_LOG_FULL=drop|block`, default `drop`).
+    pub span_log_full: FullPolicy,
+    /// How a span-log file rotates (`TRACEWIRE_SPAN_LOG_ROTATE`, `TRACEWIRE_SPAN_LOG_KEEP`,
+    /// `TRACEWIRE_SPAN_LOG_COMPRESS`; default: never).
+    pub span_log_rotation: Rotation,
     /// Span exporters (`OTEL_TRACES_EXPORTER`; unset: `otlp` when an OTLP endpoint is set).
     pub traces_exporters: Vec<TracesExporter>,
     /// Metric exporters (`OTEL_METRICS_EXPORTER`; unset: `otlp` when an endpoint is set).
@@ -271,6 +278,15 @@ impl Config {
                     ));
                 }
             },
+            span_log_full: match get("TRACEWIRE_SPAN_LOG_FULL").as_deref().map(str::trim) {
+                None | Some("drop") => FullPolicy::Drop,
+                Some("block") => FullPolicy::Block,
+                Some(other) => {
+                    let reason = "expected drop or block";
+                    return Err(ConfigError::new("TRACEWIRE_SPAN_LOG_FULL", other, reason));
+                }
+            },
+            span_log_rotation: parse_rotation(&get)?,
             traces_exporters,
             metrics_exporters,
             logs_exporters,
@@ -443,6 +459,33 @@ fn parse_sampler(name: Option<String>, arg: Option<String>) -> Result<SamplerCon
             ))
         }
     })
+}
+
+fn parse_rotation(get: &impl Fn(&str) -> Option<String>) -> Result<Rotation, ConfigError> {
+    let mut rotation = Rotation::default();
+    if let Some(v) = get("TRACEWIRE_SPAN_LOG_ROTATE") {
+        rotation.when = RotateWhen::parse(&v).ok_or_else(|| {
+            let reason = "expected never, hourly, daily or a size such as 64MiB";
+            ConfigError::new("TRACEWIRE_SPAN_LOG_ROTATE", &v, reason)
+        })?;
+    }
+    if let Some(v) = get("TRACEWIRE_SPAN_LOG_KEEP") {
+        rotation.keep = v.trim().parse().map_err(|_| {
+            let reason = "expected how many rotated files to keep, e.g. 10";
+            ConfigError::new("TRACEWIRE_SPAN_LOG_KEEP", &v, reason)
+        })?;
+    }
+    if let Some(v) = get("TRACEWIRE_SPAN_LOG_COMPRESS") {
+        rotation.compress = match v.trim() {
+            "gzip" | "true" => true,
+            "none" | "false" => false,
+            _ => {
+                let reason = "expected gzip or none";
+                return Err(ConfigError::new("TRACEWIRE_SPAN_LOG_COMPRESS", &v, reason));
+            }
+        };
+    }
+    Ok(rotation)
 }
 
 fn parse_span_log(value: &str) -> Option<SpanLogTarget> {

@@ -6,7 +6,7 @@
 //! reaches the span log, not the backend.
 
 use crate::config::Otlp;
-use crate::offload::{Offload, QueueStats, Sink};
+use crate::offload::{FullPolicy, Offload, QueueStats, Sink};
 use crate::otlp::{runtime, span_exporter, EXPORT_TIMEOUT};
 use opentelemetry::Context;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
@@ -91,7 +91,14 @@ impl ExportSpanProcessor {
             failures: 0,
             paused_until: None,
         };
-        let queue = Offload::spawn(name, capacity, 512, Duration::from_secs(1), sink);
+        let queue = Offload::spawn(
+            name,
+            capacity,
+            512,
+            Duration::from_secs(1),
+            FullPolicy::Drop,
+            sink,
+        );
         ExportSpanProcessor { queue }
     }
 
@@ -145,8 +152,8 @@ fn backoff(failures: u32) -> Duration {
 impl<E: SpanExporter + 'static> Sink for ExportSink<E> {
     type Item = SpanData;
 
-    fn write(&mut self, batch: &mut Vec<SpanData>) -> usize {
-        let n = batch.len();
+    fn write(&mut self, batch: &mut Vec<SpanData>) -> u64 {
+        let n = batch.len() as u64;
         if self
             .paused_until
             .is_some_and(|until| Instant::now() < until)

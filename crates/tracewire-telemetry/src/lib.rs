@@ -40,6 +40,7 @@ mod offload;
 mod otlp;
 #[cfg(feature = "prometheus")]
 mod prometheus;
+mod rotation;
 mod sampling;
 mod span_log;
 
@@ -49,9 +50,10 @@ pub use config::{
 };
 pub use export::{ExportSpanProcessor, OtlpSpanProcessor};
 pub use logs::JsonLogLayer;
-pub use offload::QueueStats;
+pub use offload::{FullPolicy, QueueStats};
 #[cfg(feature = "prometheus")]
 pub use prometheus::PrometheusEndpoint;
+pub use rotation::{RotateWhen, Rotation};
 pub use sampling::RecordAll;
 pub use span_log::{SpanLogProcessor, CORRELATION_ATTRIBUTE};
 
@@ -156,6 +158,20 @@ impl Telemetry {
         self
     }
 
+    /// What a full span-log queue does (overrides `TRACEWIRE_SPAN_LOG_FULL`): drop and say so
+    /// in a `span_log_gap` line (the default), or block the caller until there is room — for
+    /// audits, tests and low-rate services.
+    pub fn span_log_full(mut self, full: FullPolicy) -> Self {
+        self.config.span_log_full = full;
+        self
+    }
+
+    /// How a span-log file rotates (overrides `TRACEWIRE_SPAN_LOG_ROTATE`, `_KEEP`, `_COMPRESS`).
+    pub fn span_log_rotation(mut self, rotation: Rotation) -> Self {
+        self.config.span_log_rotation = rotation;
+        self
+    }
+
     /// Serves the messaging metrics with exemplars on `addr` (overrides
     /// `TRACEWIRE_PROMETHEUS_ADDR`; port 0 picks a free port, see
     /// [`TelemetryGuard::prometheus_addr`]). Needs the `prometheus` feature.
@@ -181,8 +197,13 @@ impl Telemetry {
         let mut meter = SdkMeterProvider::builder().with_resource(resource.clone());
         let mut guard = Stats::default();
         if let Some(target) = &c.span_log {
-            let processor =
-                SpanLogProcessor::new(c.service_name.clone(), open(target)?, self.queue);
+            let out = open(target, c.span_log_rotation)?;
+            let processor = SpanLogProcessor::with_policy(
+                c.service_name.clone(),
+                out,
+                self.queue,
+                c.span_log_full,
+            );
             guard.span_log = Some(processor.stats());
             tracer = tracer.with_span_processor(processor);
         }
@@ -319,19 +340,18 @@ fn sampler(config: &SamplerConfig) -> Sampler {
     }
 }
 
-fn open(target: &SpanLogTarget) -> Result<Box<dyn Write + Send>, TelemetryError> {
+fn open(
+    target: &SpanLogTarget,
+    rotation: Rotation,
+) -> Result<Box<dyn Write + Send>, TelemetryError> {
     Ok(match target {
         SpanLogTarget::Stdout => Box::new(std::io::stdout()),
         SpanLogTarget::Stderr => Box::new(std::io::stderr()),
         SpanLogTarget::File(path) => Box::new(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(TelemetryError::io(format!(
-                    "open the span log {}",
-                    path.display()
-                )))?,
+            rotation::RotatingFile::open(path, rotation).map_err(TelemetryError::io(format!(
+                "open the span log {}",
+                path.display()
+            )))?,
         ),
     })
 }

@@ -1,33 +1,78 @@
 //! Work moved off the hot path: a bounded queue and one worker thread. When the queue is full
-//! an item is dropped and counted — a caller never waits for a slow file or a dead exporter.
+//! an item is dropped and counted — a caller never waits for a slow file or a dead exporter —
+//! or, with [`FullPolicy::Block`], the caller waits for room. Drops are remembered as a window
+//! (how many, first and last) that the worker hands to its sink as soon as it has room again.
 
 use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender, TrySendError};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
+
+/// What a queue does when it is full.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FullPolicy {
+    /// Drop the item and count it (the default): a caller never waits.
+    #[default]
+    Drop,
+    /// Wait for room (back-pressure): nothing is dropped while the worker lives.
+    Block,
+}
+
+/// Items dropped since the worker last heard of drops: how many (in the sink's units), and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Drops {
+    pub(crate) count: u64,
+    pub(crate) first: SystemTime,
+    pub(crate) last: SystemTime,
+}
+
+impl Drops {
+    fn add(this: &mut Option<Drops>, count: u64, at: SystemTime) {
+        match this {
+            Some(d) => {
+                d.count += count;
+                d.last = at;
+            }
+            None => {
+                *this = Some(Drops {
+                    count,
+                    first: at,
+                    last: at,
+                })
+            }
+        }
+    }
+}
 
 /// What the worker does with the items.
 pub(crate) trait Sink: Send + 'static {
     type Item: Send + 'static;
-    /// Handles a batch (and empties it); returns how many items failed.
-    fn write(&mut self, batch: &mut Vec<Self::Item>) -> usize;
+    /// How many units (lines, spans) an item counts for in the stats.
+    fn weight(_item: &Self::Item) -> u64 {
+        1
+    }
+    /// Handles a batch (and empties it); returns how many units failed.
+    fn write(&mut self, batch: &mut Vec<Self::Item>) -> u64;
+    /// Items were dropped (queue full): told once there is room again, and at shutdown.
+    fn dropped(&mut self, _drops: Drops) {}
     /// Pushes out anything buffered.
     fn flush(&mut self) {}
     /// Last call before the worker exits.
     fn shutdown(&mut self) {}
 }
 
-/// Counters of one queue, readable at any time.
+/// Counters of one queue, readable at any time, in its units: spans for an exporter's queue,
+/// lines for the span log (a span's end counts its event lines too).
 #[derive(Debug, Default)]
 pub struct QueueStats {
-    /// Items handed to the worker.
+    /// Units handed to the worker.
     pub accepted: AtomicU64,
-    /// Items dropped because the queue was full (or the worker gone).
+    /// Units dropped because the queue was full (or the worker gone).
     pub dropped: AtomicU64,
-    /// Items the worker wrote or exported.
+    /// Units the worker wrote or exported.
     pub written: AtomicU64,
-    /// Items the worker failed to write or export (exporter down, timeout…).
+    /// Units the worker failed to write or export (exporter down, full disk, timeout…).
     pub failed: AtomicU64,
 }
 
@@ -53,6 +98,9 @@ pub(crate) struct Offload<T> {
     items: Sender<T>,
     control: Sender<Control>,
     stats: Arc<QueueStats>,
+    drops: Arc<Mutex<Option<Drops>>>,
+    full: FullPolicy,
+    weight: fn(&T) -> u64,
     worker: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -71,30 +119,55 @@ impl<T: Send + 'static> Offload<T> {
         capacity: usize,
         batch: usize,
         interval: Duration,
+        full: FullPolicy,
         sink: S,
     ) -> Self {
         let (items, item_rx) = bounded(capacity);
         let (control, control_rx) = unbounded();
         let stats = Arc::new(QueueStats::default());
-        let worker_stats = stats.clone();
+        let drops = Arc::new(Mutex::new(None));
+        let worker = Worker {
+            items: item_rx,
+            control: control_rx,
+            max_batch: batch,
+            interval,
+            stats: stats.clone(),
+            drops: drops.clone(),
+        };
         let worker = std::thread::Builder::new()
             .name(name.to_owned())
-            .spawn(move || run(sink, item_rx, control_rx, batch, interval, &worker_stats))
+            .spawn(move || worker.run(sink))
             .ok();
         Offload {
             items,
             control,
             stats,
+            drops,
+            full,
+            weight: S::weight,
             worker: Mutex::new(worker),
         }
     }
 
-    /// Queues an item, or drops and counts it when the queue is full. Never blocks.
+    /// Queues an item. When the queue is full: drops and counts it ([`FullPolicy::Drop`], never
+    /// blocks) or waits for room ([`FullPolicy::Block`]).
     pub(crate) fn push(&self, item: T) {
-        match self.items.try_send(item) {
-            Ok(()) => self.stats.accepted.fetch_add(1, Relaxed),
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.stats.dropped.fetch_add(1, Relaxed)
+        let weight = (self.weight)(&item);
+        let refused = match self.full {
+            FullPolicy::Drop => match self.items.try_send(item) {
+                Ok(()) => None,
+                Err(TrySendError::Full(item) | TrySendError::Disconnected(item)) => Some(item),
+            },
+            FullPolicy::Block => self.items.send(item).err().map(|e| e.0),
+        };
+        match refused {
+            None => self.stats.accepted.fetch_add(weight, Relaxed),
+            Some(item) => {
+                if let Ok(mut drops) = self.drops.lock() {
+                    Drops::add(&mut drops, weight, SystemTime::now());
+                }
+                drop(item); // freed outside the lock
+                self.stats.dropped.fetch_add(weight, Relaxed)
             }
         };
     }
@@ -124,55 +197,73 @@ impl<T: Send + 'static> Offload<T> {
     }
 }
 
-fn run<S: Sink>(
-    mut sink: S,
-    items: Receiver<S::Item>,
+struct Worker<T> {
+    items: Receiver<T>,
     control: Receiver<Control>,
     max_batch: usize,
     interval: Duration,
-    stats: &QueueStats,
-) {
-    let mut batch = Vec::with_capacity(max_batch);
-    let write = |sink: &mut S, batch: &mut Vec<S::Item>| {
-        if !batch.is_empty() {
-            let n = batch.len() as u64;
-            let failed = sink.write(batch) as u64;
-            batch.clear();
-            stats.written.fetch_add(n - failed.min(n), Relaxed);
-            stats.failed.fetch_add(failed.min(n), Relaxed);
-        }
-    };
-    loop {
-        select! {
-            recv(items) -> item => match item {
-                Ok(item) => {
-                    batch.push(item);
-                    if batch.len() >= max_batch {
-                        write(&mut sink, &mut batch);
-                    }
-                }
-                Err(_) => break,
-            },
-            recv(control) -> message => {
-                batch.extend(items.try_iter());
-                write(&mut sink, &mut batch);
-                sink.flush();
-                match message {
-                    Ok(Control::Flush(ack)) => { let _ = ack.send(()); }
-                    Ok(Control::Shutdown(ack)) => {
-                        sink.shutdown();
-                        let _ = ack.send(());
-                        return;
+    stats: Arc<QueueStats>,
+    drops: Arc<Mutex<Option<Drops>>>,
+}
+
+impl<T: Send + 'static> Worker<T> {
+    fn run<S: Sink<Item = T>>(self, mut sink: S) {
+        let mut batch = Vec::with_capacity(self.max_batch);
+        loop {
+            select! {
+                recv(self.items) -> item => match item {
+                    Ok(item) => {
+                        batch.push(item);
+                        if batch.len() >= self.max_batch {
+                            self.write(&mut sink, &mut batch);
+                        }
                     }
                     Err(_) => break,
+                },
+                recv(self.control) -> message => {
+                    batch.extend(self.items.try_iter());
+                    self.write(&mut sink, &mut batch);
+                    self.report_drops(&mut sink);
+                    sink.flush();
+                    match message {
+                        Ok(Control::Flush(ack)) => { let _ = ack.send(()); }
+                        Ok(Control::Shutdown(ack)) => {
+                            sink.shutdown();
+                            let _ = ack.send(());
+                            return;
+                        }
+                        Err(_) => break,
+                    }
+                },
+                default(self.interval) => {
+                    self.write(&mut sink, &mut batch);
+                    self.report_drops(&mut sink);
+                    sink.flush();
                 }
-            },
-            default(interval) => {
-                write(&mut sink, &mut batch);
-                sink.flush();
             }
         }
+        self.write(&mut sink, &mut batch);
+        self.report_drops(&mut sink);
+        sink.shutdown();
     }
-    write(&mut sink, &mut batch);
-    sink.shutdown();
+
+    /// Writes a batch; a full batch just taken means the queue has room: drops are reported.
+    fn write<S: Sink<Item = T>>(&self, sink: &mut S, batch: &mut Vec<T>) {
+        if batch.is_empty() {
+            return;
+        }
+        let n: u64 = batch.iter().map(S::weight).sum();
+        let failed = sink.write(batch).min(n);
+        batch.clear();
+        self.stats.written.fetch_add(n - failed, Relaxed);
+        self.stats.failed.fetch_add(failed, Relaxed);
+        self.report_drops(sink);
+    }
+
+    fn report_drops<S: Sink<Item = T>>(&self, sink: &mut S) {
+        let drops = self.drops.lock().ok().and_then(|mut d| d.take());
+        if let Some(drops) = drops {
+            sink.dropped(drops);
+        }
+    }
 }
