@@ -1,7 +1,7 @@
 //! `analyze`: computes the summary of every trace and the report of one trace from what a pass
 //! collected.
 
-use crate::collect::{Collector, TraceKey};
+use crate::collect::{Collector, Missing, Opened, Sent, TraceKey};
 use crate::model::{Kind, Span};
 use crate::report::{ErrorRow, QueueGap, Segment, Summary, TimelineRow, TraceLine, TraceReport};
 use std::collections::HashMap;
@@ -32,27 +32,34 @@ pub fn summary(c: &Collector, grace_us: i64) -> Summary {
         .map(|(id, t)| (id, t.end_us - t.start_us))
         .collect();
     by_duration.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    let mut broken: HashMap<TraceKey, String> = HashMap::new();
-    for s in c.lost(grace_us) {
+    let (mut broken, mut uncertain) = (HashMap::new(), HashMap::new());
+    for m in c.missing_messages(grace_us) {
+        let s = m.item();
         let dest = s.destination.clone().unwrap_or_else(|| s.name.clone());
-        broken.entry(s.trace_id).or_insert(format!(
+        let problem = format!(
             "{} sent to {dest} ({}), never processed",
             c.service(s.service),
             s.system.as_deref().unwrap_or("messaging")
-        ));
+        );
+        note(&mut broken, &mut uncertain, s.trace_id, m.gap(), problem);
     }
-    for o in c.never_ended() {
-        broken.entry(o.trace_id).or_insert(format!(
+    for m in c.missing_ends() {
+        let o = m.item();
+        let problem = format!(
             "{} started {:?} and never ended",
             c.service(o.service),
             o.name
-        ));
+        );
+        note(&mut broken, &mut uncertain, o.trace_id, m.gap(), problem);
     }
-    let mut broken: Vec<TraceLine> = broken
-        .into_iter()
-        .map(|(id, p)| line(&id, Some(p)))
-        .collect();
-    broken.sort_by(|a, b| a.trace_id.cmp(&b.trace_id));
+    uncertain.retain(|id, _| !broken.contains_key(id));
+    let lines = |problems: HashMap<TraceKey, String>| {
+        let mut lines: Vec<TraceLine> = (problems.into_iter())
+            .map(|(id, p)| line(&id, Some(p)))
+            .collect();
+        lines.sort_by(|a, b| a.trace_id.cmp(&b.trace_id));
+        lines
+    };
     Summary {
         settlement: c.settlement(),
         traces: c.traces().len(),
@@ -62,8 +69,42 @@ pub fn summary(c: &Collector, grace_us: i64) -> Summary {
             .take(5)
             .map(|(id, _)| line(id, None))
             .collect(),
-        broken,
+        broken: lines(broken),
+        uncertain: lines(uncertain),
+        log_gaps: c.gaps().iter().map(|g| g.describe()).collect(),
     }
+}
+
+/// Files a trace's problem as broken, or as uncertain when a span-log gap may explain it.
+fn note(
+    broken: &mut HashMap<TraceKey, String>,
+    uncertain: &mut HashMap<TraceKey, String>,
+    trace: TraceKey,
+    gap: Option<&crate::model::LogGap>,
+    problem: String,
+) {
+    match gap {
+        None => broken.entry(trace).or_insert(problem),
+        Some(g) => (uncertain.entry(trace))
+            .or_insert_with(|| format!("{problem}? maybe: {}", g.describe())),
+    };
+}
+
+fn lost_line(c: &Collector, s: &Sent) -> String {
+    format!(
+        "{} → {} ({}) never processed",
+        c.service(s.service),
+        s.destination.as_deref().unwrap_or(&s.name),
+        s.system.as_deref().unwrap_or("messaging")
+    )
+}
+
+fn open_line(c: &Collector, o: &Opened) -> String {
+    format!(
+        "{}: {} started and never ended",
+        c.service(o.service),
+        o.name
+    )
 }
 
 fn depth_of(spans: &HashMap<u64, Span>, id: u64) -> usize {
@@ -136,30 +177,35 @@ pub fn trace_report(c: &Collector, trace_id: &str, grace_us: i64) -> Option<Trac
         })
         .collect();
     let root_cause = errors.iter().max_by_key(|e| e.depth).cloned();
-    let lost = c
-        .lost(grace_us)
-        .into_iter()
-        .filter(|s| s.trace_id.to_string() == trace_id)
-        .map(|s| {
-            format!(
-                "{} → {} ({}) never processed",
-                c.service(s.service),
-                s.destination.as_deref().unwrap_or(&s.name),
-                s.system.as_deref().unwrap_or("messaging")
-            )
-        })
-        .collect();
-    let never_ended = c
-        .never_ended()
-        .into_iter()
-        .filter(|o| o.trace_id.to_string() == trace_id)
-        .map(|o| {
-            format!(
-                "{}: {} started and never ended",
-                c.service(o.service),
-                o.name
-            )
-        })
+    let (mut lost, mut never_ended, mut uncertain) = (Vec::new(), Vec::new(), Vec::new());
+    let mut maybe = |text: String, gap: &crate::model::LogGap| {
+        uncertain.push(format!("{text}? maybe: {}", gap.describe()))
+    };
+    for m in c.missing_messages(grace_us) {
+        match m {
+            Missing::Certain(s) if s.trace_id.to_string() == trace_id => lost.push(lost_line(c, s)),
+            Missing::Uncertain(s, g) if s.trace_id.to_string() == trace_id => {
+                maybe(lost_line(c, s), g)
+            }
+            _ => {}
+        }
+    }
+    for m in c.missing_ends() {
+        match m {
+            Missing::Certain(o) if o.trace_id.to_string() == trace_id => {
+                never_ended.push(open_line(c, o))
+            }
+            Missing::Uncertain(o, g) if o.trace_id.to_string() == trace_id => {
+                maybe(open_line(c, o), g)
+            }
+            _ => {}
+        }
+    }
+    // Gaps of this trace's services while it ran (one second of slack each side).
+    let log_gaps = (c.gaps().into_iter())
+        .filter(|g| services.contains(&g.service))
+        .filter(|g| g.may_hide(start) && g.first_us <= end + 1_000_000)
+        .map(|g| g.describe())
         .collect();
     Some(TraceReport {
         trace_id: trace_id.to_owned(),
@@ -174,6 +220,8 @@ pub fn trace_report(c: &Collector, trace_id: &str, grace_us: i64) -> Option<Trac
         root_cause,
         lost,
         never_ended,
+        uncertain,
+        log_gaps,
     })
 }
 

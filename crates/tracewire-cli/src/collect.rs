@@ -3,7 +3,7 @@
 //! trace, its full spans. Memory grows with the number of traces and producer spans, not with
 //! the number of lines.
 
-use crate::model::{Event, Kind, Span};
+use crate::model::{Event, Kind, LogGap, Span};
 use crate::report::{Edge, Settlement};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -102,6 +102,35 @@ pub struct Collector {
     service_ids: HashMap<String, u32>,
     /// Latest timestamp seen (µs).
     latest_us: i64,
+    /// Span-log gaps, with the service interned.
+    gaps: Vec<(u32, LogGap)>,
+}
+
+/// Something missing from the logs: certainly, or possibly hidden by a span-log gap.
+#[derive(Debug, Clone, Copy)]
+pub enum Missing<'a, T> {
+    /// Nothing explains its absence.
+    Certain(&'a T),
+    /// It falls in a gap of the service that should have logged it: the line may have been
+    /// dropped, not the message.
+    Uncertain(&'a T, &'a LogGap),
+}
+
+impl<'a, T> Missing<'a, T> {
+    /// What is missing.
+    pub fn item(&self) -> &'a T {
+        match self {
+            Missing::Certain(t) | Missing::Uncertain(t, _) => t,
+        }
+    }
+
+    /// The gap that may hide it.
+    pub fn gap(&self) -> Option<&'a LogGap> {
+        match self {
+            Missing::Certain(_) => None,
+            Missing::Uncertain(_, g) => Some(g),
+        }
+    }
 }
 
 impl Collector {
@@ -226,20 +255,81 @@ impl Collector {
         *self.edges.entry(key).or_default() += 1;
     }
 
-    /// Producer spans no consumer continued, sent at least `grace_us` before the latest timestamp.
-    pub fn lost(&self, grace_us: i64) -> Vec<&Sent> {
-        let mut lost: Vec<&Sent> = self
-            .sent
-            .values()
-            .filter(|s| s.at_us <= self.latest_us - grace_us)
-            .collect();
-        lost.sort_by_key(|s| s.at_us);
-        lost
+    /// Takes one span-log gap line.
+    pub fn add_gap(&mut self, gap: LogGap) {
+        let service = self.intern(&gap.service);
+        self.gaps.push((service, gap));
     }
 
-    /// The application's spans started and never ended, oldest first: a broken trace.
+    /// Span-log gaps, oldest first.
+    pub fn gaps(&self) -> Vec<&LogGap> {
+        let mut gaps: Vec<&LogGap> = self.gaps.iter().map(|(_, g)| g).collect();
+        gaps.sort_by_key(|g| g.first_us);
+        gaps
+    }
+
+    /// Producer spans no consumer continued, sent at least `grace_us` before the latest
+    /// timestamp, and not in a span-log gap (see [`missing_messages`](Self::missing_messages)).
+    pub fn lost(&self, grace_us: i64) -> Vec<&Sent> {
+        let missing = self.missing_messages(grace_us).into_iter();
+        missing
+            .filter_map(|m| match m {
+                Missing::Certain(s) => Some(s),
+                Missing::Uncertain(..) => None,
+            })
+            .collect()
+    }
+
+    /// Producer spans no consumer continued, sent at least `grace_us` before the latest
+    /// timestamp, oldest first: certainly lost, or uncertain when a service that consumes from
+    /// that destination (any service, when none is known) lost span-log lines after the send.
+    pub fn missing_messages(&self, grace_us: i64) -> Vec<Missing<'_, Sent>> {
+        let mut sent: Vec<&Sent> = (self.sent.values())
+            .filter(|s| s.at_us <= self.latest_us - grace_us)
+            .collect();
+        sent.sort_by_key(|s| s.at_us);
+        sent.into_iter()
+            .map(|s| {
+                let shown = s.template.as_ref().or(s.destination.as_ref());
+                let consumers: HashSet<u32> = (self.edges.keys())
+                    .filter(|(_, _, _, d)| Some(d) == shown)
+                    .map(|(_, to, _, _)| *to)
+                    .collect();
+                let gap = self.gaps.iter().find(|(service, g)| {
+                    (consumers.is_empty() || consumers.contains(service)) && g.may_hide(s.at_us)
+                });
+                match gap {
+                    Some((_, g)) => Missing::Uncertain(s, g),
+                    None => Missing::Certain(s),
+                }
+            })
+            .collect()
+    }
+
+    /// The application's spans started and never ended, oldest first: a broken trace — not
+    /// counting those whose end may be in a span-log gap of their service.
     pub fn never_ended(&self) -> Vec<&Opened> {
-        self.still_open(false)
+        (self.missing_ends().into_iter())
+            .filter_map(|m| match m {
+                Missing::Certain(o) => Some(o),
+                Missing::Uncertain(..) => None,
+            })
+            .collect()
+    }
+
+    /// The application's spans started and never ended, oldest first: certain, or uncertain
+    /// when their service lost span-log lines after they started.
+    pub fn missing_ends(&self) -> Vec<Missing<'_, Opened>> {
+        (self.still_open(false).into_iter())
+            .map(|o| {
+                let gap = (self.gaps.iter())
+                    .find(|(service, g)| *service == o.service && g.may_hide(o.start_us));
+                match gap {
+                    Some((_, g)) => Missing::Uncertain(o, g),
+                    None => Missing::Certain(o),
+                }
+            })
+            .collect()
     }
 
     /// Infrastructure spans (a broker client's connection loop) still open, oldest first: not a

@@ -1,7 +1,7 @@
 //! Reading span logs (tracewire's JSON lines) and OTLP JSON (the collector's file exporter) line
 //! by line. A line that is not understood is skipped and counted, never fatal.
 
-use crate::model::{is_infrastructure, micros, span_id, Event, Kind, Span};
+use crate::model::{is_infrastructure, micros, span_id, Event, Kind, LogGap, Span};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -51,6 +51,42 @@ struct LogLine<'a> {
     attributes: Option<&'a RawValue>,
     #[serde(borrow, default)]
     links: Vec<LinkLine<'a>>,
+}
+
+#[derive(Deserialize)]
+struct GapLine<'a> {
+    #[serde(borrow)]
+    service: Cow<'a, str>,
+    #[serde(borrow)]
+    reason: Cow<'a, str>,
+    lines: u64,
+    #[serde(borrow)]
+    first_drop: Cow<'a, str>,
+    #[serde(borrow)]
+    last_drop: Cow<'a, str>,
+}
+
+/// A `span_log_gap` line.
+pub fn parse_gap_line(line: &str) -> Option<LogGap> {
+    let g: GapLine = serde_json::from_str(line).ok()?;
+    Some(LogGap {
+        service: g.service.into_owned(),
+        reason: g.reason.into_owned(),
+        lines: g.lines,
+        first_us: micros(&g.first_drop)?,
+        last_us: micros(&g.last_drop)?,
+    })
+}
+
+/// What one line of input holds.
+#[derive(Debug)]
+// Handed straight to a callback, never stored: boxing the span would cost an allocation a line.
+#[allow(clippy::large_enum_variant)]
+pub enum Record {
+    /// A span started or ended.
+    Span(Event, Span),
+    /// Span-log lines a service lost.
+    Gap(LogGap),
 }
 
 #[derive(Deserialize)]
@@ -288,10 +324,11 @@ pub fn expand(args: &[String]) -> Result<Vec<Option<PathBuf>>, String> {
     Ok(out)
 }
 
-/// Reads every input, calling `on_span` for each span event; shows progress on a terminal.
+/// Reads every input (a `.gz` file decompressed), calling `on_record` for each span event and
+/// each span-log gap; shows progress on a terminal.
 pub fn read_all(
     inputs: &[Option<PathBuf>],
-    mut on_span: impl FnMut(Event, Span),
+    mut on_record: impl FnMut(Record),
 ) -> Result<ReadStats, String> {
     let mut stats = ReadStats::default();
     let total: u64 = inputs
@@ -303,9 +340,14 @@ pub fn read_all(
     let progress = std::io::stderr().is_terminal() && total > 64 << 20;
     for input in inputs {
         let reader: Box<dyn Read> = match input {
-            Some(p) => Box::new(
-                std::fs::File::open(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?,
-            ),
+            Some(p) => {
+                let file = std::fs::File::open(p)
+                    .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+                match p.extension().is_some_and(|e| e == "gz") {
+                    true => Box::new(flate2::read::MultiGzDecoder::new(file)),
+                    false => Box::new(file),
+                }
+            }
             None => Box::new(std::io::stdin()),
         };
         let mut reader = std::io::BufReader::with_capacity(1 << 20, reader);
@@ -338,11 +380,18 @@ pub fn read_all(
             }
             if line.starts_with("{\"resourceSpans\"") {
                 match parse_otlp_line(line) {
-                    Some(spans) => spans.into_iter().for_each(|s| on_span(Event::End, s)),
+                    Some(spans) => {
+                        (spans.into_iter()).for_each(|s| on_record(Record::Span(Event::End, s)))
+                    }
                     None => stats.malformed += 1,
                 }
             } else if let Some((event, span)) = parse_log_line(line) {
-                on_span(event, span);
+                on_record(Record::Span(event, span));
+            } else if is_gap(line) {
+                match parse_gap_line(line) {
+                    Some(gap) => on_record(Record::Gap(gap)),
+                    None => stats.malformed += 1,
+                }
             } else if !is_span_event(line) {
                 stats.malformed += 1;
             }
@@ -352,6 +401,10 @@ pub fn read_all(
         eprintln!("\r100% of {} MiB", total >> 20);
     }
     Ok(stats)
+}
+
+fn is_gap(line: &str) -> bool {
+    line.contains("\"event\":\"span_log_gap\"")
 }
 
 /// `span_event` lines are valid but not used.

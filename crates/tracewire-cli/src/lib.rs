@@ -26,6 +26,9 @@ pub fn collect(
     trace_id: Option<&str>,
 ) -> Result<(Collector, input::ReadStats), String> {
     let mut c = Collector::new(trace_id);
-    let stats = input::read_all(inputs, |event, span| c.add(event, span))?;
+    let stats = input::read_all(inputs, |record| match record {
+        input::Record::Span(event, span) => c.add(event, span),
+        input::Record::Gap(gap) => c.add_gap(gap),
+    })?;
     Ok((c, stats))
 }

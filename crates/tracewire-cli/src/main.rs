@@ -56,7 +56,9 @@ enum Command {
         format: GraphFormat,
         files: Vec<String>,
     },
-    /// Messages sent but never processed, and spans started but never ended.
+    /// Messages sent but never processed, and spans started but never ended. Exit status: 0 when
+    /// nothing is missing, 1 when something is lost, 3 when all that is missing falls in a
+    /// span-log gap (uncertain: the line may have been dropped, not the message).
     Lost {
         #[arg(long, default_value_t = 5.0)]
         grace: f64,
@@ -148,7 +150,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
                     println!("wrote {}", path.display());
                 }
-                None => print!("{}", timeline::text(&r.timeline, r.duration_ms)),
+                None => {
+                    let mut out = timeline::text(&r.timeline, r.duration_ms);
+                    render::write_gaps(&mut out, r.log_gaps.iter().cloned());
+                    print!("{out}");
+                }
             }
         }
         Command::Graph { format, files } => {
@@ -168,8 +174,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             files,
         } => {
             let c = read(&files, None)?;
-            let lost = c.lost((grace * 1e6) as i64);
-            let open = c.never_ended();
+            let grace_us = (grace * 1e6) as i64;
+            let (lost, open) = (c.lost(grace_us), c.never_ended());
+            let (sent, ends) = (c.missing_messages(grace_us), c.missing_ends());
+            let uncertain = sent.len() + ends.len() - lost.len() - open.len();
             let svc = |i: u32| c.service(i);
             match format {
                 Format::Json => {
@@ -184,13 +192,27 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                         "infrastructure_open": c.infrastructure_open().iter().map(|o| serde_json::json!({
                             "trace_id": o.trace_id.to_string(), "service": svc(o.service), "span": o.name,
                         })).collect::<Vec<_>>(),
+                        "uncertain": sent.iter().filter_map(|m| m.gap().map(|g| serde_json::json!({
+                            "trace_id": m.item().trace_id.to_string(), "service": svc(m.item().service),
+                            "span": m.item().name, "destination": m.item().destination, "gap_service": g.service,
+                        }))).chain(ends.iter().filter_map(|m| m.gap().map(|g| serde_json::json!({
+                            "trace_id": m.item().trace_id.to_string(), "service": svc(m.item().service),
+                            "span": m.item().name, "never_ended": true, "gap_service": g.service,
+                        })))).collect::<Vec<_>>(),
+                        "log_gaps": c.gaps(),
                     });
                     println!(
                         "{}",
                         serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?
                     );
                 }
-                Format::Text => print!("{}", render::lost_text(&c, (grace * 1e6) as i64)),
+                Format::Text => print!("{}", render::lost_text(&c, grace_us)),
+            }
+            if !lost.is_empty() || !open.is_empty() {
+                return Ok(ExitCode::from(1));
+            }
+            if uncertain > 0 {
+                return Ok(ExitCode::from(3));
             }
         }
         Command::Context { action } => match action {

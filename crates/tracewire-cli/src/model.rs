@@ -40,6 +40,46 @@ pub enum Event {
     End,
 }
 
+/// A `span_log_gap` line: span-log lines a service lost (its queue was full, or writes failed),
+/// how many and when. Anything that service should have logged in that window may be missing.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LogGap {
+    /// The service whose lines were lost.
+    pub service: String,
+    /// `queue_full` or `write_failed`.
+    pub reason: String,
+    /// Lines lost.
+    pub lines: u64,
+    /// First loss (µs).
+    pub first_us: i64,
+    /// Last loss (µs).
+    pub last_us: i64,
+}
+
+impl LogGap {
+    /// `fulfillment lost 120 span-log line(s) (queue_full) 2026-11-22T04:20:00.1Z – …`.
+    pub fn describe(&self) -> String {
+        let at = |us: i64| {
+            let t = std::time::UNIX_EPOCH + std::time::Duration::from_micros(us.max(0) as u64);
+            humantime::format_rfc3339_micros(t).to_string()
+        };
+        format!(
+            "{} lost {} span-log line(s) ({}) {} – {}",
+            self.service,
+            self.lines,
+            self.reason,
+            at(self.first_us),
+            at(self.last_us)
+        )
+    }
+
+    /// Could this gap hold a line of something that happened at or after `at_us`? (One second
+    /// of slack for clocks that differ between hosts.)
+    pub fn may_hide(&self, at_us: i64) -> bool {
+        self.last_us + 1_000_000 >= at_us
+    }
+}
+
 /// A span as the analysis sees it. Times are microseconds since the Unix epoch.
 #[derive(Debug, Clone, Serialize)]
 pub struct Span {

@@ -1,13 +1,24 @@
 //! Text rendering of the reports, for the terminal.
 
-use crate::collect::Collector;
+use crate::collect::{Collector, Missing};
 use crate::report::{Settlement, Summary, TraceReport};
 use std::fmt::Write as _;
 
 /// `tracewire lost` as text: messages sent and never processed (after `grace_us`), spans started
-/// and never ended.
+/// and never ended; then what only looks so because a span-log gap may hide it, and the gaps.
 pub fn lost_text(c: &Collector, grace_us: i64) -> String {
     let (lost, open) = (c.lost(grace_us), c.never_ended());
+    let uncertain_sent = c
+        .missing_messages(grace_us)
+        .into_iter()
+        .filter_map(|m| match m {
+            Missing::Uncertain(s, g) => Some((s, g)),
+            Missing::Certain(_) => None,
+        });
+    let uncertain_open = c.missing_ends().into_iter().filter_map(|m| match m {
+        Missing::Uncertain(o, g) => Some((o, g)),
+        Missing::Certain(_) => None,
+    });
     let svc = |i: u32| c.service(i);
     let mut out = format!(
         "{} message(s) sent and never processed, {} span(s) started and never ended\n",
@@ -37,6 +48,38 @@ pub fn lost_text(c: &Collector, grace_us: i64) -> String {
             o.trace_id
         );
     }
+    let (uncertain_sent, uncertain_open): (Vec<_>, Vec<_>) =
+        (uncertain_sent.collect(), uncertain_open.collect());
+    if !uncertain_sent.is_empty() || !uncertain_open.is_empty() {
+        let _ = writeln!(
+            out,
+            "uncertain (in a span-log gap: the line may be missing, not the message): {} message(s), {} span(s)",
+            uncertain_sent.len(),
+            uncertain_open.len()
+        );
+    }
+    for (s, g) in &uncertain_sent {
+        let _ = writeln!(
+            out,
+            "uncertain: {} → {} ({}) trace {} — {}",
+            svc(s.service),
+            s.destination.as_deref().unwrap_or(&s.name),
+            s.system.as_deref().unwrap_or("messaging"),
+            s.trace_id,
+            g.service
+        );
+    }
+    for (o, g) in &uncertain_open {
+        let _ = writeln!(
+            out,
+            "uncertain: never ended {} {} trace {} — {}",
+            svc(o.service),
+            o.name,
+            o.trace_id,
+            g.service
+        );
+    }
+    write_gaps(&mut out, c.gaps().iter().map(|g| g.describe()));
     write_settlement(&mut out, &c.settlement());
     for o in c.infrastructure_open() {
         let what = "still open (a client library's own span, not a broken trace)";
@@ -72,18 +115,25 @@ pub fn summary_text(s: &Summary) -> String {
             );
         }
     }
-    if !s.broken.is_empty() {
-        let _ = writeln!(out, "\nbroken:");
-        for t in &s.broken {
-            let _ = writeln!(
-                out,
-                "  {}  {}",
-                t.trace_id,
-                t.problem.as_deref().unwrap_or("")
-            );
+    for (title, traces) in [("broken", &s.broken), ("uncertain", &s.uncertain)] {
+        if traces.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "\n{title}:");
+        for t in traces {
+            let problem = t.problem.as_deref().unwrap_or("");
+            let _ = writeln!(out, "  {}  {problem}", t.trace_id);
         }
     }
+    write_gaps(&mut out, s.log_gaps.iter().cloned());
     out
+}
+
+/// `span-log gap: …`, one line per gap.
+pub fn write_gaps(out: &mut String, gaps: impl Iterator<Item = String>) {
+    for g in gaps {
+        let _ = writeln!(out, "span-log gap: {g}");
+    }
 }
 
 /// The trace report as text.
@@ -137,6 +187,10 @@ pub fn report_text(r: &TraceReport) -> String {
     for l in r.lost.iter().chain(&r.never_ended) {
         let _ = writeln!(out, "broken: {l}");
     }
+    for l in &r.uncertain {
+        let _ = writeln!(out, "uncertain: {l}");
+    }
+    write_gaps(&mut out, r.log_gaps.iter().cloned());
     if let (Some(slow), Some(fast)) = (r.service_time_ms.first(), r.service_time_ms.last()) {
         let _ = writeln!(
             out,

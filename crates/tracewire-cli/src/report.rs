@@ -17,6 +17,10 @@ pub struct Summary {
     pub slowest: Vec<TraceLine>,
     /// Traces where a message was sent and never processed, or a span never ended.
     pub broken: Vec<TraceLine>,
+    /// Traces that look broken only where a span-log gap may have hidden the missing line.
+    pub uncertain: Vec<TraceLine>,
+    /// Span-log gaps: lines services lost (see `docs/span-log.md`).
+    pub log_gaps: Vec<String>,
     /// Per destination: messages never settled, and redeliveries.
     pub settlement: Vec<Settlement>,
 }
@@ -67,6 +71,10 @@ pub struct TraceReport {
     pub lost: Vec<String>,
     /// Spans of this trace that started and never ended.
     pub never_ended: Vec<String>,
+    /// What looks lost or never ended but falls in a span-log gap: maybe only its line is missing.
+    pub uncertain: Vec<String>,
+    /// Span-log gaps during this trace, of its services.
+    pub log_gaps: Vec<String>,
 }
 
 /// One span on the timeline.

@@ -143,6 +143,16 @@ pub fn html(r: &TraceReport) -> String {
         .iter()
         .chain(&r.never_ended)
         .map(|l| format!(r#"<p class="cause">Broken: {}</p>"#, escape(l)))
+        .chain(
+            r.uncertain
+                .iter()
+                .map(|l| format!("<p>Uncertain: {}</p>", escape(l))),
+        )
+        .chain(
+            r.log_gaps
+                .iter()
+                .map(|g| format!("<p>Span-log gap: {}</p>", escape(g))),
+        )
         .collect();
     format!(
         r##"<!DOCTYPE html>

@@ -23,7 +23,7 @@ fn the_cli_answers_where_the_message_went_and_what_was_slow() {
 
     // lost names the hop to fulfillment, and the crashed consumer.
     let (success, out) = tracewire(&["lost", "--grace", "0", &glob]);
-    assert!(success, "{out}");
+    assert!(!success, "lost exits 1 when something is lost: {out}");
     assert!(
         out.contains("1 message(s) sent and never processed, 1 span(s) started and never ended"),
         "{out}"
