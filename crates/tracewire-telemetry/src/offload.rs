@@ -7,7 +7,7 @@ use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender, TrySendErr
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 /// What a queue does when it is full.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -207,22 +207,36 @@ struct Worker<T> {
 }
 
 impl<T: Send + 'static> Worker<T> {
+    /// Takes items in chunks (one wake-up drains what is queued) and writes a batch when it is
+    /// full or its first item has waited `interval`: a quiet service's lines are at most
+    /// `interval` late, a busy one's are written in large batches.
     fn run<S: Sink<Item = T>>(self, mut sink: S) {
         let mut batch = Vec::with_capacity(self.max_batch);
+        let mut deadline: Option<Instant> = None;
         loop {
+            let wait = deadline.map_or(self.interval, |d| {
+                d.saturating_duration_since(Instant::now())
+            });
             select! {
                 recv(self.items) -> item => match item {
                     Ok(item) => {
                         batch.push(item);
-                        if batch.len() >= self.max_batch {
+                        let room = self.max_batch.saturating_sub(batch.len());
+                        batch.extend(self.items.try_iter().take(room));
+                        let due = *deadline.get_or_insert_with(|| Instant::now() + self.interval);
+                        if batch.len() >= self.max_batch || Instant::now() >= due {
                             self.write(&mut sink, &mut batch);
+                            deadline = None;
                         }
                     }
                     Err(_) => break,
                 },
                 recv(self.control) -> message => {
-                    batch.extend(self.items.try_iter());
+                    // What is queued now, not what keeps arriving (a blocked producer refills).
+                    let queued = self.items.len();
+                    batch.extend(self.items.try_iter().take(queued));
                     self.write(&mut sink, &mut batch);
+                    deadline = None;
                     self.report_drops(&mut sink);
                     sink.flush();
                     match message {
@@ -235,8 +249,9 @@ impl<T: Send + 'static> Worker<T> {
                         Err(_) => break,
                     }
                 },
-                default(self.interval) => {
+                default(wait) => {
                     self.write(&mut sink, &mut batch);
+                    deadline = None;
                     self.report_drops(&mut sink);
                     sink.flush();
                 }

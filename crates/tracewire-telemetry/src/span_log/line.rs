@@ -73,7 +73,7 @@ pub(crate) fn write(out: &mut Vec<u8>, service: &[u8], span: &SpanView<'_>, line
     match span.end {
         Some((end, _)) if is_end => {
             let d = end.duration_since(span.start).unwrap_or_default();
-            json::float(out, d.as_secs_f64() * 1000.0);
+            json::millis(out, d);
         }
         _ => out.extend_from_slice(b"null"),
     }
