@@ -43,6 +43,41 @@ fn find<'a>(lines: &'a [Value], name: &str, event: &str) -> &'a Value {
 }
 
 #[test]
+fn a_span_that_ends_before_its_start_is_written_has_its_end_line_only() {
+    let path = temp("folded");
+    let guard = telemetry("inventory", &path);
+    use opentelemetry::trace::{Span as _, Tracer as _};
+    let tracer = guard.tracer_provider().tracer("t");
+    let open = tracer.start("long job");
+    guard.flush();
+    tracer.start("short job").end();
+    drop(open); // ends it
+    guard.flush();
+    let lines = read_lines(&path);
+    let events: Vec<(&str, &str)> = (lines.iter())
+        .map(|l| {
+            (
+                l["span_name"].as_str().unwrap(),
+                l["event"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [
+            ("long job", "span_start"),
+            ("short job", "span_end"),
+            ("long job", "span_end")
+        ]
+    );
+    let short = find(&lines, "short job", "span_end");
+    assert!(
+        short["duration_ms"].as_f64().unwrap() >= 0.0,
+        "its start is in its end line"
+    );
+}
+
+#[test]
 fn start_end_and_error_lines_have_the_schema_and_the_relations() {
     let path = temp("schema");
     let guard = telemetry("inventory", &path);
@@ -58,12 +93,14 @@ fn start_end_and_error_lines_have_the_schema_and_the_relations() {
     );
     let mut headers = MemoryHeaders::new();
     m.propagator().inject(send.context(), &mut headers);
+    guard.flush(); // written while the span is open: its start line is kept
     send.end(Outcome::Ok);
     let extracted = m.propagator().extract(&headers);
     let process = m.open_consume(
         &extracted.context,
         OperationSpec::new(OperationType::Process, "process", "orders"),
     );
+    guard.flush();
     process.context().span().add_event(
         "stock reserved",
         vec![opentelemetry::KeyValue::new("sku", "A-1")],

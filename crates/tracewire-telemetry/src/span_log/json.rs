@@ -236,7 +236,10 @@ mod tests {
         assert_eq!(text(|o| float(o, f64::NAN)), "null");
         assert_eq!(text(|o| int(o, -42)), "-42");
         assert_eq!(text(|o| millis(o, Duration::from_micros(3_200))), "3.200");
-        assert_eq!(text(|o| millis(o, Duration::from_nanos(1_234_567_999))), "1234.567");
+        assert_eq!(
+            text(|o| millis(o, Duration::from_nanos(1_234_567_999))),
+            "1234.567"
+        );
         assert_eq!(text(|o| hex(o, &[0x0a, 0xff])), "\"0aff\"");
     }
 }

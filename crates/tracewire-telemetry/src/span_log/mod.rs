@@ -79,6 +79,7 @@ impl SpanLogProcessor {
             service_field: field,
             out,
             buf: Vec::with_capacity(256 << 10),
+            ended: Vec::with_capacity(256),
             write_failures: None,
         };
         SpanLogProcessor {
@@ -94,7 +95,8 @@ impl SpanLogProcessor {
     }
 
     /// Lines accepted, dropped (queue full), written and failed (a span's end counts its event
-    /// lines too). Every dropped or failed line is also named in a `span_log_gap` line.
+    /// lines too; a start folded into its end line counts as written). Every dropped or failed
+    /// line is also named in a `span_log_gap` line.
     pub fn stats(&self) -> Arc<QueueStats> {
         self.queue.stats().clone()
     }
@@ -147,6 +149,8 @@ struct LineWriter {
     out: Box<dyn Write + Send>,
     /// One batch of lines, reused.
     buf: Vec<u8>,
+    /// Span ids that end in the batch being written, sorted.
+    ended: Vec<u64>,
     /// Lines lost to write errors since the last successful write.
     write_failures: Option<Drops>,
 }
@@ -256,10 +260,26 @@ impl Sink for LineWriter {
         }
     }
 
+    /// Renders a batch and writes it at once. A span that starts and ends within the batch gets
+    /// its `span_end` line only (which carries its start as `timestamp − duration_ms`): a start
+    /// line is written for every span still open when its batch is written — what `lost` needs —
+    /// and short spans cost one line, not two.
     fn write(&mut self, batch: &mut Vec<Record>) -> u64 {
+        let id = |c: &SpanContext| u64::from_be_bytes(c.span_id().to_bytes());
+        self.ended.clear();
+        self.ended.extend(batch.iter().filter_map(|r| match r {
+            Record::End(s) => Some(id(&s.span_context)),
+            Record::Start(_) => None,
+        }));
+        self.ended.sort_unstable();
         let mut lines = 0;
         for record in batch.drain(..) {
             lines += Self::weight(&record);
+            if let Record::Start(s) = &record {
+                if self.ended.binary_search(&id(&s.context)).is_ok() {
+                    continue; // folded into its end line
+                }
+            }
             self.render(&record);
         }
         self.write_out(lines)
