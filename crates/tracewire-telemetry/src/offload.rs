@@ -7,7 +7,7 @@ use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender, TrySendErr
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 /// What a queue does when it is full.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -101,6 +101,10 @@ pub(crate) struct Offload<T> {
     drops: Arc<Mutex<Option<Drops>>>,
     full: FullPolicy,
     weight: fn(&T) -> u64,
+    /// Wakes the worker once a batch is queued (one token at most).
+    wake: Sender<()>,
+    /// Queue length that is worth a wake-up.
+    wake_at: usize,
     worker: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -124,11 +128,13 @@ impl<T: Send + 'static> Offload<T> {
     ) -> Self {
         let (items, item_rx) = bounded(capacity);
         let (control, control_rx) = unbounded();
+        let (wake, wake_rx) = bounded(1);
         let stats = Arc::new(QueueStats::default());
         let drops = Arc::new(Mutex::new(None));
         let worker = Worker {
             items: item_rx,
             control: control_rx,
+            wake: wake_rx,
             max_batch: batch,
             interval,
             stats: stats.clone(),
@@ -145,12 +151,15 @@ impl<T: Send + 'static> Offload<T> {
             drops,
             full,
             weight: S::weight,
+            wake,
+            wake_at: batch.min(capacity / 2).max(1),
             worker: Mutex::new(worker),
         }
     }
 
     /// Queues an item. When the queue is full: drops and counts it ([`FullPolicy::Drop`], never
-    /// blocks) or waits for room ([`FullPolicy::Block`]).
+    /// blocks) or waits for room ([`FullPolicy::Block`]). The worker is woken only once a batch
+    /// is queued (else by its timer): a wake-up per item would cost the caller a system call.
     pub(crate) fn push(&self, item: T) {
         let weight = (self.weight)(&item);
         let refused = match self.full {
@@ -160,6 +169,9 @@ impl<T: Send + 'static> Offload<T> {
             },
             FullPolicy::Block => self.items.send(item).err().map(|e| e.0),
         };
+        if self.items.len() >= self.wake_at {
+            let _ = self.wake.try_send(());
+        }
         match refused {
             None => self.stats.accepted.fetch_add(weight, Relaxed),
             Some(item) => {
@@ -200,6 +212,7 @@ impl<T: Send + 'static> Offload<T> {
 struct Worker<T> {
     items: Receiver<T>,
     control: Receiver<Control>,
+    wake: Receiver<()>,
     max_batch: usize,
     interval: Duration,
     stats: Arc<QueueStats>,
@@ -207,59 +220,48 @@ struct Worker<T> {
 }
 
 impl<T: Send + 'static> Worker<T> {
-    /// Takes items in chunks (one wake-up drains what is queued) and writes a batch when it is
-    /// full or its first item has waited `interval`: a quiet service's lines are at most
-    /// `interval` late, a busy one's are written in large batches.
+    /// Sleeps until a batch is queued, a control message comes or `interval` passes, then
+    /// writes what is queued in batches: a quiet service's lines are at most `interval` late.
     fn run<S: Sink<Item = T>>(self, mut sink: S) {
         let mut batch = Vec::with_capacity(self.max_batch);
-        let mut deadline: Option<Instant> = None;
         loop {
-            let wait = deadline.map_or(self.interval, |d| {
-                d.saturating_duration_since(Instant::now())
-            });
-            select! {
-                recv(self.items) -> item => match item {
-                    Ok(item) => {
-                        batch.push(item);
-                        let room = self.max_batch.saturating_sub(batch.len());
-                        batch.extend(self.items.try_iter().take(room));
-                        let due = *deadline.get_or_insert_with(|| Instant::now() + self.interval);
-                        if batch.len() >= self.max_batch || Instant::now() >= due {
-                            self.write(&mut sink, &mut batch);
-                            deadline = None;
-                        }
-                    }
-                    Err(_) => break,
-                },
-                recv(self.control) -> message => {
-                    // What is queued now, not what keeps arriving (a blocked producer refills).
-                    let queued = self.items.len();
-                    batch.extend(self.items.try_iter().take(queued));
-                    self.write(&mut sink, &mut batch);
-                    deadline = None;
-                    self.report_drops(&mut sink);
-                    sink.flush();
-                    match message {
-                        Ok(Control::Flush(ack)) => { let _ = ack.send(()); }
-                        Ok(Control::Shutdown(ack)) => {
-                            sink.shutdown();
-                            let _ = ack.send(());
-                            return;
-                        }
-                        Err(_) => break,
-                    }
-                },
-                default(wait) => {
-                    self.write(&mut sink, &mut batch);
-                    deadline = None;
-                    self.report_drops(&mut sink);
-                    sink.flush();
+            let control = select! {
+                recv(self.control) -> message => Some(message),
+                recv(self.wake) -> _ => None,
+                default(self.interval) => None,
+            };
+            self.drain(&mut sink, &mut batch);
+            self.report_drops(&mut sink);
+            sink.flush();
+            match control {
+                None => {}
+                Some(Ok(Control::Flush(ack))) => {
+                    let _ = ack.send(());
                 }
+                Some(Ok(Control::Shutdown(ack))) => {
+                    sink.shutdown();
+                    let _ = ack.send(());
+                    return;
+                }
+                Some(Err(_)) => break, // the queue is gone
             }
         }
-        self.write(&mut sink, &mut batch);
+        self.drain(&mut sink, &mut batch);
         self.report_drops(&mut sink);
         sink.shutdown();
+    }
+
+    /// Writes what is queued now — not what keeps arriving: a blocked producer refills.
+    fn drain<S: Sink<Item = T>>(&self, sink: &mut S, batch: &mut Vec<T>) {
+        let mut left = self.items.len();
+        while left > 0 {
+            batch.extend(self.items.try_iter().take(left.min(self.max_batch)));
+            if batch.is_empty() {
+                return;
+            }
+            left = left.saturating_sub(batch.len());
+            self.write(sink, batch);
+        }
     }
 
     /// Writes a batch; a full batch just taken means the queue has room: drops are reported.

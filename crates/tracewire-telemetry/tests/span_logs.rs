@@ -143,7 +143,8 @@ fn start_end_and_error_lines_have_the_schema_and_the_relations() {
     assert_eq!(start["duration_ms"], Value::Null);
     assert_eq!(start["parent_span_id"], Value::Null);
     assert_eq!(start["attributes"]["messaging.destination.name"], "orders");
-    assert_eq!(start["attributes"]["messaging.message.body.size"], 2);
+    // A start line keeps what the analysis needs of a span that never ends; the end has all.
+    assert_eq!(start["attributes"].get("messaging.message.body.size"), None);
     assert!(start["timestamp"].as_str().unwrap().ends_with('Z'));
 
     let send_end = find(&lines, "send orders", "span_end");

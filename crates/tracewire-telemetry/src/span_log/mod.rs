@@ -13,26 +13,60 @@ use opentelemetry::trace::{Link, SpanContext, SpanId, SpanKind};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
+use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-use tracewire::messaging::attributes::CONVERSATION_ID;
+use tracewire::messaging::attributes::{CONVERSATION_ID, SYSTEM};
 use tracewire::CorrelationContextExt;
 
 /// `tracewire.correlation_id`: set on spans without a conversation id, from the context they start in.
 pub const CORRELATION_ATTRIBUTE: &str = "tracewire.correlation_id";
 
-/// What the start line needs of a span that just started (the SDK hands out a copy of the
-/// whole span; the rest is dropped on the caller's thread before queueing).
+/// What the start line needs of a span that just started: its identity, name, links and the
+/// attributes the analysis reads (system, destination, template, correlation), held inline. The
+/// SDK hands out a copy of the whole span; that copy is freed on the caller's thread, so the
+/// writer thread frees nothing of it — a free across threads takes the allocator's lock.
 struct Started {
     context: SpanContext,
     parent: SpanId,
-    name: Cow<'static, str>,
+    name: InlineName,
     kind: SpanKind,
     start: SystemTime,
-    attributes: Vec<KeyValue>,
-    links: Vec<Link>,
+    attributes: SmallVec<[KeyValue; 4]>,
+    links: SmallVec<[Link; 1]>,
+}
+
+/// The attributes a start line keeps: what `tracewire lost` needs of a span that never ends
+/// (the end line has them all).
+fn kept_at_start(key: &str) -> bool {
+    key.starts_with("messaging.destination.")
+        || [SYSTEM, CONVERSATION_ID, CORRELATION_ATTRIBUTE].contains(&key)
+        || key == "target" // a `tracing` span's: tells a client library's own spans apart
+        || key == "code.module.name"
+}
+
+/// A span name without a heap allocation (spilling to the heap only past 48 bytes).
+enum InlineName {
+    Static(&'static str),
+    Inline(SmallVec<[u8; 48]>),
+}
+
+impl InlineName {
+    fn new(name: Cow<'static, str>) -> Self {
+        match name {
+            Cow::Borrowed(s) => InlineName::Static(s),
+            Cow::Owned(s) => InlineName::Inline(SmallVec::from_slice(s.as_bytes())),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            InlineName::Static(s) => s,
+            InlineName::Inline(bytes) => std::str::from_utf8(bytes).unwrap_or_default(),
+        }
+    }
 }
 
 enum Record {
@@ -117,15 +151,21 @@ impl SpanProcessor for SpanLogProcessor {
             opentelemetry::trace::Span::set_attribute(span, kv.clone());
             data.attributes.push(kv);
         }
-        self.queue.push(Record::Start(Started {
+        let kept = data
+            .attributes
+            .iter()
+            .filter(|kv| kept_at_start(kv.key.as_str()));
+        let started = Started {
             context: data.span_context,
             parent: data.parent_span_id,
-            name: data.name,
+            name: InlineName::new(data.name),
             kind: data.span_kind,
             start: data.start_time,
-            attributes: data.attributes,
-            links: data.links.links,
-        }));
+            attributes: kept.cloned().collect(),
+            links: data.links.links.drain(..).collect(),
+        };
+        drop(data.attributes); // here, not on the writer's thread
+        self.queue.push(Record::Start(started));
     }
 
     fn on_end(&self, span: SpanData) {
@@ -163,7 +203,7 @@ impl LineWriter {
                 let view = SpanView {
                     context: &s.context,
                     parent: s.parent,
-                    name: &s.name,
+                    name: s.name.as_str(),
                     kind: &s.kind,
                     start: s.start,
                     end: None,
