@@ -124,6 +124,22 @@ impl<'a, T> Missing<'a, T> {
         }
     }
 
+    /// What is certainly missing, or `None`.
+    pub fn certain(self) -> Option<&'a T> {
+        match self {
+            Missing::Certain(t) => Some(t),
+            Missing::Uncertain(..) => None,
+        }
+    }
+
+    /// What may be hidden by a gap, and the gap, or `None`.
+    pub fn uncertain(self) -> Option<(&'a T, &'a LogGap)> {
+        match self {
+            Missing::Certain(_) => None,
+            Missing::Uncertain(t, g) => Some((t, g)),
+        }
+    }
+
     /// The gap that may hide it.
     pub fn gap(&self) -> Option<&'a LogGap> {
         match self {
@@ -272,12 +288,7 @@ impl Collector {
     /// timestamp, and not in a span-log gap (see [`missing_messages`](Self::missing_messages)).
     pub fn lost(&self, grace_us: i64) -> Vec<&Sent> {
         let missing = self.missing_messages(grace_us).into_iter();
-        missing
-            .filter_map(|m| match m {
-                Missing::Certain(s) => Some(s),
-                Missing::Uncertain(..) => None,
-            })
-            .collect()
+        missing.filter_map(Missing::certain).collect()
     }
 
     /// Producer spans no consumer continued, sent at least `grace_us` before the latest
@@ -310,10 +321,7 @@ impl Collector {
     /// counting those whose end may be in a span-log gap of their service.
     pub fn never_ended(&self) -> Vec<&Opened> {
         (self.missing_ends().into_iter())
-            .filter_map(|m| match m {
-                Missing::Certain(o) => Some(o),
-                Missing::Uncertain(..) => None,
-            })
+            .filter_map(Missing::certain)
             .collect()
     }
 

@@ -1,6 +1,6 @@
 //! Text rendering of the reports, for the terminal.
 
-use crate::collect::{Collector, Missing};
+use crate::collect::{Collector, Missing, Sent};
 use crate::report::{Settlement, Summary, TraceReport};
 use std::fmt::Write as _;
 
@@ -8,18 +8,22 @@ use std::fmt::Write as _;
 /// and never ended; then what only looks so because a span-log gap may hide it, and the gaps.
 pub fn lost_text(c: &Collector, grace_us: i64) -> String {
     let (lost, open) = (c.lost(grace_us), c.never_ended());
-    let uncertain_sent = c
-        .missing_messages(grace_us)
-        .into_iter()
-        .filter_map(|m| match m {
-            Missing::Uncertain(s, g) => Some((s, g)),
-            Missing::Certain(_) => None,
-        });
-    let uncertain_open = c.missing_ends().into_iter().filter_map(|m| match m {
-        Missing::Uncertain(o, g) => Some((o, g)),
-        Missing::Certain(_) => None,
-    });
+    let uncertain_sent: Vec<_> = (c.missing_messages(grace_us).into_iter())
+        .filter_map(Missing::uncertain)
+        .collect();
+    let uncertain_open: Vec<_> = (c.missing_ends().into_iter())
+        .filter_map(Missing::uncertain)
+        .collect();
     let svc = |i: u32| c.service(i);
+    let hop = |s: &Sent| {
+        format!(
+            "{} → {} ({}) trace {}",
+            svc(s.service),
+            s.destination.as_deref().unwrap_or(&s.name),
+            s.system.as_deref().unwrap_or("messaging"),
+            s.trace_id,
+        )
+    };
     let mut out = format!(
         "{} message(s) sent and never processed, {} span(s) started and never ended\n",
         lost.len(),
@@ -30,14 +34,7 @@ pub fn lost_text(c: &Collector, grace_us: i64) -> String {
             .correlation_id
             .as_ref()
             .map_or(String::new(), |id| format!(" correlation_id {id}"));
-        let _ = writeln!(
-            out,
-            "lost: {} → {} ({}) trace {}{correlation}",
-            svc(s.service),
-            s.destination.as_deref().unwrap_or(&s.name),
-            s.system.as_deref().unwrap_or("messaging"),
-            s.trace_id,
-        );
+        let _ = writeln!(out, "lost: {}{correlation}", hop(s));
     }
     for o in &open {
         let _ = writeln!(
@@ -48,8 +45,6 @@ pub fn lost_text(c: &Collector, grace_us: i64) -> String {
             o.trace_id
         );
     }
-    let (uncertain_sent, uncertain_open): (Vec<_>, Vec<_>) =
-        (uncertain_sent.collect(), uncertain_open.collect());
     if !uncertain_sent.is_empty() || !uncertain_open.is_empty() {
         let _ = writeln!(
             out,
@@ -59,15 +54,7 @@ pub fn lost_text(c: &Collector, grace_us: i64) -> String {
         );
     }
     for (s, g) in &uncertain_sent {
-        let _ = writeln!(
-            out,
-            "uncertain: {} → {} ({}) trace {} — {}",
-            svc(s.service),
-            s.destination.as_deref().unwrap_or(&s.name),
-            s.system.as_deref().unwrap_or("messaging"),
-            s.trace_id,
-            g.service
-        );
+        let _ = writeln!(out, "uncertain: {} — {}", hop(s), g.service);
     }
     for (o, g) in &uncertain_open {
         let _ = writeln!(
