@@ -72,6 +72,7 @@ pub fn summary(c: &Collector, grace_us: i64) -> Summary {
         broken: lines(broken),
         uncertain: lines(uncertain),
         log_gaps: c.gaps().iter().map(|g| g.describe()).collect(),
+        duplicates: c.duplicates(),
     }
 }
 

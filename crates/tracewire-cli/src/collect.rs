@@ -89,8 +89,20 @@ pub struct Collector {
     sent: HashMap<u64, Sent>,
     /// Producer span ids that a consumer span continued (as parent or link).
     consumed: HashSet<u64>,
-    /// Consumers seen before their producer: producer span id → consumer service.
-    early: HashMap<u64, u32>,
+    /// Consumers seen before their producer: producer span id → (consumer service, its start).
+    early: HashMap<u64, (u32, i64)>,
+    /// Single-message consumer spans by (producer span id, operation, consumer service): how
+    /// many times that service handled the message.
+    handled: HashMap<(u64, Operation, u32), u32>,
+    /// Per hop (consumer service, system, destination): messages handled more than once, and
+    /// the extra deliveries.
+    duplicates: HashMap<(u32, String, String), (u64, u64)>,
+    /// Time in queue (µs) of every message seen sent and consumed.
+    queue_us: Vec<i64>,
+    /// Failed spans by error code (`error.type`, else `error`).
+    errors: HashMap<String, u64>,
+    /// With [`Collector::track_paths`]: per trace, its services and when each first appeared.
+    paths: Option<HashMap<TraceKey, Vec<(u32, i64)>>>,
     /// Service edges: (from, to, system, destination) → messages.
     edges: HashMap<(u32, u32, String, String), u64>,
     /// Per destination: message spans that ended unsettled, and redeliveries.
@@ -104,6 +116,40 @@ pub struct Collector {
     latest_us: i64,
     /// Span-log gaps, with the service interned.
     gaps: Vec<(u32, LogGap)>,
+}
+
+/// The operation a consumer span performs, as far as telling duplicates apart needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Operation {
+    Process,
+    Receive,
+    Other,
+}
+
+impl Operation {
+    fn of(span: &Span) -> Operation {
+        match span.operation.as_deref() {
+            Some("process") | None if span.kind == Kind::Consumer => Operation::Process,
+            Some("receive") => Operation::Receive,
+            _ => Operation::Other,
+        }
+    }
+}
+
+/// Messages one consumer handled more than once: the same message (the same producer span
+/// continued) processed again by the same service.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Duplicate {
+    /// The consumer's service.
+    pub consumer: String,
+    /// `messaging.system`.
+    pub system: String,
+    /// The destination it consumed from.
+    pub destination: String,
+    /// Messages handled more than once.
+    pub messages: u64,
+    /// Deliveries beyond the first.
+    pub extra: u64,
 }
 
 /// Something missing from the logs: certainly, or possibly hidden by a span-log gap.
@@ -158,6 +204,13 @@ impl Collector {
         }
     }
 
+    /// Also keeps, per trace, the services it crossed in order (for `check --path`; a few
+    /// words of memory per trace).
+    pub fn track_paths(mut self) -> Self {
+        self.paths = Some(HashMap::new());
+        self
+    }
+
     fn intern(&mut self, name: &str) -> u32 {
         if let Some(&id) = self.service_ids.get(name) {
             return id;
@@ -184,8 +237,10 @@ impl Collector {
                 at_us: span.start_us,
                 correlation_id: span.correlation_id.clone(),
             };
-            if let Some(consumer) = self.early.remove(&span.span_id) {
-                self.edge(&sent(), consumer);
+            if let Some((consumer, start_us)) = self.early.remove(&span.span_id) {
+                let sent = sent();
+                self.queue_us.push(start_us - sent.at_us);
+                self.edge(&sent, consumer);
             } else if !self.consumed.contains(&span.span_id) {
                 self.sent.entry(span.span_id).or_insert_with(sent);
             }
@@ -193,16 +248,36 @@ impl Collector {
         if matches!(span.kind, Kind::Consumer | Kind::Client)
             && (span.system.is_some() || span.kind == Kind::Consumer)
         {
+            // The one message a span handles: its link (Link and Auto topologies, or the
+            // parent linked too), else its parent (Parent topology). Batch spans handle many.
+            let message = match span.links.as_slice() {
+                [] => span.parent,
+                [one] => Some(*one),
+                _ => None,
+            };
+            if let (Some(message), false, Event::End) = (message, span.batch, event) {
+                self.handled_by(message, service, &span);
+            }
             for producer in span.parent.iter().chain(&span.links) {
                 if !self.consumed.insert(*producer) {
                     continue;
                 }
                 match self.sent.remove(producer) {
-                    Some(sent) => self.edge(&sent, service),
+                    Some(sent) => {
+                        self.queue_us.push(span.start_us - sent.at_us);
+                        self.edge(&sent, service);
+                    }
                     None => {
-                        self.early.insert(*producer, service);
+                        self.early.insert(*producer, (service, span.start_us));
                     }
                 }
+            }
+        }
+        if let Some(paths) = &mut self.paths {
+            let path = paths.entry(trace).or_default();
+            match path.iter_mut().find(|(s, _)| *s == service) {
+                Some((_, first)) => *first = (*first).min(span.start_us),
+                None => path.push((service, span.start_us)),
             }
         }
         match event {
@@ -248,6 +323,15 @@ impl Collector {
                 agg.end_us = agg.end_us.max(span.end_us.unwrap_or(span.start_us));
                 agg.spans += 1;
                 agg.errors += u32::from(span.error);
+                if span.error {
+                    let code = span.error_code.as_deref().unwrap_or("error");
+                    match self.errors.get_mut(code) {
+                        Some(n) => *n += 1,
+                        None => {
+                            self.errors.insert(code.to_owned(), 1);
+                        }
+                    }
+                }
             }
         }
         if self.filter.as_deref() == Some(span.trace_id.as_str()) {
@@ -258,6 +342,73 @@ impl Collector {
                 }
             }
         }
+    }
+
+    /// Counts a single-message consumer span that ended; the same service handling the same
+    /// message (the same producer span continued) again is a duplicate.
+    fn handled_by(&mut self, producer: u64, service: u32, span: &Span) {
+        // Keyed by service too: another consumer (group) handling it is fan-out, not a repeat.
+        let times = (self.handled)
+            .entry((producer, Operation::of(span), service))
+            .or_insert(0);
+        *times += 1;
+        if *times < 2 {
+            return;
+        }
+        let first_repeat = *times == 2;
+        let destination = (span.template.clone())
+            .or_else(|| span.destination.clone())
+            .unwrap_or_else(|| span.name.clone());
+        let system = span.system.clone().unwrap_or_else(|| "messaging".into());
+        let d = self
+            .duplicates
+            .entry((service, system, destination))
+            .or_default();
+        d.0 += u64::from(first_repeat);
+        d.1 += 1;
+    }
+
+    /// Messages handled more than once, per hop (consumer and destination), most first.
+    pub fn duplicates(&self) -> Vec<Duplicate> {
+        let mut out: Vec<Duplicate> = (self.duplicates.iter())
+            .map(
+                |((service, system, destination), (messages, extra))| Duplicate {
+                    consumer: self.services[*service as usize].clone(),
+                    system: system.clone(),
+                    destination: destination.clone(),
+                    messages: *messages,
+                    extra: *extra,
+                },
+            )
+            .collect();
+        out.sort_by(|a, b| {
+            b.extra
+                .cmp(&a.extra)
+                .then(a.destination.cmp(&b.destination))
+        });
+        out
+    }
+
+    /// Failed spans per error code (`error.type`; `error` without one), sorted by code.
+    pub fn error_codes(&self) -> Vec<(String, u64)> {
+        let mut out: Vec<_> = self.errors.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        out.sort();
+        out
+    }
+
+    /// Time in queue (µs) of every message seen both sent and consumed, in no order.
+    pub fn queue_times_us(&self) -> &[i64] {
+        &self.queue_us
+    }
+
+    /// With [`track_paths`](Self::track_paths): each trace's services, by first appearance.
+    pub fn paths(&self) -> impl Iterator<Item = (TraceKey, Vec<&str>)> + '_ {
+        self.paths.iter().flatten().map(|(trace, path)| {
+            let mut path = path.clone();
+            path.sort_by_key(|(_, first)| *first);
+            let names = path.iter().map(|(s, _)| self.service(*s)).collect();
+            (*trace, names)
+        })
     }
 
     fn edge(&mut self, sent: &Sent, consumer: u32) {

@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod analysis;
+pub mod check;
 pub mod collect;
 pub mod context_cmd;
 pub mod graph;
@@ -25,7 +26,14 @@ pub fn collect(
     inputs: &[Option<PathBuf>],
     trace_id: Option<&str>,
 ) -> Result<(Collector, input::ReadStats), String> {
-    let mut c = Collector::new(trace_id);
+    collect_into(Collector::new(trace_id), inputs)
+}
+
+/// Reads `inputs` into `c` (made with the options it needs, e.g. [`Collector::track_paths`]).
+pub fn collect_into(
+    mut c: Collector,
+    inputs: &[Option<PathBuf>],
+) -> Result<(Collector, input::ReadStats), String> {
     let stats = input::read_all(inputs, |record| match record {
         input::Record::Span(event, span) => c.add(event, span),
         input::Record::Gap(gap) => c.add_gap(gap),

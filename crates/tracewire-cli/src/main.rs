@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::process::ExitCode;
-use tracewire_cli::{analysis, collect, context_cmd, graph, input, render, timeline};
+use tracewire_cli::{analysis, check, collect, context_cmd, graph, input, render, timeline};
 
 #[derive(Parser)]
 #[command(
@@ -62,6 +62,36 @@ enum Command {
     Lost {
         #[arg(long, default_value_t = 5.0)]
         grace: f64,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        files: Vec<String>,
+    },
+    /// Assertions for CI over span logs or OTLP JSON: exit 0 when all hold, 1 when one fails.
+    Check {
+        /// Seconds after which a message sent and not processed counts as lost.
+        #[arg(long, default_value_t = 5.0)]
+        grace: f64,
+        /// Lost messages and never-ended spans do not fail the check.
+        #[arg(long)]
+        allow_lost: bool,
+        /// What a span-log gap may hide does not fail the check.
+        #[arg(long)]
+        allow_uncertain: bool,
+        /// Error spans do not fail the check.
+        #[arg(long)]
+        allow_errors: bool,
+        /// An error code (`error.type`) that does not fail the check; repeatable.
+        #[arg(long = "allow-error", value_name = "CODE")]
+        allowed_errors: Vec<String>,
+        /// Services every flow entering the first must cross in order: `gateway,payment,fulfillment`.
+        #[arg(long = "path", value_name = "A,B,…")]
+        paths: Vec<String>,
+        /// A limit on time in queue: `p99=200` (ms); repeatable.
+        #[arg(long = "queue-ms", value_name = "pN=MS")]
+        queue: Vec<check::Limit>,
+        /// A limit on traces' end-to-end durations: `p95=500` (ms); repeatable.
+        #[arg(long = "duration-ms", value_name = "pN=MS")]
+        duration: Vec<check::Limit>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
         files: Vec<String>,
@@ -213,6 +243,50 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             if uncertain > 0 {
                 return Ok(ExitCode::from(3));
+            }
+        }
+        Command::Check {
+            grace,
+            allow_lost,
+            allow_uncertain,
+            allow_errors,
+            allowed_errors,
+            paths,
+            queue,
+            duration,
+            format,
+            files,
+        } => {
+            let options = check::CheckOptions {
+                grace_us: (grace * 1e6) as i64,
+                allow_lost,
+                allow_uncertain,
+                allow_errors,
+                allowed_errors,
+                paths: (paths.iter())
+                    .map(|p| p.split(',').map(|s| s.trim().to_owned()).collect())
+                    .collect(),
+                queue,
+                duration,
+            };
+            let mut collector = collect::Collector::new(None);
+            if !options.paths.is_empty() {
+                collector = collector.track_paths();
+            }
+            let (c, stats) = tracewire_cli::collect_into(collector, &input::expand(&files)?)?;
+            if stats.malformed > 0 {
+                eprintln!("tracewire: skipped {} malformed line(s)", stats.malformed);
+            }
+            let verdicts = check::check(&c, &options);
+            match format {
+                Format::Text => print!("{}", check::text(&verdicts)),
+                Format::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&verdicts).map_err(|e| e.to_string())?
+                ),
+            }
+            if verdicts.iter().any(|v| !v.passed) {
+                return Ok(ExitCode::from(1));
             }
         }
         Command::Context { action } => match action {

@@ -117,6 +117,10 @@ pub struct Span {
     pub links: Vec<u64>,
     /// `messaging.destination.template`: the low-cardinality form of the destination.
     pub template: Option<String>,
+    /// `messaging.operation.type` (or the older `messaging.operation`): `process`, `receive`…
+    pub operation: Option<String>,
+    /// A span over several messages (`messaging.batch.message_count`).
+    pub batch: bool,
     /// A message span ended without being settled (`tracewire.settled = false`).
     pub unsettled: bool,
     /// The broker said this delivery came before (`tracewire.redelivered = true`).

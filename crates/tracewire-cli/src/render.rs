@@ -113,6 +113,13 @@ pub fn summary_text(s: &Summary) -> String {
         }
     }
     write_gaps(&mut out, s.log_gaps.iter().cloned());
+    for d in &s.duplicates {
+        let _ = writeln!(
+            out,
+            "duplicates: {} handled {} message(s) from {} ({}) more than once, {} extra deliveries",
+            d.consumer, d.messages, d.destination, d.system, d.extra
+        );
+    }
     out
 }
 

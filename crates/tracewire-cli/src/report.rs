@@ -21,6 +21,8 @@ pub struct Summary {
     pub uncertain: Vec<TraceLine>,
     /// Span-log gaps: lines services lost (see `docs/span-log.md`).
     pub log_gaps: Vec<String>,
+    /// Messages a consumer handled more than once, per hop.
+    pub duplicates: Vec<crate::collect::Duplicate>,
     /// Per destination: messages never settled, and redeliveries.
     pub settlement: Vec<Settlement>,
 }

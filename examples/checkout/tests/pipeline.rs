@@ -164,7 +164,38 @@ fn one_trace_across_five_services() {
     }
     assert_eq!(digest["attributes"]["messaging.batch.message_count"], 2);
     assert!(out.join("checkout.html").exists());
+
+    // What a CI pipeline would assert with `tracewire check`: nothing lost, no error span, every
+    // checkout from the gateway through fulfillment.
+    let verdicts = check(&out, &services);
+    assert_eq!(
+        verdicts.len(),
+        3,
+        "{}",
+        tracewire_cli::check::text(&verdicts)
+    );
+    assert!(
+        verdicts.iter().all(|v| v.passed),
+        "{}",
+        tracewire_cli::check::text(&verdicts)
+    );
     let _ = std::fs::remove_dir_all(&out);
+}
+
+/// `tracewire check` over the demo's span logs: nothing lost, no error span, and every flow
+/// from the gateway through inventory, payment and fulfillment.
+fn check(out: &Path, services: &[&str]) -> Vec<tracewire_cli::check::Verdict> {
+    let logs: Vec<_> = (services.iter())
+        .map(|s| Some(out.join(format!("{s}.spans.jsonl"))))
+        .collect();
+    let collector = tracewire_cli::collect::Collector::new(None).track_paths();
+    let (c, _) = tracewire_cli::collect_into(collector, &logs).unwrap();
+    let path = ["api-gateway", "inventory", "payment", "fulfillment"];
+    let options = tracewire_cli::check::CheckOptions {
+        paths: vec![path.map(str::to_owned).to_vec()],
+        ..Default::default()
+    };
+    tracewire_cli::check::check(&c, &options)
 }
 
 #[test]
@@ -190,6 +221,28 @@ fn a_dropped_fulfillment_is_named_by_tracewire_lost() {
     let (c, _) = tracewire_cli::collect(&logs, None).unwrap();
     let lost = c.lost(0);
     assert_eq!(lost.len(), 2);
+    let services = logs
+        .iter()
+        .flatten()
+        .map(|p| p.file_name().unwrap().to_string_lossy());
+    let names: Vec<String> = services
+        .map(|n| n.trim_end_matches(".spans.jsonl").to_owned())
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let verdicts = check(&out, &names);
+    let failed: Vec<&str> = (verdicts.iter())
+        .filter(|v| !v.passed)
+        .map(|v| v.check.as_str())
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            "no lost messages",
+            "every flow crosses api-gateway → inventory → payment → fulfillment"
+        ],
+        "{}",
+        tracewire_cli::check::text(&verdicts)
+    );
     assert!(lost
         .iter()
         .all(|s| c.service(s.service) == "payment" && s.system.as_deref() == Some("nats")));
