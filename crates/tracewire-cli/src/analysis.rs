@@ -10,6 +10,9 @@ fn ms(us: i64) -> f64 {
     us as f64 / 1000.0
 }
 
+/// How many link hops a flow follows by default, each way.
+pub const FLOW_DEPTH: usize = 8;
+
 /// Builds the summary (`grace_us`: how old an unprocessed message must be to count as lost).
 pub fn summary(c: &Collector, grace_us: i64) -> Summary {
     let line = |id: &TraceKey, problem: Option<String>| {
@@ -73,6 +76,7 @@ pub fn summary(c: &Collector, grace_us: i64) -> Summary {
         uncertain: lines(uncertain),
         log_gaps: c.gaps().iter().map(|g| g.describe()).collect(),
         duplicates: c.duplicates(),
+        flows: c.linked_flows(FLOW_DEPTH),
     }
 }
 
@@ -108,6 +112,27 @@ fn open_line(c: &Collector, o: &Opened) -> String {
     )
 }
 
+/// The spans of a flow with each span's parent taken across links where it has none in the
+/// flow: a consumer that started a new trace (Link topology, another language's consumer) or a
+/// batch hangs under the producer it links to — the latest-ending one of a batch's — so the
+/// timeline, the critical path and the queue times follow the message from trace to trace.
+fn parents_across_links(spans: &HashMap<u64, Span>) -> HashMap<u64, Span> {
+    let mut out = spans.clone();
+    for s in out.values_mut() {
+        if s.parent.is_some_and(|p| spans.contains_key(&p)) {
+            continue;
+        }
+        let latest = (s.links.iter())
+            .filter_map(|l| spans.get(l))
+            .filter(|p| p.span_id != s.span_id)
+            .max_by_key(|p| p.end_us.unwrap_or(p.start_us));
+        if let Some(p) = latest {
+            s.parent = Some(p.span_id);
+        }
+    }
+    out
+}
+
 fn depth_of(spans: &HashMap<u64, Span>, id: u64) -> usize {
     let mut depth = 0;
     let mut cur = spans.get(&id).and_then(|s| s.parent);
@@ -128,10 +153,14 @@ fn depth_of(spans: &HashMap<u64, Span>, id: u64) -> usize {
 
 /// Builds the report of the collector's selected trace; `None` when it has no span.
 pub fn trace_report(c: &Collector, trace_id: &str, grace_us: i64) -> Option<TraceReport> {
-    let spans = c.selected();
-    if spans.is_empty() {
+    if c.selected().is_empty() {
         return None;
     }
+    let linked = parents_across_links(c.selected());
+    let spans = &linked;
+    let mut traces: Vec<String> = spans.values().map(|s| s.trace_id.clone()).collect();
+    traces.sort();
+    traces.dedup();
     let mut ordered: Vec<&Span> = spans.values().collect();
     ordered.sort_by_key(|s| (s.start_us, depth_of(spans, s.span_id)));
     let start = ordered[0].start_us;
@@ -185,7 +214,7 @@ pub fn trace_report(c: &Collector, trace_id: &str, grace_us: i64) -> Option<Trac
     for m in c.missing_messages(grace_us) {
         match m {
             Missing::Certain(s) if s.trace_id.to_string() == trace_id => lost.push(lost_line(c, s)),
-            Missing::Uncertain(s, g) if s.trace_id.to_string() == trace_id => {
+            Missing::Uncertain(s, g) if c.is_selected(s.trace_id) => {
                 maybe(lost_line(c, s), g)
             }
             _ => {}
@@ -193,10 +222,10 @@ pub fn trace_report(c: &Collector, trace_id: &str, grace_us: i64) -> Option<Trac
     }
     for m in c.missing_ends() {
         match m {
-            Missing::Certain(o) if o.trace_id.to_string() == trace_id => {
+            Missing::Certain(o) if c.is_selected(o.trace_id) => {
                 never_ended.push(open_line(c, o))
             }
-            Missing::Uncertain(o, g) if o.trace_id.to_string() == trace_id => {
+            Missing::Uncertain(o, g) if c.is_selected(o.trace_id) => {
                 maybe(open_line(c, o), g)
             }
             _ => {}
@@ -210,6 +239,7 @@ pub fn trace_report(c: &Collector, trace_id: &str, grace_us: i64) -> Option<Trac
         .collect();
     Some(TraceReport {
         trace_id: trace_id.to_owned(),
+        traces,
         duration_ms: ms(end - start),
         services,
         critical_path: critical_path(spans, &ordered, total),

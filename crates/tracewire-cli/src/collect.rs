@@ -80,7 +80,8 @@ pub struct Opened {
 /// Everything one pass collects.
 #[derive(Debug, Default)]
 pub struct Collector {
-    filter: Option<String>,
+    /// The traces whose full spans are kept.
+    filter: HashSet<String>,
     /// The selected trace's spans by span id.
     selected: HashMap<u64, Span>,
     /// Per-trace summaries.
@@ -116,6 +117,31 @@ pub struct Collector {
     latest_us: i64,
     /// Span-log gaps, with the service interned.
     gaps: Vec<(u32, LogGap)>,
+    /// Traces whose spans link to spans of a trace: the traces downstream of it.
+    downstream: HashMap<TraceKey, Vec<TraceKey>>,
+    /// Traces a trace's spans link to: its upstream traces.
+    upstream: HashMap<TraceKey, Vec<TraceKey>>,
+}
+
+/// `start` and what `graph` leads to from it in at most `depth` hops.
+fn reach(graph: &HashMap<TraceKey, Vec<TraceKey>>, start: TraceKey, depth: usize) -> Vec<TraceKey> {
+    let (mut seen, mut frontier) = (vec![start], vec![start]);
+    for _ in 0..depth {
+        let next: Vec<TraceKey> = (frontier.iter())
+            .flat_map(|t| graph.get(t).into_iter().flatten())
+            .copied()
+            .filter(|t| !seen.contains(t))
+            .collect();
+        next.iter().for_each(|t| add_once(&mut seen, *t));
+        frontier = next;
+    }
+    seen
+}
+
+fn add_once(list: &mut Vec<TraceKey>, trace: TraceKey) {
+    if !list.contains(&trace) {
+        list.push(trace);
+    }
 }
 
 /// The operation a consumer span performs, as far as telling duplicates apart needs it.
@@ -199,9 +225,22 @@ impl Collector {
     /// Collects everything; keeps the full spans of `trace_id` when given.
     pub fn new(trace_id: Option<&str>) -> Self {
         Collector {
-            filter: trace_id.map(str::to_ascii_lowercase),
+            filter: trace_id.map(str::to_ascii_lowercase).into_iter().collect(),
             ..Default::default()
         }
+    }
+
+    /// Collects everything; keeps the full spans of every trace of `traces` (a flow).
+    pub fn for_flow(traces: &[String]) -> Self {
+        Collector {
+            filter: traces.iter().map(|t| t.to_ascii_lowercase()).collect(),
+            ..Default::default()
+        }
+    }
+
+    /// Whether `trace`'s spans are kept (it is the selected trace or in the selected flow).
+    pub fn is_selected(&self, trace: TraceKey) -> bool {
+        self.filter.contains(&trace.to_string())
     }
 
     /// Also keeps, per trace, the services it crossed in order (for `check --path`; a few
@@ -334,7 +373,14 @@ impl Collector {
                 }
             }
         }
-        if self.filter.as_deref() == Some(span.trace_id.as_str()) {
+        for linked in span.link_traces.iter().map(|t| TraceKey(*t)) {
+            if linked != trace && linked.0 != 0 {
+                // A span of `trace` links to a span of `linked`: `trace` is downstream.
+                add_once(self.downstream.entry(linked).or_default(), trace);
+                add_once(self.upstream.entry(trace).or_default(), linked);
+            }
+        }
+        if self.filter.contains(span.trace_id.as_str()) {
             match (event, self.selected.get_mut(&span.span_id)) {
                 (Event::Start, Some(_)) => {}
                 _ => {
@@ -426,6 +472,37 @@ impl Collector {
     pub fn add_gap(&mut self, gap: LogGap) {
         let service = self.intern(&gap.service);
         self.gaps.push((service, gap));
+    }
+
+    /// The flow of `trace`: itself, the traces upstream of it (the producers its consumers link
+    /// to, and theirs) and downstream (batch or linked consumers, and theirs), `depth` link hops
+    /// each way, sorted. Upstream stays upstream: a digest's other orders are not pulled in.
+    pub fn flow(&self, trace: &str, depth: usize) -> Vec<String> {
+        let start = TraceKey::of(&trace.to_ascii_lowercase());
+        let mut seen = reach(&self.upstream, start, depth);
+        for t in reach(&self.downstream, start, depth) {
+            add_once(&mut seen, t);
+        }
+        let mut out: Vec<String> = seen.iter().map(|t| t.to_string()).collect();
+        out.sort();
+        out
+    }
+
+    /// Flows of more than one trace: each trace no link leads up from, and the traces
+    /// downstream of it (`depth` hops), largest first.
+    pub fn linked_flows(&self, depth: usize) -> Vec<Vec<String>> {
+        let mut roots: Vec<&TraceKey> = (self.downstream.keys())
+            .filter(|t| !self.upstream.contains_key(t))
+            .collect();
+        roots.sort();
+        let mut flows: Vec<Vec<String>> = (roots.into_iter())
+            .map(|root| {
+                let flow = reach(&self.downstream, *root, depth);
+                flow.iter().map(|t| t.to_string()).collect()
+            })
+            .collect();
+        flows.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+        flows
     }
 
     /// Span-log gaps, oldest first.

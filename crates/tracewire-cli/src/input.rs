@@ -91,8 +91,17 @@ pub enum Record {
 
 #[derive(Deserialize)]
 struct LinkLine<'a> {
+    #[serde(borrow, default)]
+    trace_id: Option<Cow<'a, str>>,
     #[serde(borrow)]
     span_id: Cow<'a, str>,
+}
+
+/// A trace id as a number (0 when it is not 32 hex digits).
+fn trace_number(hex: Option<&str>) -> u128 {
+    hex.filter(|h| h.len() == 32)
+        .and_then(|h| u128::from_str_radix(h, 16).ok())
+        .unwrap_or(0)
 }
 
 /// Attribute keys that carry business context worth showing.
@@ -171,6 +180,10 @@ pub fn parse_log_line(line: &str) -> Option<(Event, Span)> {
         redelivered: false,
         infrastructure: false,
         links: l.links.iter().filter_map(|k| span_id(&k.span_id)).collect(),
+        link_traces: (l.links.iter())
+            .filter(|k| span_id(&k.span_id).is_some())
+            .map(|k| trace_number(k.trace_id.as_deref()))
+            .collect(),
     };
     read_attributes(l.attributes, &mut span);
     Some((event, span))
@@ -276,18 +289,17 @@ fn otlp_span(s: &serde_json::Value, service: &str) -> Option<Span> {
         unsettled: false,
         redelivered: false,
         infrastructure: false,
-        links: s
-            .get("links")
-            .and_then(|l| l.as_array())
-            .into_iter()
-            .flatten()
-            .filter_map(|l| {
-                l.get("spanId")?
-                    .as_str()
-                    .and_then(|i| span_id(&i.to_ascii_lowercase()))
-            })
-            .collect(),
+        links: Vec::new(),
+        link_traces: Vec::new(),
     };
+    for l in (s.get("links").and_then(|l| l.as_array()).into_iter()).flatten() {
+        let id = (l.get("spanId").and_then(|i| i.as_str())).and_then(|i| span_id(&i.to_ascii_lowercase()));
+        if let Some(id) = id {
+            span.links.push(id);
+            let trace = l.get("traceId").and_then(|t| t.as_str());
+            span.link_traces.push(trace_number(trace.map(str::to_ascii_lowercase).as_deref()));
+        }
+    }
     for (k, v) in otlp_attributes(s.get("attributes")) {
         match k.as_str() {
             "messaging.system" => span.system = Some(v),

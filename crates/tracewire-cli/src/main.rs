@@ -38,6 +38,9 @@ enum Command {
         /// Seconds after which a message sent and not processed counts as lost.
         #[arg(long, default_value_t = 5.0)]
         grace: f64,
+        /// With --trace-id: link hops followed each way (0: the trace alone).
+        #[arg(long, default_value_t = analysis::FLOW_DEPTH)]
+        depth: usize,
         /// Span logs (JSON lines) or OTLP JSON files; globs; `-` or nothing for stdin.
         files: Vec<String>,
     },
@@ -48,6 +51,9 @@ enum Command {
         /// Write the HTML waterfall here.
         #[arg(long)]
         html: Option<std::path::PathBuf>,
+        /// Link hops followed each way (0: the trace alone).
+        #[arg(long, default_value_t = analysis::FLOW_DEPTH)]
+        depth: usize,
         files: Vec<String>,
     },
     /// The service dependency graph.
@@ -133,16 +139,40 @@ fn read(
     Ok(c)
 }
 
+/// Reads the flow of `trace_id`: a first pass finds the traces linked to and from it, a second
+/// keeps all their spans (files only: standard input cannot be read twice).
+fn read_flow(
+    files: &[String],
+    trace_id: &str,
+    depth: usize,
+) -> Result<tracewire_cli::collect::Collector, String> {
+    let c = read(files, Some(trace_id))?;
+    let flow = c.flow(trace_id, depth);
+    if flow.len() < 2 {
+        return Ok(c);
+    }
+    let inputs = input::expand(files)?;
+    if inputs.iter().any(Option::is_none) {
+        eprintln!("tracewire: links not followed: standard input cannot be read twice");
+        return Ok(c);
+    }
+    Ok(tracewire_cli::collect_into(collect::Collector::for_flow(&flow), &inputs)?.0)
+}
+
 fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
         Command::Analyze {
             trace_id,
             format,
             grace,
+            depth,
             files,
         } => {
             let grace_us = (grace * 1e6) as i64;
-            let c = read(&files, trace_id.as_deref())?;
+            let c = match &trace_id {
+                Some(id) => read_flow(&files, id, depth)?,
+                None => read(&files, None)?,
+            };
             let out = match &trace_id {
                 Some(id) => {
                     let r = analysis::trace_report(&c, &id.to_ascii_lowercase(), grace_us)
@@ -169,9 +199,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Timeline {
             trace_id,
             html,
+            depth,
             files,
         } => {
-            let c = read(&files, Some(&trace_id))?;
+            let c = read_flow(&files, &trace_id, depth)?;
             let r = analysis::trace_report(&c, &trace_id.to_ascii_lowercase(), 5_000_000)
                 .ok_or_else(|| format!("no span of trace {trace_id} in the input"))?;
             match html {

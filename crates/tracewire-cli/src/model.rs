@@ -115,6 +115,8 @@ pub struct Span {
     pub business: Vec<(String, String)>,
     /// Linked span ids.
     pub links: Vec<u64>,
+    /// The trace ids of the linked spans, in the order of `links` (0 when unknown).
+    pub link_traces: Vec<u128>,
     /// `messaging.destination.template`: the low-cardinality form of the destination.
     pub template: Option<String>,
     /// `messaging.operation.type` (or the older `messaging.operation`): `process`, `receive`…

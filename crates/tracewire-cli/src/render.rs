@@ -113,6 +113,12 @@ pub fn summary_text(s: &Summary) -> String {
         }
     }
     write_gaps(&mut out, s.log_gaps.iter().cloned());
+    if !s.flows.is_empty() {
+        let _ = writeln!(out, "\nlinked flows (traces joined by links, root first):");
+        for f in s.flows.iter().take(10) {
+            let _ = writeln!(out, "  {}  {} traces: {}", f[0], f.len(), f[1..].join(", "));
+        }
+    }
     for d in &s.duplicates {
         let _ = writeln!(
             out,
@@ -134,6 +140,9 @@ pub fn write_gaps(out: &mut String, gaps: impl Iterator<Item = String>) {
 pub fn report_text(r: &TraceReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "trace {}  {:.1} ms", r.trace_id, r.duration_ms);
+    if r.traces.len() > 1 {
+        let _ = writeln!(out, "flow: {} linked traces: {}", r.traces.len(), r.traces.join(", "));
+    }
     let _ = writeln!(out, "services: {}", r.services.join(" → "));
     if !r.context.is_empty() {
         let ctx: Vec<String> = r.context.iter().map(|(k, v)| format!("{k}={v}")).collect();

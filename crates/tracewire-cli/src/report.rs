@@ -23,6 +23,8 @@ pub struct Summary {
     pub log_gaps: Vec<String>,
     /// Messages a consumer handled more than once, per hop.
     pub duplicates: Vec<crate::collect::Duplicate>,
+    /// Flows of linked traces (a root trace and the traces downstream of it), largest first.
+    pub flows: Vec<Vec<String>>,
     /// Per destination: messages never settled, and redeliveries.
     pub settlement: Vec<Settlement>,
 }
@@ -51,6 +53,8 @@ pub struct TraceLine {
 pub struct TraceReport {
     /// Trace id.
     pub trace_id: String,
+    /// The traces of its flow (itself, and those linked to and from it), sorted.
+    pub traces: Vec<String>,
     /// Duration (ms), first start to last end.
     pub duration_ms: f64,
     /// Services in order of first appearance.
