@@ -213,21 +213,15 @@ pub fn trace_report(c: &Collector, trace_id: &str, grace_us: i64) -> Option<Trac
     };
     for m in c.missing_messages(grace_us) {
         match m {
-            Missing::Certain(s) if s.trace_id.to_string() == trace_id => lost.push(lost_line(c, s)),
-            Missing::Uncertain(s, g) if c.is_selected(s.trace_id) => {
-                maybe(lost_line(c, s), g)
-            }
+            Missing::Certain(s) if c.is_selected(s.trace_id) => lost.push(lost_line(c, s)),
+            Missing::Uncertain(s, g) if c.is_selected(s.trace_id) => maybe(lost_line(c, s), g),
             _ => {}
         }
     }
     for m in c.missing_ends() {
         match m {
-            Missing::Certain(o) if c.is_selected(o.trace_id) => {
-                never_ended.push(open_line(c, o))
-            }
-            Missing::Uncertain(o, g) if c.is_selected(o.trace_id) => {
-                maybe(open_line(c, o), g)
-            }
+            Missing::Certain(o) if c.is_selected(o.trace_id) => never_ended.push(open_line(c, o)),
+            Missing::Uncertain(o, g) if c.is_selected(o.trace_id) => maybe(open_line(c, o), g),
             _ => {}
         }
     }

@@ -293,11 +293,13 @@ fn otlp_span(s: &serde_json::Value, service: &str) -> Option<Span> {
         link_traces: Vec::new(),
     };
     for l in (s.get("links").and_then(|l| l.as_array()).into_iter()).flatten() {
-        let id = (l.get("spanId").and_then(|i| i.as_str())).and_then(|i| span_id(&i.to_ascii_lowercase()));
+        let id = (l.get("spanId").and_then(|i| i.as_str()))
+            .and_then(|i| span_id(&i.to_ascii_lowercase()));
         if let Some(id) = id {
             span.links.push(id);
             let trace = l.get("traceId").and_then(|t| t.as_str());
-            span.link_traces.push(trace_number(trace.map(str::to_ascii_lowercase).as_deref()));
+            span.link_traces
+                .push(trace_number(trace.map(str::to_ascii_lowercase).as_deref()));
         }
     }
     for (k, v) in otlp_attributes(s.get("attributes")) {

@@ -141,7 +141,12 @@ pub fn report_text(r: &TraceReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "trace {}  {:.1} ms", r.trace_id, r.duration_ms);
     if r.traces.len() > 1 {
-        let _ = writeln!(out, "flow: {} linked traces: {}", r.traces.len(), r.traces.join(", "));
+        let _ = writeln!(
+            out,
+            "flow: {} linked traces: {}",
+            r.traces.len(),
+            r.traces.join(", ")
+        );
     }
     let _ = writeln!(out, "services: {}", r.services.join(" → "));
     if !r.context.is_empty() {

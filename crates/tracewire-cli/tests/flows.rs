@@ -1,0 +1,172 @@
+//! Following links across traces, over logs written by the real span-log processor: a
+//! Link-topology pipeline (every hop a new trace) and a digest batch linking every order.
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::Context;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+use tracewire::carrier::MemoryHeaders;
+use tracewire::messaging::{Messaging, OperationSpec, OperationType, System, Topology};
+use tracewire::Outcome;
+use tracewire_telemetry::SpanLogProcessor;
+
+struct Service {
+    provider: SdkTracerProvider,
+    messaging: Messaging,
+}
+
+fn service(dir: &Path, name: &str) -> Service {
+    let file = std::fs::File::create(dir.join(format!("{name}.jsonl"))).unwrap();
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(SpanLogProcessor::new(name, Box::new(file), 8192))
+        .build();
+    let tracer =
+        opentelemetry::global::BoxedTracer::new(Box::new(provider.tracer(name.to_owned())));
+    let messaging = Messaging::builder(System::new("kafka"))
+        .tracer(tracer)
+        .topology(Topology::Link)
+        .build();
+    Service {
+        provider,
+        messaging,
+    }
+}
+
+fn pause() {
+    std::thread::sleep(Duration::from_millis(3));
+}
+
+/// Sends from `cx`; returns the headers and the send span's context.
+fn send(from: &Service, cx: &Context, dest: &str) -> (MemoryHeaders, Context) {
+    let span =
+        (from.messaging).open_send(cx, OperationSpec::new(OperationType::Send, "send", dest));
+    let mut headers = MemoryHeaders::new();
+    (from.messaging.propagator()).inject(span.context(), &mut headers);
+    let sent = span.context().clone();
+    pause();
+    span.end(Outcome::Ok);
+    (headers, sent)
+}
+
+fn tracewire(args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tracewire"))
+        .args(args)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    (
+        out.status.code(),
+        text + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+#[test]
+fn a_link_topology_pipeline_reads_as_one_flow_per_order() {
+    use opentelemetry::trace::TraceContextExt;
+    let dir = std::env::temp_dir().join(format!("tracewire-flows-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let [shop, warehouse, courier, notifications] =
+        ["shop", "warehouse", "courier", "notifications"].map(|n| service(&dir, n));
+    let mut orders = Vec::new();
+    let mut shop_traces = Vec::new();
+    for n in 0..2 {
+        let (order, sent) = send(&shop, &Context::new(), "orders");
+        shop_traces.push(sent.span().span_context().trace_id().to_string());
+        pause();
+        let pick = (warehouse.messaging).open_message(
+            &order,
+            OperationSpec::new(OperationType::Process, "process", "orders"),
+        );
+        let (shipment, _) = send(&warehouse, pick.context(), "shipments");
+        pick.end(Outcome::Ok);
+        if n == 0 {
+            pause();
+            let deliver = (courier.messaging).open_message(
+                &shipment,
+                OperationSpec::new(OperationType::Process, "process", "shipments"),
+            );
+            pause();
+            deliver.end(Outcome::Ok);
+        } // the second shipment is never picked up
+        orders.push(notifications.messaging.propagator().extract(&order).context);
+    }
+    let digest = (notifications.messaging).open_batch(
+        OperationSpec::new(OperationType::Process, "process", "notification-digest"),
+        &orders,
+    );
+    digest.end(Outcome::Ok);
+    for s in [&shop, &warehouse, &courier, &notifications] {
+        s.provider.shutdown().unwrap();
+    }
+    let glob = format!("{}/*.jsonl", dir.display());
+
+    // The first order: shop → warehouse → courier, each hop a new trace, plus the digest that
+    // links it — one flow; queue times on both hops; the critical path crosses the links to the
+    // span that ends last (the digest).
+    let (_, out) = tracewire(&[
+        "analyze",
+        "--grace",
+        "0",
+        "--trace-id",
+        &shop_traces[0],
+        &glob,
+    ]);
+    assert!(out.contains("flow: 4 linked traces"), "{out}");
+    assert!(
+        out.contains("services: shop → warehouse → courier → notifications"),
+        "{out}"
+    );
+    assert!(out.contains("in queue: shipments warehouse → courier"), "{out}");
+    assert!(out.contains("in queue: orders shop → warehouse"), "{out}");
+    let critical = out.split("critical path:").nth(1).unwrap_or_default();
+    assert!(critical.contains("in queue orders"), "{out}");
+    assert!(critical.contains("process notification-digest [notifications]"), "{out}");
+    assert!(!out.contains("broken:"), "{out}");
+    assert!(
+        !out.contains(&shop_traces[1]),
+        "the digest's other order is not pulled in: {out}"
+    );
+
+    // The second: its lost shipment is found across the links.
+    let (_, out) = tracewire(&[
+        "analyze",
+        "--grace",
+        "0",
+        "--trace-id",
+        &shop_traces[1],
+        &glob,
+    ]);
+    assert!(out.contains("flow: 3 linked traces"), "{out}");
+    assert!(
+        out.contains("broken: warehouse → shipments (kafka) never processed"),
+        "{out}"
+    );
+
+    // --depth 0: the trace alone.
+    let (_, out) = tracewire(&[
+        "analyze",
+        "--depth",
+        "0",
+        "--trace-id",
+        &shop_traces[0],
+        &glob,
+    ]);
+    assert!(!out.contains("flow:"), "{out}");
+    assert!(out.contains("services: shop\n"), "{out}");
+
+    // The summary groups them: two flows rooted at the orders' traces.
+    let (_, out) = tracewire(&["analyze", "--grace", "0", &glob]);
+    assert!(out.contains("linked flows"), "{out}");
+    assert!(
+        out.contains(&format!("  {}  4 traces", shop_traces[0])),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("  {}  3 traces", shop_traces[1])),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
