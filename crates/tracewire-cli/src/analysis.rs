@@ -116,7 +116,7 @@ fn open_line(c: &Collector, o: &Opened) -> String {
 /// flow: a consumer that started a new trace (Link topology, another language's consumer) or a
 /// batch hangs under the producer it links to — the latest-ending one of a batch's — so the
 /// timeline, the critical path and the queue times follow the message from trace to trace.
-fn parents_across_links(spans: &HashMap<u64, Span>) -> HashMap<u64, Span> {
+pub fn parents_across_links(spans: &HashMap<u64, Span>) -> HashMap<u64, Span> {
     let mut out = spans.clone();
     for s in out.values_mut() {
         if s.parent.is_some_and(|p| spans.contains_key(&p)) {

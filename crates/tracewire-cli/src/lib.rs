@@ -11,6 +11,7 @@ pub mod analysis;
 pub mod check;
 pub mod collect;
 pub mod context_cmd;
+pub mod diff;
 pub mod graph;
 pub mod input;
 pub mod model;

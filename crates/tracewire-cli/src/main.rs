@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::process::ExitCode;
-use tracewire_cli::{analysis, check, collect, context_cmd, graph, input, render, timeline};
+use tracewire_cli::{analysis, check, collect, context_cmd, diff, graph, input, render, timeline};
 
 #[derive(Parser)]
 #[command(
@@ -70,6 +70,21 @@ enum Command {
         grace: f64,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+        files: Vec<String>,
+    },
+    /// Two traces (or their flows) side by side, hop by hop: which hop got slower, in queue or
+    /// processing.
+    Diff {
+        /// The trace to compare with (A).
+        a: String,
+        /// The trace compared (B).
+        b: String,
+        /// Link hops followed each way (0: the traces alone).
+        #[arg(long, default_value_t = analysis::FLOW_DEPTH)]
+        depth: usize,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// Span logs or OTLP JSON files (read twice: no standard input).
         files: Vec<String>,
     },
     /// Assertions for CI over span logs or OTLP JSON: exit 0 when all hold, 1 when one fails.
@@ -274,6 +289,41 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             if uncertain > 0 {
                 return Ok(ExitCode::from(3));
+            }
+        }
+        Command::Diff {
+            a,
+            b,
+            depth,
+            format,
+            files,
+        } => {
+            let inputs = input::expand(&files)?;
+            if inputs.iter().any(Option::is_none) {
+                return Err("diff reads its files twice: name them, not standard input".into());
+            }
+            let (a, b) = (a.to_ascii_lowercase(), b.to_ascii_lowercase());
+            let (c, _) = collect(&inputs, None)?;
+            let (flow_a, flow_b) = (c.flow(&a, depth), c.flow(&b, depth));
+            let both: Vec<String> = flow_a.iter().chain(&flow_b).cloned().collect();
+            let (c, _) = tracewire_cli::collect_into(collect::Collector::for_flow(&both), &inputs)?;
+            let spans_of = |flow: &[String], id: &str| {
+                let spans: std::collections::HashMap<_, _> = (c.selected().iter())
+                    .filter(|(_, s)| flow.contains(&s.trace_id))
+                    .map(|(k, s)| (*k, s.clone()))
+                    .collect();
+                match spans.is_empty() {
+                    true => Err(format!("no span of trace {id} in the input")),
+                    false => Ok(spans),
+                }
+            };
+            let d = diff::diff(&spans_of(&flow_a, &a)?, &spans_of(&flow_b, &b)?);
+            match format {
+                Format::Text => print!("{}", diff::text(&d, &a, &b)),
+                Format::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&d).map_err(|e| e.to_string())?
+                ),
             }
         }
         Command::Check {

@@ -119,11 +119,17 @@ fn a_link_topology_pipeline_reads_as_one_flow_per_order() {
         out.contains("services: shop → warehouse → courier → notifications"),
         "{out}"
     );
-    assert!(out.contains("in queue: shipments warehouse → courier"), "{out}");
+    assert!(
+        out.contains("in queue: shipments warehouse → courier"),
+        "{out}"
+    );
     assert!(out.contains("in queue: orders shop → warehouse"), "{out}");
     let critical = out.split("critical path:").nth(1).unwrap_or_default();
     assert!(critical.contains("in queue orders"), "{out}");
-    assert!(critical.contains("process notification-digest [notifications]"), "{out}");
+    assert!(
+        critical.contains("process notification-digest [notifications]"),
+        "{out}"
+    );
     assert!(!out.contains("broken:"), "{out}");
     assert!(
         !out.contains(&shop_traces[1]),
@@ -167,6 +173,85 @@ fn a_link_topology_pipeline_reads_as_one_flow_per_order() {
     assert!(
         out.contains(&format!("  {}  3 traces", shop_traces[1])),
         "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// One checkout at fixed times: the gateway's request, a message to payment that waits
+/// `queue_ms` and is processed for `process_ms`.
+fn checkout_at(
+    tracer: &opentelemetry_sdk::trace::SdkTracer,
+    t0: std::time::SystemTime,
+    queue_ms: u64,
+    process_ms: u64,
+) -> String {
+    use opentelemetry::trace::{Span as _, SpanKind, TraceContextExt, Tracer as _};
+    use opentelemetry::KeyValue;
+    let at = |ms: u64| t0 + Duration::from_millis(ms);
+    let mut request = (tracer
+        .span_builder("POST /checkout")
+        .with_kind(SpanKind::Server))
+    .with_start_time(at(0))
+    .start(tracer);
+    let id = request.span_context().trace_id().to_string();
+    let cx = Context::new().with_remote_span_context(request.span_context().clone());
+    let mut send = (tracer
+        .span_builder("send payments")
+        .with_kind(SpanKind::Producer))
+    .with_start_time(at(1))
+    .with_attributes([KeyValue::new("messaging.destination.name", "payments")])
+    .start_with_context(tracer, &cx);
+    let sent = Context::new().with_remote_span_context(send.span_context().clone());
+    send.end_with_timestamp(at(2));
+    request.end_with_timestamp(at(3));
+    let mut process = (tracer
+        .span_builder("process payments")
+        .with_kind(SpanKind::Consumer))
+    .with_start_time(at(1 + queue_ms))
+    .start_with_context(tracer, &sent);
+    process.end_with_timestamp(at(1 + queue_ms + process_ms));
+    id
+}
+
+#[test]
+fn diff_names_the_hop_that_got_slower_and_whether_queue_or_processing() {
+    let dir = std::env::temp_dir().join(format!("tracewire-diff-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = std::fs::File::create(dir.join("checkout.jsonl")).unwrap();
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(SpanLogProcessor::new("checkout", Box::new(file), 8192))
+        .build();
+    let tracer = provider.tracer("checkout");
+    let t0 = std::time::SystemTime::now();
+    let fast = checkout_at(&tracer, t0, 5, 10);
+    let slow = checkout_at(&tracer, t0 + Duration::from_secs(1), 45, 12);
+    provider.shutdown().unwrap();
+    let file = dir.join("checkout.jsonl").to_string_lossy().into_owned();
+
+    let (code, out) = tracewire(&["diff", &fast, &slow, "--format", "json", &file]);
+    assert_eq!(code, Some(0), "{out}");
+    let d: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let hop = |name: &str| {
+        (d["hops"].as_array().unwrap().iter())
+            .find(|h| h["hop"] == name)
+            .unwrap_or_else(|| panic!("{name} in {out}"))
+            .clone()
+    };
+    let payments = hop("checkout → checkout (payments)");
+    assert_eq!(payments["a"]["queue_ms"], 5.0);
+    assert_eq!(payments["b"]["queue_ms"], 45.0);
+    assert_eq!(
+        payments["delta_ms"], 42.0,
+        "40 more in queue, 2 more processing"
+    );
+    assert_eq!(hop("POST /checkout [checkout]")["delta_ms"], 0.0);
+    assert_eq!(d["slowest_change"][0], "checkout → checkout (payments)");
+
+    let (_, text) = tracewire(&["diff", &fast, &slow, &file]);
+    assert!(
+        text.contains("slower: checkout → checkout (payments) +42.0 ms, mostly in queue"),
+        "{text}"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
