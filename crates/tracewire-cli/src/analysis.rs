@@ -153,14 +153,26 @@ fn depth_of(spans: &HashMap<u64, Span>, id: u64) -> usize {
 
 /// Builds the report of the collector's selected trace; `None` when it has no span.
 pub fn trace_report(c: &Collector, trace_id: &str, grace_us: i64) -> Option<TraceReport> {
-    if c.selected().is_empty() {
+    flow_report(c, c.selected(), trace_id, grace_us)
+}
+
+/// The report of the flow made of `selected` (spans the collector kept), named after
+/// `trace_id`; `None` when it has no span.
+pub fn flow_report(
+    c: &Collector,
+    selected: &HashMap<u64, Span>,
+    trace_id: &str,
+    grace_us: i64,
+) -> Option<TraceReport> {
+    if selected.is_empty() {
         return None;
     }
-    let linked = parents_across_links(c.selected());
+    let linked = parents_across_links(selected);
     let spans = &linked;
     let mut traces: Vec<String> = spans.values().map(|s| s.trace_id.clone()).collect();
     traces.sort();
     traces.dedup();
+    let in_flow = |t: TraceKey| traces.binary_search(&t.to_string()).is_ok();
     let mut ordered: Vec<&Span> = spans.values().collect();
     ordered.sort_by_key(|s| (s.start_us, depth_of(spans, s.span_id)));
     let start = ordered[0].start_us;
@@ -176,6 +188,7 @@ pub fn trace_report(c: &Collector, trace_id: &str, grace_us: i64) -> Option<Trac
             services.push(s.service.clone());
         }
     }
+    let (critical_path, critical_spans) = critical_path(spans, &ordered, total);
     let timeline: Vec<TimelineRow> = ordered
         .iter()
         .map(|s| TimelineRow {
@@ -193,6 +206,16 @@ pub fn trace_report(c: &Collector, trace_id: &str, grace_us: i64) -> Option<Trac
             error: s.error,
             error_code: s.error_code.clone(),
             links: s.links.iter().map(|l| format!("{l:016x}")).collect(),
+            trace_id: s.trace_id.clone(),
+            critical: critical_spans.contains(&s.span_id),
+            queued_from_ms: (s.parent.and_then(|p| spans.get(&p)))
+                .filter(|p| p.kind == Kind::Producer && s.kind != Kind::Producer)
+                .map(|p| ms(p.end_us.unwrap_or(p.start_us).min(s.start_us) - start)),
+            correlation_id: s.correlation_id.clone(),
+            attributes: s.attributes.clone(),
+            events: (c.events_of(s.span_id).iter())
+                .map(|e| (ms(e.at_us - start), e.name.clone(), e.attributes.clone()))
+                .collect(),
         })
         .collect();
     let errors: Vec<ErrorRow> = ordered
@@ -213,15 +236,15 @@ pub fn trace_report(c: &Collector, trace_id: &str, grace_us: i64) -> Option<Trac
     };
     for m in c.missing_messages(grace_us) {
         match m {
-            Missing::Certain(s) if c.is_selected(s.trace_id) => lost.push(lost_line(c, s)),
-            Missing::Uncertain(s, g) if c.is_selected(s.trace_id) => maybe(lost_line(c, s), g),
+            Missing::Certain(s) if in_flow(s.trace_id) => lost.push(lost_line(c, s)),
+            Missing::Uncertain(s, g) if in_flow(s.trace_id) => maybe(lost_line(c, s), g),
             _ => {}
         }
     }
     for m in c.missing_ends() {
         match m {
-            Missing::Certain(o) if c.is_selected(o.trace_id) => never_ended.push(open_line(c, o)),
-            Missing::Uncertain(o, g) if c.is_selected(o.trace_id) => maybe(open_line(c, o), g),
+            Missing::Certain(o) if in_flow(o.trace_id) => never_ended.push(open_line(c, o)),
+            Missing::Uncertain(o, g) if in_flow(o.trace_id) => maybe(open_line(c, o), g),
             _ => {}
         }
     }
@@ -236,7 +259,7 @@ pub fn trace_report(c: &Collector, trace_id: &str, grace_us: i64) -> Option<Trac
         traces,
         duration_ms: ms(end - start),
         services,
-        critical_path: critical_path(spans, &ordered, total),
+        critical_path,
         service_time_ms: service_time(spans),
         queue_gaps: queue_gaps(spans),
         context: business(&ordered),
@@ -252,7 +275,12 @@ pub fn trace_report(c: &Collector, trace_id: &str, grace_us: i64) -> Option<Trac
 
 /// From the first span, repeatedly into the child that ends last; the time between is split
 /// into segments (a producer's span, the queue, the consumer's span…).
-fn critical_path(spans: &HashMap<u64, Span>, ordered: &[&Span], total: i64) -> Vec<Segment> {
+/// The critical path's segments, and the ids of the spans on it.
+fn critical_path(
+    spans: &HashMap<u64, Span>,
+    ordered: &[&Span],
+    total: i64,
+) -> (Vec<Segment>, Vec<u64>) {
     let mut children: HashMap<u64, Vec<&Span>> = HashMap::new();
     for s in spans.values() {
         if let Some(p) = s.parent.filter(|p| spans.contains_key(p)) {
@@ -303,7 +331,7 @@ fn critical_path(spans: &HashMap<u64, Span>, ordered: &[&Span], total: i64) -> V
     if let Some(last) = path.last() {
         push(last.name.clone(), last.service.clone(), last.duration_us());
     }
-    segments
+    (segments, path.iter().map(|s| s.span_id).collect())
 }
 
 /// The latest end of a span or anything under it (memoized; cycles in hostile input stop).

@@ -3,7 +3,7 @@
 //! trace, its full spans. Memory grows with the number of traces and producer spans, not with
 //! the number of lines.
 
-use crate::model::{Event, Kind, LogGap, Span};
+use crate::model::{Event, Kind, LogGap, Span, SpanEvent};
 use crate::report::{Edge, Settlement};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -117,6 +117,8 @@ pub struct Collector {
     latest_us: i64,
     /// Span-log gaps, with the service interned.
     gaps: Vec<(u32, LogGap)>,
+    /// Span events of the selected traces, by span id.
+    events: HashMap<u64, Vec<SpanEvent>>,
     /// Traces whose spans link to spans of a trace: the traces downstream of it.
     downstream: HashMap<TraceKey, Vec<TraceKey>>,
     /// Traces a trace's spans link to: its upstream traces.
@@ -236,6 +238,21 @@ impl Collector {
             filter: traces.iter().map(|t| t.to_ascii_lowercase()).collect(),
             ..Default::default()
         }
+    }
+
+    /// The traces whose spans are kept in full (lower-case hex).
+    pub fn selected_traces(&self) -> &HashSet<String> {
+        &self.filter
+    }
+
+    /// Takes an event of a span of a selected trace.
+    pub fn add_event(&mut self, event: SpanEvent) {
+        self.events.entry(event.span_id).or_default().push(event);
+    }
+
+    /// The events of a selected trace's span, in the order written.
+    pub fn events_of(&self, span_id: u64) -> &[SpanEvent] {
+        self.events.get(&span_id).map_or(&[], Vec::as_slice)
     }
 
     /// Whether `trace`'s spans are kept (it is the selected trace or in the selected flow).
@@ -491,9 +508,25 @@ impl Collector {
     /// Flows of more than one trace: each trace no link leads up from, and the traces
     /// downstream of it (`depth` hops), largest first.
     pub fn linked_flows(&self, depth: usize) -> Vec<Vec<String>> {
-        let mut roots: Vec<&TraceKey> = (self.downstream.keys())
-            .filter(|t| !self.upstream.contains_key(t))
-            .collect();
+        self.flows_from(self.downstream.keys(), depth)
+    }
+
+    /// Every flow: each trace no link leads up from, with the traces downstream of it (`depth`
+    /// hops), the flow's root first; largest flows first.
+    pub fn flows(&self, depth: usize) -> Vec<Vec<String>> {
+        self.flows_from(self.traces.keys(), depth)
+    }
+
+    fn flows_from<'a>(
+        &self,
+        candidates: impl Iterator<Item = &'a TraceKey>,
+        depth: usize,
+    ) -> Vec<Vec<String>> {
+        // A root has no upstream trace in the input (one in logs not read does not count).
+        let has_upstream = |t: &TraceKey| {
+            (self.upstream.get(t)).is_some_and(|up| up.iter().any(|u| self.traces.contains_key(u)))
+        };
+        let mut roots: Vec<&TraceKey> = candidates.filter(|t| !has_upstream(t)).collect();
         roots.sort();
         let mut flows: Vec<Vec<String>> = (roots.into_iter())
             .map(|root| {
@@ -615,6 +648,42 @@ impl Collector {
     /// The name of service `id` (as [`Sent::service`] and [`Opened::service`] give it).
     pub fn service(&self, id: u32) -> &str {
         &self.services[id as usize]
+    }
+
+    /// The index entry of a flow (its traces, root first), with [`track_paths`](Self::track_paths)
+    /// for its services.
+    pub fn flow_entry(&self, flow: &[String], grace_us: i64) -> crate::html::FlowEntry {
+        let keys: Vec<TraceKey> = flow.iter().map(|t| TraceKey::of(t)).collect();
+        let aggs: Vec<&TraceAgg> = keys.iter().filter_map(|k| self.traces.get(k)).collect();
+        let start = aggs.iter().map(|a| a.start_us).min().unwrap_or(0);
+        let end = aggs.iter().map(|a| a.end_us).max().unwrap_or(start);
+        let mut services: Vec<(u32, i64)> = Vec::new();
+        for path in keys.iter().filter_map(|k| self.paths.as_ref()?.get(k)) {
+            for (s, at) in path {
+                match services.iter_mut().find(|(x, _)| x == s) {
+                    Some((_, first)) => *first = (*first).min(*at),
+                    None => services.push((*s, *at)),
+                }
+            }
+        }
+        services.sort_by_key(|(_, at)| *at);
+        let lost = (self.missing_messages(grace_us).iter())
+            .filter(|m| keys.contains(&m.item().trace_id))
+            .count()
+            + (self.missing_ends().iter())
+                .filter(|m| keys.contains(&m.item().trace_id))
+                .count();
+        crate::html::FlowEntry {
+            root: flow.first().cloned().unwrap_or_default(),
+            traces: flow.len(),
+            duration_ms: (end - start) as f64 / 1000.0,
+            services: services
+                .iter()
+                .map(|(s, _)| self.service(*s).to_owned())
+                .collect(),
+            errors: aggs.iter().map(|a| a.errors).sum(),
+            lost,
+        }
     }
 
     /// Per-trace summaries.

@@ -1,7 +1,7 @@
 //! Reading span logs (tracewire's JSON lines) and OTLP JSON (the collector's file exporter) line
 //! by line. A line that is not understood is skipped and counted, never fatal.
 
-use crate::model::{is_infrastructure, micros, span_id, Event, Kind, LogGap, Span};
+use crate::model::{is_infrastructure, micros, span_id, Event, Kind, LogGap, Span, SpanEvent};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -87,6 +87,8 @@ pub enum Record {
     Span(Event, Span),
     /// Span-log lines a service lost.
     Gap(LogGap),
+    /// An event of a span of a trace read in full.
+    Event(SpanEvent),
 }
 
 #[derive(Deserialize)]
@@ -113,18 +115,29 @@ fn is_business(key: &str) -> bool {
         && !k.starts_with("messaging.")
 }
 
-/// The few attributes the analysis uses, from a raw JSON object of attributes.
-fn read_attributes(raw: Option<&RawValue>, span: &mut Span) {
-    let Some(raw) = raw else { return };
+/// A raw JSON object of attributes as (key, text) pairs.
+fn attribute_texts(raw: Option<&RawValue>) -> Vec<(String, String)> {
+    let Some(raw) = raw else { return Vec::new() };
     let Ok(map) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(raw.get())
     else {
-        return;
+        return Vec::new();
     };
-    for (k, v) in map {
-        let text = match v {
-            serde_json::Value::String(s) => s,
-            other => other.to_string(),
-        };
+    (map.into_iter())
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => (k, s),
+            other => (k, other.to_string()),
+        })
+        .collect()
+}
+
+/// The attributes the analysis uses, from a raw JSON object of attributes; all of them too
+/// when `full`.
+fn read_attributes(raw: Option<&RawValue>, span: &mut Span, full: bool) {
+    let attributes = attribute_texts(raw);
+    if full {
+        span.attributes.clone_from(&attributes);
+    }
+    for (k, text) in attributes {
         match k.as_str() {
             "messaging.system" => span.system = Some(text),
             "messaging.destination.name" => span.destination = Some(text),
@@ -142,6 +155,39 @@ fn read_attributes(raw: Option<&RawValue>, span: &mut Span) {
 
 /// One span-log line. `None` when it is not a span line (or malformed); span events are skipped.
 pub fn parse_log_line(line: &str) -> Option<(Event, Span)> {
+    parse_log_line_with(line, &|_| false)
+}
+
+#[derive(Deserialize)]
+struct EventLine<'a> {
+    #[serde(borrow)]
+    timestamp: Cow<'a, str>,
+    #[serde(borrow)]
+    trace_id: Cow<'a, str>,
+    #[serde(borrow)]
+    span_id: Cow<'a, str>,
+    #[serde(borrow)]
+    event_name: Cow<'a, str>,
+    #[serde(borrow, default)]
+    event_attributes: Option<&'a RawValue>,
+}
+
+/// A `span_event` line of a trace `full` asks for: the trace id and the event.
+fn parse_event_line(line: &str, full: &dyn Fn(&str) -> bool) -> Option<SpanEvent> {
+    let l: EventLine = serde_json::from_str(line).ok()?;
+    if !full(&l.trace_id) {
+        return None;
+    }
+    Some(SpanEvent {
+        span_id: span_id(&l.span_id)?,
+        name: l.event_name.into_owned(),
+        at_us: micros(&l.timestamp)?,
+        attributes: attribute_texts(l.event_attributes),
+    })
+}
+
+/// One span-log line; every attribute kept when `full` says so of its trace.
+pub fn parse_log_line_with(line: &str, full: &dyn Fn(&str) -> bool) -> Option<(Event, Span)> {
     let l: LogLine = serde_json::from_str(line).ok()?;
     let event = match &*l.event {
         "span_start" => Event::Start,
@@ -179,18 +225,25 @@ pub fn parse_log_line(line: &str) -> Option<(Event, Span)> {
         unsettled: false,
         redelivered: false,
         infrastructure: false,
+        attributes: Vec::new(),
         links: l.links.iter().filter_map(|k| span_id(&k.span_id)).collect(),
         link_traces: (l.links.iter())
             .filter(|k| span_id(&k.span_id).is_some())
             .map(|k| trace_number(k.trace_id.as_deref()))
             .collect(),
     };
-    read_attributes(l.attributes, &mut span);
+    let full = full(&span.trace_id);
+    read_attributes(l.attributes, &mut span, full);
     Some((event, span))
 }
 
 /// One OTLP JSON line (`{"resourceSpans":[…]}`): every span in it, ended.
 pub fn parse_otlp_line(line: &str) -> Option<Vec<Span>> {
+    parse_otlp_line_with(line, &|_| false)
+}
+
+/// Like [`parse_otlp_line`], with every attribute of the traces `full` names.
+pub fn parse_otlp_line_with(line: &str, full: &dyn Fn(&str) -> bool) -> Option<Vec<Span>> {
     let v: serde_json::Value = serde_json::from_str(line).ok()?;
     let mut out = Vec::new();
     for rs in v.get("resourceSpans")?.as_array()? {
@@ -211,7 +264,7 @@ pub fn parse_otlp_line(line: &str) -> Option<Vec<Span>> {
                 .into_iter()
                 .flatten()
             {
-                if let Some(span) = otlp_span(s, &service) {
+                if let Some(span) = otlp_span(s, &service, full) {
                     out.push(span);
                 }
             }
@@ -241,7 +294,7 @@ fn otlp_attributes(attrs: Option<&serde_json::Value>) -> Vec<(String, String)> {
     out
 }
 
-fn otlp_span(s: &serde_json::Value, service: &str) -> Option<Span> {
+fn otlp_span(s: &serde_json::Value, service: &str, full: &dyn Fn(&str) -> bool) -> Option<Span> {
     let text = |k: &str| s.get(k).and_then(|v| v.as_str());
     let nanos = |k: &str| -> Option<i64> {
         let v = s.get(k)?;
@@ -289,6 +342,7 @@ fn otlp_span(s: &serde_json::Value, service: &str) -> Option<Span> {
         unsettled: false,
         redelivered: false,
         infrastructure: false,
+        attributes: Vec::new(),
         links: Vec::new(),
         link_traces: Vec::new(),
     };
@@ -302,7 +356,11 @@ fn otlp_span(s: &serde_json::Value, service: &str) -> Option<Span> {
                 .push(trace_number(trace.map(str::to_ascii_lowercase).as_deref()));
         }
     }
-    for (k, v) in otlp_attributes(s.get("attributes")) {
+    let attributes = otlp_attributes(s.get("attributes"));
+    if full(&span.trace_id) {
+        span.attributes.clone_from(&attributes);
+    }
+    for (k, v) in attributes {
         match k.as_str() {
             "messaging.system" => span.system = Some(v),
             "messaging.destination.name" => span.destination = Some(v),
@@ -350,6 +408,16 @@ pub fn expand(args: &[String]) -> Result<Vec<Option<PathBuf>>, String> {
 /// each span-log gap; shows progress on a terminal.
 pub fn read_all(
     inputs: &[Option<PathBuf>],
+    on_record: impl FnMut(Record),
+) -> Result<ReadStats, String> {
+    read_all_with(inputs, &|_| false, on_record)
+}
+
+/// Like [`read_all`], reading the traces `full` names in full: every attribute, and their
+/// span events.
+pub fn read_all_with(
+    inputs: &[Option<PathBuf>],
+    full: &dyn Fn(&str) -> bool,
     mut on_record: impl FnMut(Record),
 ) -> Result<ReadStats, String> {
     let mut stats = ReadStats::default();
@@ -401,20 +469,24 @@ pub fn read_all(
                 continue;
             }
             if line.starts_with("{\"resourceSpans\"") {
-                match parse_otlp_line(line) {
+                match parse_otlp_line_with(line, full) {
                     Some(spans) => {
                         (spans.into_iter()).for_each(|s| on_record(Record::Span(Event::End, s)))
                     }
                     None => stats.malformed += 1,
                 }
-            } else if let Some((event, span)) = parse_log_line(line) {
+            } else if let Some((event, span)) = parse_log_line_with(line, full) {
                 on_record(Record::Span(event, span));
             } else if is_gap(line) {
                 match parse_gap_line(line) {
                     Some(gap) => on_record(Record::Gap(gap)),
                     None => stats.malformed += 1,
                 }
-            } else if !is_span_event(line) {
+            } else if is_span_event(line) {
+                if let Some(event) = parse_event_line(line, full) {
+                    on_record(Record::Event(event));
+                }
+            } else {
                 stats.malformed += 1;
             }
         }

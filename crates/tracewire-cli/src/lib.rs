@@ -13,6 +13,7 @@ pub mod collect;
 pub mod context_cmd;
 pub mod diff;
 pub mod graph;
+pub mod html;
 pub mod input;
 pub mod model;
 pub mod render;
@@ -35,9 +36,12 @@ pub fn collect_into(
     mut c: Collector,
     inputs: &[Option<PathBuf>],
 ) -> Result<(Collector, input::ReadStats), String> {
-    let stats = input::read_all(inputs, |record| match record {
+    let full = c.selected_traces().clone();
+    let full = |trace: &str| full.contains(trace);
+    let stats = input::read_all_with(inputs, &full, |record| match record {
         input::Record::Span(event, span) => c.add(event, span),
         input::Record::Gap(gap) => c.add_gap(gap),
+        input::Record::Event(event) => c.add_event(event),
     })?;
     Ok((c, stats))
 }

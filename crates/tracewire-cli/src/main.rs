@@ -2,7 +2,9 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::process::ExitCode;
-use tracewire_cli::{analysis, check, collect, context_cmd, diff, graph, input, render, timeline};
+use tracewire_cli::{
+    analysis, check, collect, context_cmd, diff, graph, html, input, render, timeline,
+};
 
 #[derive(Parser)]
 #[command(
@@ -54,6 +56,23 @@ enum Command {
         /// Link hops followed each way (0: the trace alone).
         #[arg(long, default_value_t = analysis::FLOW_DEPTH)]
         depth: usize,
+        files: Vec<String>,
+    },
+    /// A browsable set of HTML pages: an index of flows (errors and lost messages first)
+    /// linking to each flow's waterfall. Self-contained files, nothing fetched.
+    Html {
+        /// The directory written: `index.html` and `<root trace>.html` per flow.
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// Flows with a waterfall page (errors and lost first, then the slowest).
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long, default_value_t = 5.0)]
+        grace: f64,
+        /// Link hops a flow follows downstream.
+        #[arg(long, default_value_t = analysis::FLOW_DEPTH)]
+        depth: usize,
+        /// Span logs or OTLP JSON files (read twice: no standard input).
         files: Vec<String>,
     },
     /// The service dependency graph.
@@ -232,6 +251,55 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     print!("{out}");
                 }
             }
+        }
+        Command::Html {
+            out,
+            limit,
+            grace,
+            depth,
+            files,
+        } => {
+            let inputs = input::expand(&files)?;
+            if inputs.iter().any(Option::is_none) {
+                return Err("html reads its files twice: name them, not standard input".into());
+            }
+            let grace_us = (grace * 1e6) as i64;
+            let (c, _) =
+                tracewire_cli::collect_into(collect::Collector::new(None).track_paths(), &inputs)?;
+            let mut flows: Vec<(Vec<String>, html::FlowEntry)> = (c.flows(depth).into_iter())
+                .map(|f| {
+                    let entry = c.flow_entry(&f, grace_us);
+                    (f, entry)
+                })
+                .collect();
+            flows.sort_by(|(_, a), (_, b)| html::worst_first(a, b));
+            flows.truncate(limit);
+            let all: Vec<String> = flows.iter().flat_map(|(f, _)| f.clone()).collect();
+            let (full, _) =
+                tracewire_cli::collect_into(collect::Collector::for_flow(&all), &inputs)?;
+            std::fs::create_dir_all(&out)
+                .map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+            let write = |name: String, page: String| {
+                let path = out.join(name);
+                std::fs::write(&path, page)
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))
+            };
+            for (flow, entry) in &flows {
+                let spans: std::collections::HashMap<_, _> = (full.selected().iter())
+                    .filter(|(_, s)| flow.contains(&s.trace_id))
+                    .map(|(k, s)| (*k, s.clone()))
+                    .collect();
+                if let Some(r) = analysis::flow_report(&full, &spans, &entry.root, grace_us) {
+                    write(format!("{}.html", entry.root), timeline::html(&r))?;
+                }
+            }
+            let entries: Vec<html::FlowEntry> = flows.into_iter().map(|(_, e)| e).collect();
+            write("index.html".into(), html::index(&entries))?;
+            println!(
+                "wrote {} ({} flows)",
+                out.join("index.html").display(),
+                entries.len()
+            );
         }
         Command::Graph { format, files } => {
             let c = read(&files, None)?;

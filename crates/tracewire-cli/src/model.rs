@@ -80,6 +80,20 @@ impl LogGap {
     }
 }
 
+/// A span event (`span_event` line), kept for the traces read in full.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SpanEvent {
+    /// The span it belongs to.
+    #[serde(skip)]
+    pub span_id: u64,
+    /// Event name (`exception`, …).
+    pub name: String,
+    /// When (µs).
+    pub at_us: i64,
+    /// Its attributes, as text.
+    pub attributes: Vec<(String, String)>,
+}
+
 /// A span as the analysis sees it. Times are microseconds since the Unix epoch.
 #[derive(Debug, Clone, Serialize)]
 pub struct Span {
@@ -113,6 +127,8 @@ pub struct Span {
     pub destination: Option<String>,
     /// Business attributes worth showing (order, user, customer ids).
     pub business: Vec<(String, String)>,
+    /// Every attribute, as text — only for the traces read in full (a report's), else empty.
+    pub attributes: Vec<(String, String)>,
     /// Linked span ids.
     pub links: Vec<u64>,
     /// The trace ids of the linked spans, in the order of `links` (0 when unknown).

@@ -108,7 +108,23 @@ pub struct TimelineRow {
     pub error_code: Option<String>,
     /// Links (hex span ids).
     pub links: Vec<String>,
+    /// Its trace (a flow has several).
+    pub trace_id: String,
+    /// On the critical path.
+    pub critical: bool,
+    /// For a message handled after a send of this flow: when the send ended (ms from the
+    /// start) — the time in queue is from there to this row's start.
+    pub queued_from_ms: Option<f64>,
+    /// Correlation id.
+    pub correlation_id: Option<String>,
+    /// Every attribute, as text.
+    pub attributes: Vec<(String, String)>,
+    /// Span events: (ms from the start, name, attributes).
+    pub events: Vec<EventRow>,
 }
+
+/// A span event on the timeline: (ms from the start, name, attributes as text).
+pub type EventRow = (f64, String, Vec<(String, String)>);
 
 /// One segment of the critical path.
 #[derive(Debug, Serialize)]

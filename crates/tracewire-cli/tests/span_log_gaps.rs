@@ -34,6 +34,7 @@ fn read_back(glob: &str) -> (u64, u64) {
         Record::Span(Event::End, _) => ends += 1,
         Record::Span(Event::Start, _) => {}
         Record::Gap(gap) => gap_lines += gap.lines,
+        Record::Event(_) => {}
     })
     .unwrap();
     assert_eq!(stats.malformed, 0, "every line is whole and valid JSON");
