@@ -165,6 +165,23 @@ fn one_trace_across_five_services() {
     assert_eq!(digest["attributes"]["messaging.batch.message_count"], 2);
     assert!(out.join("checkout.html").exists());
 
+    // The digest is not a separate one-span trace to the analysis: each order's flow reaches it
+    // across its link, and the summary groups them.
+    let logs: Vec<_> = (services.iter())
+        .map(|s| Some(out.join(format!("{s}.spans.jsonl"))))
+        .collect();
+    let (c, _) = tracewire_cli::collect(&logs, None).unwrap();
+    let digest_trace = digest["trace_id"].as_str().unwrap().to_owned();
+    for trace in &trace_ids {
+        let flow = c.flow(trace, tracewire_cli::analysis::FLOW_DEPTH);
+        assert_eq!(flow.len(), 2, "{trace}'s flow: {flow:?}");
+        assert!(
+            flow.contains(&digest_trace),
+            "{trace}'s flow reaches the digest"
+        );
+    }
+    assert_eq!(c.linked_flows(tracewire_cli::analysis::FLOW_DEPTH).len(), 2);
+
     // What a CI pipeline would assert with `tracewire check`: nothing lost, no error span, every
     // checkout from the gateway through fulfillment.
     let verdicts = check(&out, &services);
