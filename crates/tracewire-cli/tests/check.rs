@@ -3,26 +3,12 @@
 
 mod common;
 
-use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::Context;
-use opentelemetry_sdk::trace::SdkTracerProvider;
-use std::process::Command;
 use tracewire::carrier::MemoryHeaders;
-use tracewire::messaging::{Messaging, OperationSpec, OperationType, System};
+use tracewire::messaging::{OperationSpec, OperationType, Topology};
 use tracewire::Outcome;
-use tracewire_telemetry::SpanLogProcessor;
 
-fn tracewire(args: &[&str]) -> (Option<i32>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tracewire"))
-        .args(args)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    (
-        out.status.code(),
-        text + &String::from_utf8_lossy(&out.stderr),
-    )
-}
+use common::{log_file, log_service, tracewire_cmd as tracewire, LogService as Service};
 
 #[test]
 fn check_fails_on_what_is_wrong_and_passes_what_is_allowed() {
@@ -106,25 +92,8 @@ fn check_fails_on_what_is_wrong_and_passes_what_is_allowed() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-struct Service {
-    provider: SdkTracerProvider,
-    messaging: Messaging,
-}
-
 fn service(dir: &std::path::Path, name: &str) -> Service {
-    let file = std::fs::File::create(dir.join(format!("{name}.jsonl"))).unwrap();
-    let provider = SdkTracerProvider::builder()
-        .with_span_processor(SpanLogProcessor::new(name, Box::new(file), 8192))
-        .build();
-    let tracer =
-        opentelemetry::global::BoxedTracer::new(Box::new(provider.tracer(name.to_owned())));
-    let messaging = Messaging::builder(System::new("kafka"))
-        .tracer(tracer)
-        .build();
-    Service {
-        provider,
-        messaging,
-    }
+    log_service(name, log_file(dir, name), Topology::Parent)
 }
 
 fn process(to: &Service, headers: &MemoryHeaders, dest: &str) {

@@ -5,33 +5,17 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::Context;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 use tracewire::carrier::MemoryHeaders;
-use tracewire::messaging::{Messaging, OperationSpec, OperationType, System, Topology};
+use tracewire::messaging::{OperationSpec, OperationType, Topology};
 use tracewire::Outcome;
 use tracewire_telemetry::SpanLogProcessor;
 
-struct Service {
-    provider: SdkTracerProvider,
-    messaging: Messaging,
-}
+mod common;
+use common::{log_file, log_service, tracewire_cmd as tracewire, LogService as Service};
 
 fn service(dir: &Path, name: &str) -> Service {
-    let file = std::fs::File::create(dir.join(format!("{name}.jsonl"))).unwrap();
-    let provider = SdkTracerProvider::builder()
-        .with_span_processor(SpanLogProcessor::new(name, Box::new(file), 8192))
-        .build();
-    let tracer =
-        opentelemetry::global::BoxedTracer::new(Box::new(provider.tracer(name.to_owned())));
-    let messaging = Messaging::builder(System::new("kafka"))
-        .tracer(tracer)
-        .topology(Topology::Link)
-        .build();
-    Service {
-        provider,
-        messaging,
-    }
+    log_service(name, log_file(dir, name), Topology::Link)
 }
 
 fn pause() {
@@ -48,18 +32,6 @@ fn send(from: &Service, cx: &Context, dest: &str) -> (MemoryHeaders, Context) {
     pause();
     span.end(Outcome::Ok);
     (headers, sent)
-}
-
-fn tracewire(args: &[&str]) -> (Option<i32>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tracewire"))
-        .args(args)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    (
-        out.status.code(),
-        text + &String::from_utf8_lossy(&out.stderr),
-    )
 }
 
 #[test]

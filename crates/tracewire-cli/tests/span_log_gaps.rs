@@ -7,13 +7,15 @@ use opentelemetry::Context;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 use tracewire::carrier::MemoryHeaders;
-use tracewire::messaging::{Messaging, OperationSpec, OperationType, System};
+use tracewire::messaging::{OperationSpec, OperationType, Topology};
 use tracewire::Outcome;
 use tracewire_cli::input::{self, Record};
+
+mod common;
+use common::{log_service, tracewire_cmd as tracewire, LogService as Service};
 use tracewire_cli::model::Event;
 use tracewire_telemetry::{
     Config, FullPolicy, LogTarget, RotateWhen, Rotation, SpanLogProcessor, SpanLogTarget, Telemetry,
@@ -83,24 +85,8 @@ impl Write for SlowDisk {
     }
 }
 
-struct Service {
-    provider: SdkTracerProvider,
-    messaging: Messaging,
-}
-
 fn service(name: &str, processor: SpanLogProcessor) -> Service {
-    let provider = SdkTracerProvider::builder()
-        .with_span_processor(processor)
-        .build();
-    let tracer =
-        opentelemetry::global::BoxedTracer::new(Box::new(provider.tracer(name.to_owned())));
-    let messaging = Messaging::builder(System::new("kafka"))
-        .tracer(tracer)
-        .build();
-    Service {
-        provider,
-        messaging,
-    }
+    log_service(name, processor, Topology::Parent)
 }
 
 /// Sends one message from `from` to `dest`; `to` processes it when given.
@@ -118,18 +104,6 @@ fn message(from: &Service, dest: &str, to: Option<&Service>) {
             .open_message(&headers, process)
             .end(Outcome::Ok);
     }
-}
-
-fn tracewire(args: &[&str]) -> (Option<i32>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tracewire"))
-        .args(args)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    (
-        out.status.code(),
-        text + &String::from_utf8_lossy(&out.stderr),
-    )
 }
 
 #[test]

@@ -150,3 +150,48 @@ pub fn fixture_dir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     dir
 }
+
+/// Runs the `tracewire` binary: (exit code, stdout + stderr).
+pub fn tracewire_cmd(args: &[&str]) -> (Option<i32>, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tracewire"))
+        .args(args)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    (
+        out.status.code(),
+        text + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// A service whose spans go through `processor` only (no telemetry set-up around it).
+pub struct LogService {
+    pub provider: opentelemetry_sdk::trace::SdkTracerProvider,
+    pub messaging: Messaging,
+}
+
+/// A Kafka-like service named `name`, its spans written by `processor`, with `topology`.
+pub fn log_service(
+    name: &str,
+    processor: tracewire_telemetry::SpanLogProcessor,
+    topology: tracewire::messaging::Topology,
+) -> LogService {
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_span_processor(processor)
+        .build();
+    let tracer = BoxedTracer::new(Box::new(provider.tracer(name.to_owned())));
+    let messaging = Messaging::builder(tracewire::messaging::System::new("kafka"))
+        .tracer(tracer)
+        .topology(topology)
+        .build();
+    LogService {
+        provider,
+        messaging,
+    }
+}
+
+/// A span-log processor for `name` writing `dir/<name>.jsonl`.
+pub fn log_file(dir: &Path, name: &str) -> tracewire_telemetry::SpanLogProcessor {
+    let file = std::fs::File::create(dir.join(format!("{name}.jsonl"))).unwrap();
+    tracewire_telemetry::SpanLogProcessor::new(name, Box::new(file), 8192)
+}
