@@ -33,6 +33,7 @@
 
 pub mod carrier;
 mod correlation;
+mod diagnostics;
 pub mod header;
 pub mod messaging;
 mod propagator;

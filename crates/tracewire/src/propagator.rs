@@ -117,7 +117,15 @@ struct Inner {
     trace: TraceCodec,
     baggage: bool,
     stats: PropagationStats,
+    missing: crate::diagnostics::MissingContext,
     fields: Vec<String>,
+}
+
+/// OpenTelemetry's no-op propagator names no field: nothing would cross a hop.
+fn warn_if_noop(p: &dyn TextMapPropagator) {
+    if p.fields().next().is_none() {
+        crate::diagnostics::noop_global_propagator();
+    }
 }
 
 impl fmt::Debug for Propagator {
@@ -190,6 +198,7 @@ impl PropagatorBuilder {
                 trace: self.trace,
                 baggage: self.baggage,
                 stats: PropagationStats::default(),
+                missing: Default::default(),
                 fields,
             }),
         }
@@ -226,6 +235,7 @@ impl Propagator {
             TraceCodec::W3c => self.inject_w3c(cx, carrier),
             TraceCodec::Custom(p) => p.inject_context(cx, &mut WriterInjector::new(carrier, stats)),
             TraceCodec::Global => opentelemetry::global::get_text_map_propagator(|p| {
+                warn_if_noop(p);
                 p.inject_context(cx, &mut WriterInjector::new(carrier, stats))
             }),
         }
@@ -335,9 +345,15 @@ impl Propagator {
             TraceCodec::W3c => self.extract_w3c(cx, carrier, &mut issues),
             TraceCodec::Custom(p) => custom_extract(p.as_ref(), cx, carrier, &mut issues),
             TraceCodec::Global => opentelemetry::global::get_text_map_propagator(|p| {
+                warn_if_noop(p);
                 custom_extract(p, cx, carrier, &mut issues)
             }),
         };
+        let missing = matches!(
+            issues.trace,
+            Some(TraceProblem::Missing | TraceProblem::NotFound)
+        );
+        self.inner.missing.record(missing);
         match issues.trace {
             Some(TraceProblem::Invalid(_)) => bump(&stats.traceparent_invalid, 1),
             Some(_) => bump(&stats.traceparent_missing, 1),

@@ -98,7 +98,9 @@ impl StartSpan for LateGlobal {
         }
         let tracer = global::tracer_with_scope(crate::scope());
         let span = tracer.build_with_context(builder, parent);
-        if !from_noop(&span, parent) {
+        if from_noop(&span, parent) {
+            crate::diagnostics::noop_provider();
+        } else {
             let _ = self.real.set(tracer);
         }
         active_in(span, parent)

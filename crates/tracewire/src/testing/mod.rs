@@ -1,7 +1,10 @@
 //! Test support (feature `testing`): a tracer that records finished spans in memory, helpers to
-//! look at them, and a corpus of hostile headers. Used by tracewire's own tests and handy for yours.
+//! look at them, a corpus of hostile headers, and tracewire's warnings captured ([`Warnings`]). Used by tracewire's own tests and handy for yours.
 
 pub mod hostile;
+mod warnings;
+
+pub use warnings::Warnings;
 
 use opentelemetry::global::BoxedTracer;
 use opentelemetry::trace::{SpanId, TraceId, TracerProvider as _};
