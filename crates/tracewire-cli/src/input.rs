@@ -51,6 +51,11 @@ struct LogLine<'a> {
     attributes: Option<&'a RawValue>,
     #[serde(borrow, default)]
     links: Vec<LinkLine<'a>>,
+    /// `span_event` lines only.
+    #[serde(borrow, default)]
+    event_name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    event_attributes: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -158,29 +163,15 @@ pub fn parse_log_line(line: &str) -> Option<(Event, Span)> {
     parse_log_line_with(line, &|_| false)
 }
 
-#[derive(Deserialize)]
-struct EventLine<'a> {
-    #[serde(borrow)]
-    timestamp: Cow<'a, str>,
-    #[serde(borrow)]
-    trace_id: Cow<'a, str>,
-    #[serde(borrow)]
-    span_id: Cow<'a, str>,
-    #[serde(borrow)]
-    event_name: Cow<'a, str>,
-    #[serde(borrow, default)]
-    event_attributes: Option<&'a RawValue>,
-}
-
 /// A `span_event` line of a trace `full` asks for: the trace id and the event.
 fn parse_event_line(line: &str, full: &dyn Fn(&str) -> bool) -> Option<SpanEvent> {
-    let l: EventLine = serde_json::from_str(line).ok()?;
-    if !full(&l.trace_id) {
+    let l: LogLine = serde_json::from_str(line).ok()?;
+    if l.event != "span_event" || !full(&l.trace_id) {
         return None;
     }
     Some(SpanEvent {
         span_id: span_id(&l.span_id)?,
-        name: l.event_name.into_owned(),
+        name: l.event_name?.into_owned(),
         at_us: micros(&l.timestamp)?,
         attributes: attribute_texts(l.event_attributes),
     })
@@ -504,4 +495,21 @@ fn is_gap(line: &str) -> bool {
 /// `span_event` lines are valid but not used.
 fn is_span_event(line: &str) -> bool {
     line.contains("\"event\":\"span_event\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn span_events_are_read_for_the_traces_read_in_full_only() {
+        let line = r#"{"timestamp":"2026-11-22T04:20:00.130000Z","level":"ERROR","service":"inventory","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"b7ad6b7169203331","parent_span_id":null,"span_name":"process orders","span_kind":"consumer","event":"span_event","duration_ms":null,"status":"unset","error_code":null,"error_message":null,"correlation_id":null,"attributes":{},"links":[],"event_name":"exception","event_attributes":{"exception.message":"no stock","attempt":2}}"#;
+        let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+        let event = parse_event_line(line, &|t| t == trace).expect("the event");
+        assert_eq!(event.name, "exception");
+        assert_eq!(event.span_id, 0xb7ad_6b71_6920_3331);
+        assert!(event.attributes.contains(&("attempt".into(), "2".into())));
+        assert_eq!(parse_event_line(line, &|_| false), None);
+        assert!(parse_log_line(line).is_none(), "not a span line");
+    }
 }
