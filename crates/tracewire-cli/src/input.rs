@@ -142,19 +142,24 @@ fn read_attributes(raw: Option<&RawValue>, span: &mut Span, full: bool) {
     if full {
         span.attributes.clone_from(&attributes);
     }
-    for (k, text) in attributes {
-        match k.as_str() {
-            "messaging.system" => span.system = Some(text),
-            "messaging.destination.name" => span.destination = Some(text),
-            "messaging.destination.template" => span.template = Some(text),
-            "tracewire.settled" => span.unsettled = text == "false",
-            "tracewire.redelivered" => span.redelivered = text == "true",
-            "messaging.operation.type" | "messaging.operation" => span.operation = Some(text),
-            "messaging.batch.message_count" => span.batch = text != "1",
-            "target" | "code.module.name" => span.infrastructure |= is_infrastructure(&text),
-            key if is_business(key) => span.business.push((k, text)),
-            _ => {}
-        }
+    for (key, text) in attributes {
+        apply_attribute(span, key, text);
+    }
+}
+
+/// Takes one attribute into the fields the analysis uses (both input formats).
+fn apply_attribute(span: &mut Span, key: String, text: String) {
+    match key.as_str() {
+        "messaging.system" => span.system = Some(text),
+        "messaging.destination.name" => span.destination = Some(text),
+        "messaging.destination.template" => span.template = Some(text),
+        "tracewire.settled" => span.unsettled = text == "false",
+        "tracewire.redelivered" => span.redelivered = text == "true",
+        "messaging.operation.type" | "messaging.operation" => span.operation = Some(text),
+        "messaging.batch.message_count" => span.batch = text != "1",
+        "target" | "code.module.name" => span.infrastructure |= is_infrastructure(&text),
+        k if is_business(k) => span.business.push((key, text)),
+        _ => {}
     }
 }
 
@@ -207,21 +212,12 @@ pub fn parse_log_line_with(line: &str, full: &dyn Fn(&str) -> bool) -> Option<(E
         error_code: l.error_code.map(Cow::into_owned),
         error_message: l.error_message.map(Cow::into_owned),
         correlation_id: l.correlation_id.map(Cow::into_owned),
-        system: None,
-        destination: None,
-        business: Vec::new(),
-        template: None,
-        operation: None,
-        batch: false,
-        unsettled: false,
-        redelivered: false,
-        infrastructure: false,
-        attributes: Vec::new(),
         links: l.links.iter().filter_map(|k| span_id(&k.span_id)).collect(),
         link_traces: (l.links.iter())
             .filter(|k| span_id(&k.span_id).is_some())
             .map(|k| trace_number(k.trace_id.as_deref()))
             .collect(),
+        ..Span::default()
     };
     let full = full(&span.trace_id);
     read_attributes(l.attributes, &mut span, full);
@@ -323,19 +319,7 @@ fn otlp_span(s: &serde_json::Value, service: &str, full: &dyn Fn(&str) -> bool) 
             .and_then(|st| st.get("message"))
             .and_then(|m| m.as_str())
             .map(str::to_owned),
-        correlation_id: None,
-        system: None,
-        destination: None,
-        business: Vec::new(),
-        template: None,
-        operation: None,
-        batch: false,
-        unsettled: false,
-        redelivered: false,
-        infrastructure: false,
-        attributes: Vec::new(),
-        links: Vec::new(),
-        link_traces: Vec::new(),
+        ..Span::default()
     };
     for l in (s.get("links").and_then(|l| l.as_array()).into_iter()).flatten() {
         let id = (l.get("spanId").and_then(|i| i.as_str()))
@@ -351,22 +335,14 @@ fn otlp_span(s: &serde_json::Value, service: &str, full: &dyn Fn(&str) -> bool) 
     if full(&span.trace_id) {
         span.attributes.clone_from(&attributes);
     }
+    // OTLP has no top-level error code or correlation id: they are attributes there.
     for (k, v) in attributes {
         match k.as_str() {
-            "messaging.system" => span.system = Some(v),
-            "messaging.destination.name" => span.destination = Some(v),
-            "messaging.destination.template" => span.template = Some(v),
-            "tracewire.settled" => span.unsettled = v == "false",
-            "tracewire.redelivered" => span.redelivered = v == "true",
-            "messaging.operation.type" | "messaging.operation" => span.operation = Some(v),
-            "messaging.batch.message_count" => span.batch = v != "1",
-            "target" | "code.module.name" => span.infrastructure |= is_infrastructure(&v),
             "error.type" => span.error_code = Some(v),
             "messaging.message.conversation_id" | "tracewire.correlation_id" => {
                 span.correlation_id = Some(v)
             }
-            key if is_business(key) => span.business.push((k, v)),
-            _ => {}
+            _ => apply_attribute(&mut span, k, v),
         }
     }
     Some(span)

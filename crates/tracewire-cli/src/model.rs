@@ -3,10 +3,11 @@
 use serde::Serialize;
 
 /// The span kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// INTERNAL.
+    #[default]
     Internal,
     /// SERVER.
     Server,
@@ -95,7 +96,7 @@ pub struct SpanEvent {
 }
 
 /// A span as the analysis sees it. Times are microseconds since the Unix epoch.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Span {
     /// Trace id, 32 hex digits.
     pub trace_id: String,
