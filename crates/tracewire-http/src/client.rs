@@ -3,7 +3,7 @@
 
 use crate::attributes as attr;
 use http::Extensions;
-use opentelemetry::trace::{SpanBuilder, SpanKind, Tracer};
+use opentelemetry::trace::{SpanBuilder, SpanKind};
 use opentelemetry::{Context, KeyValue};
 use reqwest_middleware::{Middleware, Next, Result};
 use tracewire::tracer::AnyTracer;
@@ -26,22 +26,7 @@ pub struct TraceMiddleware {
     propagator: Propagator,
 }
 
-impl TraceMiddleware {
-    /// The global tracer provider, tracewire's propagator.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Spans start with `tracer`.
-    pub fn tracer<T>(mut self, tracer: T) -> Self
-    where
-        T: Tracer + Send + Sync + 'static,
-        T::Span: Send + Sync + 'static,
-    {
-        self.tracer = AnyTracer::new(tracer);
-        self
-    }
-}
+crate::builder::tracer_and_propagator!(TraceMiddleware);
 
 #[async_trait::async_trait]
 impl Middleware for TraceMiddleware {

@@ -1,7 +1,6 @@
 //! `TraceLayer`: the tower layer.
 
 use crate::service::TraceService;
-use opentelemetry::trace::Tracer;
 use tracewire::tracer::AnyTracer;
 use tracewire::Propagator;
 
@@ -12,28 +11,7 @@ pub struct TraceLayer {
     pub(crate) propagator: Propagator,
 }
 
-impl TraceLayer {
-    /// The global tracer provider, tracewire's propagator.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Spans start with `tracer` (your provider's own, say).
-    pub fn tracer<T>(mut self, tracer: T) -> Self
-    where
-        T: Tracer + Send + Sync + 'static,
-        T::Span: Send + Sync + 'static,
-    {
-        self.tracer = AnyTracer::new(tracer);
-        self
-    }
-
-    /// Another propagator (B3, the global one… for the trace part; see `Propagator::builder`).
-    pub fn propagator(mut self, propagator: Propagator) -> Self {
-        self.propagator = propagator;
-        self
-    }
-}
+crate::builder::tracer_and_propagator!(TraceLayer);
 
 impl<S> tower_layer::Layer<S> for TraceLayer {
     type Service = TraceService<S>;

@@ -28,6 +28,7 @@
 
 pub mod attributes;
 #[cfg(feature = "reqwest")]
+mod builder;
 mod client;
 mod future;
 mod layer;
