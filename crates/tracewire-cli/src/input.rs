@@ -120,29 +120,24 @@ fn is_business(key: &str) -> bool {
         && !k.starts_with("messaging.")
 }
 
-/// A raw JSON object of attributes as (key, text) pairs.
-fn attribute_texts(raw: Option<&RawValue>) -> Vec<(String, String)> {
-    let Some(raw) = raw else { return Vec::new() };
-    let Ok(map) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(raw.get())
-    else {
-        return Vec::new();
-    };
-    (map.into_iter())
-        .map(|(k, v)| match v {
-            serde_json::Value::String(s) => (k, s),
-            other => (k, other.to_string()),
-        })
-        .collect()
+/// A raw JSON object of attributes as (key, text) pairs, in no collection (the caller's).
+fn attribute_texts(raw: Option<&RawValue>) -> impl Iterator<Item = (String, String)> {
+    let map = raw.and_then(|raw| {
+        serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(raw.get()).ok()
+    });
+    (map.into_iter().flatten()).map(|(k, v)| match v {
+        serde_json::Value::String(s) => (k, s),
+        other => (k, other.to_string()),
+    })
 }
 
 /// The attributes the analysis uses, from a raw JSON object of attributes; all of them too
 /// when `full`.
 fn read_attributes(raw: Option<&RawValue>, span: &mut Span, full: bool) {
-    let attributes = attribute_texts(raw);
-    if full {
-        span.attributes.clone_from(&attributes);
-    }
-    for (key, text) in attributes {
+    for (key, text) in attribute_texts(raw) {
+        if full {
+            span.attributes.push((key.clone(), text.clone()));
+        }
         apply_attribute(span, key, text);
     }
 }
@@ -178,7 +173,7 @@ fn parse_event_line(line: &str, full: &dyn Fn(&str) -> bool) -> Option<SpanEvent
         span_id: span_id(&l.span_id)?,
         name: l.event_name?.into_owned(),
         at_us: micros(&l.timestamp)?,
-        attributes: attribute_texts(l.event_attributes),
+        attributes: attribute_texts(l.event_attributes).collect(),
     })
 }
 
