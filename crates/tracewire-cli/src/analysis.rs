@@ -96,12 +96,7 @@ fn note(
 }
 
 fn lost_line(c: &Collector, s: &Sent) -> String {
-    format!(
-        "{} → {} ({}) never processed",
-        c.service(s.service),
-        s.destination.as_deref().unwrap_or(&s.name),
-        s.system.as_deref().unwrap_or("messaging")
-    )
+    format!("{} never processed", s.hop(c))
 }
 
 fn open_line(c: &Collector, o: &Opened) -> String {

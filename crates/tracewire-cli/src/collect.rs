@@ -62,6 +62,18 @@ pub struct Sent {
     pub correlation_id: Option<String>,
 }
 
+impl Sent {
+    /// `payment → fulfillment.requested (nats)`: who sent it where.
+    pub fn hop(&self, c: &Collector) -> String {
+        format!(
+            "{} → {} ({})",
+            c.service(self.service),
+            self.destination.as_deref().unwrap_or(&self.name),
+            self.system.as_deref().unwrap_or("messaging")
+        )
+    }
+}
+
 /// A span that started and (so far) never ended.
 #[derive(Debug, Clone)]
 pub struct Opened {
@@ -253,11 +265,6 @@ impl Collector {
     /// The events of a selected trace's span, in the order written.
     pub fn events_of(&self, span_id: u64) -> &[SpanEvent] {
         self.events.get(&span_id).map_or(&[], Vec::as_slice)
-    }
-
-    /// Whether `trace`'s spans are kept (it is the selected trace or in the selected flow).
-    pub fn is_selected(&self, trace: TraceKey) -> bool {
-        self.filter.contains(&trace.to_string())
     }
 
     /// Also keeps, per trace, the services it crossed in order (for `check --path`; a few

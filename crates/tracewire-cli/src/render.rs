@@ -15,15 +15,7 @@ pub fn lost_text(c: &Collector, grace_us: i64) -> String {
         .filter_map(Missing::uncertain)
         .collect();
     let svc = |i: u32| c.service(i);
-    let hop = |s: &Sent| {
-        format!(
-            "{} → {} ({}) trace {}",
-            svc(s.service),
-            s.destination.as_deref().unwrap_or(&s.name),
-            s.system.as_deref().unwrap_or("messaging"),
-            s.trace_id,
-        )
-    };
+    let hop = |s: &Sent| format!("{} trace {}", s.hop(c), s.trace_id);
     let mut out = format!(
         "{} message(s) sent and never processed, {} span(s) started and never ended\n",
         lost.len(),
