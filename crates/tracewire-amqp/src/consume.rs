@@ -49,6 +49,9 @@ impl TracedDelivery {
         if let Some(id) = message.properties.message_id() {
             spec = spec.attribute(KeyValue::new(MESSAGE_ID, id.to_string()));
         }
+        let sent_at = (*message.properties.timestamp())
+            .map(|secs| std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs));
+        let spec = spec.sent_at(sent_at);
         let span = messaging.open_message(&AmqpHeaders::new(&message.properties), spec);
         TracedDelivery { message, span }
     }

@@ -2,7 +2,7 @@
 //! publisher confirm.
 
 use crate::destination::publish_destination;
-use crate::RABBITMQ_ROUTING_KEY;
+use crate::{AmqpHeaders, RABBITMQ_ROUTING_KEY};
 use lapin::options::BasicPublishOptions;
 use lapin::types::ShortString;
 use lapin::{BasicProperties, Channel, Confirmation, PublisherConfirm};
@@ -73,6 +73,7 @@ impl TracedChannel {
         if let Some(id) = properties.message_id() {
             spec = spec.attribute(KeyValue::new(MESSAGE_ID, id.to_string()));
         }
+        let spec = (self.messaging).capture_headers(spec, || AmqpHeaders::new(&properties));
         let (span, properties) =
             (self.messaging).open_send_with(&Context::current(), spec, |p, cx| {
                 crate::inject(p, cx, properties)

@@ -122,6 +122,9 @@ impl<C: ConsumerContext + 'static, R> TracedConsumer<C, R> {
             .attribute(KeyValue::new(KAFKA_OFFSET, message.offset()));
         spec.body_size = Some(message.payload_len());
         spec.payload = message.payload();
+        spec.sent_at = (message.timestamp().to_millis())
+            .and_then(|ms| u64::try_from(ms).ok())
+            .map(|ms| std::time::UNIX_EPOCH + Duration::from_millis(ms));
         if let Some(group) = &self.group {
             spec = spec.attribute(group.clone());
         }

@@ -2,6 +2,7 @@
 //! ends on the delivery report.
 
 use crate::partition::partition_attribute;
+use crate::KafkaHeaders;
 use crate::KAFKA_OFFSET;
 use futures_channel::oneshot::Canceled;
 use opentelemetry::{Context, KeyValue};
@@ -113,6 +114,8 @@ impl<C: ClientContext + 'static, R: rdkafka::util::AsyncRuntime> TracedProducer<
             spec = spec.attribute(partition_attribute(partition));
         }
         let headers = record.headers.take();
+        let spec =
+            (self.messaging).capture_headers(spec, || KafkaHeaders::of_owned(headers.as_ref()));
         let (span, headers) =
             (self.messaging).open_send_with(&Context::current(), spec, |p, cx| {
                 crate::inject(p, cx, headers)

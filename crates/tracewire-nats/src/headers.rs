@@ -115,6 +115,7 @@ pub(crate) fn open_send(
     headers: Option<HeaderMap>,
 ) -> (OpenSpan, HeaderMap) {
     let spec = OperationSpec::new(OperationType::Send, operation, subject).body(payload);
+    let spec = messaging.capture_headers(spec, || NatsHeaders(headers.as_ref()));
     messaging.open_send_with(&Context::current(), spec, |p, cx| inject(p, cx, headers))
 }
 

@@ -154,7 +154,8 @@ impl TracedJsMessage {
                 .attribute(KeyValue::new(NATS_STREAM, info.stream.to_owned()))
                 .attribute(KeyValue::new(NATS_SEQUENCE, info.stream_sequence as i64))
                 .attribute(KeyValue::new(CONSUMER_GROUP_NAME, info.consumer.to_owned()))
-                .attribute(KeyValue::new(REDELIVERED, info.delivered > 1));
+                .attribute(KeyValue::new(REDELIVERED, info.delivered > 1))
+                .sent_at(Some(info.published.into()));
         }
         if let Some(id) = message
             .headers
@@ -163,6 +164,7 @@ impl TracedJsMessage {
         {
             spec = spec.attribute(KeyValue::new(MESSAGE_ID, id.as_str().to_owned()));
         }
+        let spec = messaging.capture_headers(spec, || NatsHeaders(message.headers.as_ref()));
         let span = messaging.open_consume(&own, spec);
         (TracedJsMessage { message, span }, own)
     }

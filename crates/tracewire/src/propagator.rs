@@ -15,7 +15,8 @@ use opentelemetry::propagation::{
 use opentelemetry::trace::{TraceContextExt, TraceState};
 use opentelemetry::Context;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::{Arc, Weak};
 
 /// What was wrong with the trace part of an incoming message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +120,8 @@ struct Inner {
     stats: PropagationStats,
     missing: crate::diagnostics::MissingContext,
     fields: Vec<String>,
+    /// Whether the counters are exported as a metric already (once per propagator).
+    exported: AtomicBool,
 }
 
 /// OpenTelemetry's no-op propagator names no field: nothing would cross a hop.
@@ -200,6 +203,7 @@ impl PropagatorBuilder {
                 stats: PropagationStats::default(),
                 missing: Default::default(),
                 fields,
+                exported: AtomicBool::new(false),
             }),
         }
     }
@@ -222,6 +226,37 @@ impl Propagator {
     /// The problem counters of this propagator and its clones.
     pub fn stats(&self) -> &PropagationStats {
         &self.inner.stats
+    }
+
+    /// Exports the problem counters as the OpenTelemetry counter `tracewire.propagation.problems`
+    /// (attribute `kind`: a [`StatsSnapshot`](crate::StatsSnapshot) field name), read when the
+    /// meter collects. Once per propagator and its clones: later calls do nothing. A
+    /// [`Messaging`](crate::messaging::Messaging) built with metrics on calls it with its meter.
+    pub fn export_problems(&self, meter: &opentelemetry::metrics::Meter) {
+        if self.inner.exported.swap(true, Relaxed) {
+            return;
+        }
+        let inner: Weak<Inner> = Arc::downgrade(&self.inner);
+        meter
+            .u64_observable_counter("tracewire.propagation.problems")
+            .with_unit("{problem}")
+            .with_description("Propagation problems met on inject and extract, by kind")
+            .with_callback(move |observer| {
+                let Some(inner) = inner.upgrade() else { return };
+                for (kind, count) in inner.stats.snapshot().by_kind() {
+                    observer.observe(count, &[opentelemetry::KeyValue::new("kind", kind)]);
+                }
+            })
+            .build();
+    }
+
+    /// Whether `name` is one of the headers this propagator writes (never captured on spans).
+    pub(crate) fn is_own_header(&self, name: &str, correlation_header: &str) -> bool {
+        let is = |own: &str| own.eq_ignore_ascii_case(name);
+        [TRACEPARENT, TRACESTATE, BAGGAGE, correlation_header]
+            .into_iter()
+            .any(is)
+            || self.inner.fields.iter().any(|f| is(f))
     }
 
     /// Writes `cx` into `carrier`, replacing any stale value of the same headers. A header the

@@ -23,6 +23,13 @@ macro_rules! counters {
                 StatsSnapshot { $($name: self.$name.load(Relaxed),)* }
             }
         }
+
+        impl StatsSnapshot {
+            /// Each counter with its name: the `kind` of `tracewire.propagation.problems`.
+            pub fn by_kind(&self) -> impl Iterator<Item = (&'static str, u64)> {
+                [$((stringify!($name), self.$name),)*].into_iter()
+            }
+        }
     };
 }
 
@@ -38,6 +45,8 @@ counters! {
     tracestate_members_dropped,
     /// Baggage members dropped on extract or inject (malformed or past the W3C limits).
     baggage_members_dropped,
+    /// Baggage members a destination's rules kept from crossing (`HopPolicy`), either way.
+    baggage_members_refused,
     /// Messages that arrived without a correlation id (a new one was generated).
     correlation_missing,
     /// Incoming correlation ids that were invalid and replaced by a new one.

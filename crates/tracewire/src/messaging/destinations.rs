@@ -2,6 +2,8 @@
 //! shared strings spans and metrics record, and the span names `{operation} {destination}`. A
 //! message to a destination seen before allocates none of them.
 
+use super::glob::Glob;
+use super::policy::HopPolicy;
 use opentelemetry::StringValue;
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -17,18 +19,26 @@ const MAX_SPAN_NAMES: usize = 4096;
 /// Maps a destination to its template (`None`: keep the name).
 pub(crate) type TemplateHook = dyn Fn(&str) -> Option<String> + Send + Sync;
 
+/// Destination patterns and their policies, the first match applying.
+pub(crate) type Policies = Vec<(Glob, Arc<HopPolicy>)>;
+
 /// One destination as spans and metrics show it. Shared strings: cloning is a reference count.
 #[derive(Clone)]
 pub(crate) struct Destination {
     pub(crate) name: StringValue,
     pub(crate) template: Option<StringValue>,
+    /// What may cross a hop here (`None`: no policy matched, the common case).
+    pub(crate) policy: Option<Arc<HopPolicy>>,
 }
 
 impl Destination {
-    fn new(name: &str, hook: Option<&TemplateHook>) -> Self {
+    fn new(name: &str, hook: Option<&TemplateHook>, policies: &Policies) -> Self {
         Destination {
             name: Arc::<str>::from(name).into(),
             template: hook.and_then(|t| t(name)).map(StringValue::from),
+            policy: (policies.iter())
+                .find(|(glob, _)| glob.matches(name))
+                .map(|(_, policy)| policy.clone()),
         }
     }
 
@@ -68,6 +78,7 @@ impl Destinations {
         operation: &'static str,
         name: &str,
         hook: Option<&TemplateHook>,
+        policies: &Policies,
     ) -> (Destination, Cow<'static, str>) {
         {
             let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
@@ -81,12 +92,12 @@ impl Destinations {
         }
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
         if !entries.contains_key(name) && entries.len() >= MAX_DESTINATIONS {
-            let destination = Destination::new(name, hook);
+            let destination = Destination::new(name, hook, policies);
             let span_name = destination.span_name(operation);
             return (destination, Cow::Owned(span_name));
         }
         let entry = entries.entry(name.into()).or_insert_with(|| Entry {
-            destination: Destination::new(name, hook),
+            destination: Destination::new(name, hook, policies),
             span_names: Vec::new(),
         });
         let span_name = match entry.span_names.iter().find(|(op, _)| *op == operation) {
@@ -135,9 +146,9 @@ mod tests {
             d.starts_with("user.").then(|| "user.{id}".to_owned())
         };
         let cache = Destinations::default();
-        let (d1, n1) = cache.resolve("send", "user.42", Some(&hook));
-        let (d2, n2) = cache.resolve("send", "user.42", Some(&hook));
-        let (_, n3) = cache.resolve("ack", "user.42", Some(&hook));
+        let (d1, n1) = cache.resolve("send", "user.42", Some(&hook), &Vec::new());
+        let (d2, n2) = cache.resolve("send", "user.42", Some(&hook), &Vec::new());
+        let (_, n3) = cache.resolve("ack", "user.42", Some(&hook), &Vec::new());
         assert_eq!(CALLS.load(Ordering::Relaxed), 1);
         assert_eq!(d1.name.as_str(), "user.42");
         assert_eq!(d2.shown().as_str(), "user.{id}");
@@ -150,7 +161,7 @@ mod tests {
 
     #[test]
     fn no_destination_names_the_span_after_the_operation() {
-        let (d, name) = Destinations::default().resolve("process", "", None);
+        let (d, name) = Destinations::default().resolve("process", "", None, &Vec::new());
         assert_eq!((d.shown().as_str(), name.as_ref()), ("", "process"));
     }
 
@@ -158,9 +169,9 @@ mod tests {
     fn a_full_cache_still_resolves_every_destination() {
         let cache = Destinations::default();
         for i in 0..MAX_DESTINATIONS {
-            cache.resolve("send", &format!("t{i}"), None);
+            cache.resolve("send", &format!("t{i}"), None, &Vec::new());
         }
-        let (d, name) = cache.resolve("send", "one-more", None);
+        let (d, name) = cache.resolve("send", "one-more", None, &Vec::new());
         assert_eq!(
             (d.name.as_str(), name.as_ref()),
             ("one-more", "send one-more")

@@ -2,13 +2,21 @@
 //! kinds, semconv attributes, the topology policy, and user hooks.
 
 pub mod attributes;
+mod boundary;
+mod capture;
 mod destinations;
+mod glob;
 mod metrics;
+mod policy;
 mod spec;
 mod system;
 
 pub use crate::span::{set_metrics_tap, MetricsTap};
+pub use boundary::{HOP_COUNT, HOP_MEMBER, QUEUE_TIME_MS, TRACE_BOUNDARY};
+pub use capture::MAX_CAPTURED_VALUE;
+pub use glob::Glob;
 pub use metrics::DURATION_BUCKETS;
+pub use policy::{BaggageRules, HopPolicy};
 pub use spec::{OperationSpec, OperationType};
 pub use system::System;
 
@@ -17,7 +25,7 @@ use crate::span::{Measurement, OpenSpan};
 use crate::tracer::AnyTracer;
 use crate::{CorrelationContextExt, Propagator};
 use attributes as attr;
-use destinations::{Destination, Destinations, TemplateHook};
+use destinations::{Destination, Destinations, Policies, TemplateHook};
 use metrics::Instruments;
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::global;
@@ -83,6 +91,7 @@ struct Inner {
     key_attribute: &'static str,
     template: Option<Box<TemplateHook>>,
     destinations: Destinations,
+    policies: Policies,
     enrich: Option<Box<AttributeHook>>,
     record_keys: Option<Box<DestinationFilter>>,
     record_payloads: Option<Box<DestinationFilter>>,
@@ -110,6 +119,7 @@ pub struct MessagingBuilder {
     server: Option<(String, i64)>,
     key_attribute: &'static str,
     template: Option<Box<TemplateHook>>,
+    policies: Policies,
     enrich: Option<Box<AttributeHook>>,
     record_keys: Option<Box<DestinationFilter>>,
     record_payloads: Option<Box<DestinationFilter>>,
@@ -189,6 +199,16 @@ impl MessagingBuilder {
         self
     }
 
+    /// What may cross a hop at the destinations matching `destinations` (a name, or a pattern
+    /// with `*`, matched against the topic, `exchange:routing_key` or queue, subject — the name
+    /// before any template): header capture, baggage rules, a trust boundary, trace
+    /// boundaries. The first matching policy applies, in the order they were added; resolved
+    /// once per destination. Without policies (the default) nothing of this costs anything.
+    pub fn policy(mut self, destinations: impl Into<Glob>, policy: HopPolicy) -> Self {
+        self.policies.push((destinations.into(), Arc::new(policy)));
+        self
+    }
+
     /// Adds attributes of your own to every span.
     pub fn attributes(
         mut self,
@@ -219,6 +239,7 @@ impl MessagingBuilder {
             let meter = self
                 .meter
                 .unwrap_or_else(|| global::meter_with_scope(crate::scope()));
+            self.propagator.export_problems(&meter);
             Arc::new(Instruments::new(&meter))
         });
         Messaging {
@@ -242,6 +263,7 @@ impl MessagingBuilder {
                 key_attribute: self.key_attribute,
                 template: self.template,
                 destinations: Destinations::default(),
+                policies: self.policies,
                 enrich: self.enrich,
                 record_keys: self.record_keys,
                 record_payloads: self.record_payloads,
@@ -265,6 +287,7 @@ impl Messaging {
             server: None,
             key_attribute: system.key_attribute(),
             template: None,
+            policies: Vec::new(),
             enrich: None,
             record_keys: None,
             record_payloads: None,
@@ -291,15 +314,26 @@ impl Messaging {
     /// ends. Inject [`OpenSpan::context`] into the message — or let
     /// [`open_send_with`](Self::open_send_with) do both.
     pub fn open_send(&self, parent: &Context, spec: OperationSpec<'_>) -> OpenSpan {
+        self.send_span(parent, spec).0
+    }
+
+    fn send_span(
+        &self,
+        parent: &Context,
+        spec: OperationSpec<'_>,
+    ) -> (OpenSpan, Option<Arc<HopPolicy>>) {
         let (resolved, measurement) = self.prepare(&spec);
+        let policy = resolved.0.policy.clone();
         let parent = parent.with_correlation_id_or_new();
         let cx = self.start(&parent, spec, Vec::new(), resolved);
-        OpenSpan::measured(cx, measurement)
+        (OpenSpan::measured(cx, measurement), policy)
     }
 
     /// The send skeleton of every broker wrapper: opens the send span in `parent` and hands its
     /// context to `inject`, which writes it into the client's outgoing headers. Returns the span
-    /// (end it on the broker's acknowledgement) and what `inject` made.
+    /// (end it on the broker's acknowledgement) and what `inject` made. The destination's
+    /// [`HopPolicy`] decides what `inject` sees (baggage rules, trust boundary); a trace that
+    /// counts hops gets its count advanced.
     ///
     /// ```
     /// use opentelemetry::Context;
@@ -322,15 +356,63 @@ impl Messaging {
         spec: OperationSpec<'_>,
         inject: impl FnOnce(&Propagator, &Context) -> T,
     ) -> (OpenSpan, T) {
-        let span = self.open_send(parent, spec);
-        let written = inject(&self.inner.propagator, span.context());
+        let (span, policy) = self.send_span(parent, spec);
+        let stats = self.inner.propagator.stats();
+        let governed = policy
+            .as_deref()
+            .and_then(|p| p.outgoing(span.context(), stats));
+        let cx = governed.as_ref().unwrap_or(span.context());
+        let start_counting = policy.is_some_and(|p| p.boundary.count_hops);
+        let counted = boundary::next_hop(cx, start_counting);
+        let written = inject(&self.inner.propagator, counted.as_ref().unwrap_or(cx));
         (span, written)
+    }
+
+    /// `spec` with the headers its destination's [`HopPolicy`] captures
+    /// (`messaging.header.<name>`) among its attributes. [`open_message`](Self::open_message)
+    /// does this itself; a broker crate calls it on a send with the user's headers before
+    /// [`open_send_with`](Self::open_send_with), and on a receive it opens with
+    /// [`open_consume`](Self::open_consume). `headers` is called only when a policy captures
+    /// headers at this destination.
+    pub fn capture_headers<'a, R: HeaderReader>(
+        &self,
+        spec: OperationSpec<'a>,
+        headers: impl FnOnce() -> R,
+    ) -> OperationSpec<'a> {
+        if self.inner.policies.is_empty() {
+            return spec;
+        }
+        self.captured(spec, &headers())
+    }
+
+    fn captured<'a, R: HeaderReader>(
+        &self,
+        mut spec: OperationSpec<'a>,
+        headers: &R,
+    ) -> OperationSpec<'a> {
+        if self.inner.policies.is_empty() {
+            return spec;
+        }
+        let hook = self.inner.template.as_deref();
+        let (destination, _) = (self.inner.destinations).resolve(
+            spec.name,
+            spec.destination,
+            hook,
+            &self.inner.policies,
+        );
+        if let Some(policy) = destination.policy.filter(|p| !p.capture.is_empty()) {
+            let propagator = &self.inner.propagator;
+            let own = |name: &str| propagator.is_own_header(name, R::CORRELATION_HEADER);
+            capture::capture(&policy.capture, headers, own, &mut spec.attributes);
+        }
+        spec
     }
 
     /// The receive skeleton of every broker wrapper: extracts the message's context from its
     /// `headers` (never failing; problems counted by the propagator) and opens its receive or
     /// process span per the topology ([`open_consume`](Self::open_consume)).
     pub fn open_message<R: HeaderReader>(&self, headers: &R, spec: OperationSpec<'_>) -> OpenSpan {
+        let spec = self.captured(spec, headers);
         let extracted = self.inner.propagator.extract(headers);
         self.open_consume(&extracted.context, spec)
     }
@@ -398,7 +480,8 @@ impl Messaging {
     fn prepare(&self, spec: &OperationSpec<'_>) -> (Resolved, Option<Measurement>) {
         let inner = &self.inner;
         let hook = inner.template.as_deref();
-        let resolved = (inner.destinations).resolve(spec.name, spec.destination, hook);
+        let resolved =
+            (inner.destinations).resolve(spec.name, spec.destination, hook, &inner.policies);
         let measurement = inner.instruments.as_ref().map(|i| {
             let shown = resolved.0.shown().clone();
             i.measure(
@@ -412,9 +495,24 @@ impl Messaging {
         (resolved, measurement)
     }
 
-    fn consume_from(&self, msg: &Context, spec: OperationSpec<'_>, resolved: Resolved) -> Context {
+    fn consume_from(
+        &self,
+        msg: &Context,
+        mut spec: OperationSpec<'_>,
+        resolved: Resolved,
+    ) -> Context {
+        let policy = resolved.0.policy.as_deref();
+        let stats = self.inner.propagator.stats();
+        let governed = policy.and_then(|p| p.incoming(msg, stats));
+        let msg = governed.as_ref().unwrap_or(msg);
         let msg_span = msg.span();
         let msg_sc = msg_span.span_context();
+        // A boundary the policy draws: a new trace, linked to the message.
+        if let Some(crossed) = policy.and_then(|p| p.boundary.crossed(msg_sc, spec.sent_at)) {
+            spec.attributes.extend(crossed);
+            let links = vec![Link::with_context(msg_sc.clone())];
+            return self.start(&carry(&Context::new(), msg), spec, links, resolved);
+        }
         // The message's own context is the parent, or a link (not both, unless asked).
         let (parent, is_parent) = match self.inner.topology {
             Topology::Parent if msg_sc.is_valid() => (msg.clone(), true),
@@ -495,15 +593,19 @@ pub(crate) fn batch_links<'c>(messages: impl IntoIterator<Item = &'c Context>) -
     (links, count)
 }
 
-/// `base` with the message's baggage and correlation id.
+/// `base` with the message's baggage — the message's only: an ambient context's baggage (the
+/// previous message's handler, say) never leaks into this one — and its correlation id.
 fn carry(base: &Context, message: &Context) -> Context {
-    let mut cx = base.clone();
     let bag = message.baggage();
-    if !bag.is_empty() {
-        cx = cx.with_baggage(bag.iter().map(|(k, (v, m))| {
-            opentelemetry::baggage::KeyValueMetadata::new(k.clone(), v.clone(), m.clone())
-        }));
-    }
+    let cx = match (bag.is_empty(), base.baggage().is_empty()) {
+        (true, true) => base.clone(),
+        (true, false) => base.with_cleared_baggage(),
+        (false, _) => base.with_baggage(
+            bag.iter()
+                .map(|(k, (v, m))| (k.clone(), (v.clone(), m.clone())))
+                .collect::<opentelemetry::baggage::Baggage>(),
+        ),
+    };
     crate::correlation::with_correlation_of(cx, message)
 }
 

@@ -2,6 +2,7 @@
 
 use opentelemetry::trace::SpanKind;
 use opentelemetry::KeyValue;
+use std::time::SystemTime;
 
 /// The kind of messaging operation (`messaging.operation.type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -58,6 +59,8 @@ pub struct OperationSpec<'a> {
     /// How many messages the operation hands to the application, for the sent/consumed
     /// metrics: 1, or 0 for a message that its batch or receive span already counts.
     pub message_count: u64,
+    /// When the message was sent, as the broker tells it (for a policy's queue-time boundary).
+    pub sent_at: Option<SystemTime>,
 }
 
 impl<'a> OperationSpec<'a> {
@@ -72,6 +75,7 @@ impl<'a> OperationSpec<'a> {
             payload: None,
             attributes: Vec::new(),
             message_count: 1,
+            sent_at: None,
         }
     }
 
@@ -92,6 +96,13 @@ impl<'a> OperationSpec<'a> {
     /// message that its batch or receive span already counts, so it is not counted twice).
     pub fn message_count(mut self, count: u64) -> Self {
         self.message_count = count;
+        self
+    }
+
+    /// Sets when the message was sent (Kafka's timestamp, AMQP's `timestamp`, JetStream's
+    /// publish time).
+    pub fn sent_at(mut self, at: Option<SystemTime>) -> Self {
+        self.sent_at = at;
         self
     }
 
