@@ -151,3 +151,47 @@ fn recorded(all: &[ResourceMetrics], name: &str) -> u64 {
         _ => panic!("{name}: a u64 sum or an f64 histogram"),
     }
 }
+
+#[test]
+fn propagation_problems_are_exported_by_kind_once_per_propagator() {
+    use tracewire::carrier::MemoryHeaders;
+    let (exporter, provider, _rec, m) = metered();
+    // A second instrumentation sharing the propagator does not register it twice.
+    let _again = Messaging::builder(tracewire::messaging::System::new("kafka"))
+        .propagator(m.propagator().clone())
+        .meter(provider.meter("test"))
+        .build();
+    m.extract(&MemoryHeaders::new());
+    m.extract(&MemoryHeaders::from_pairs([("traceparent", "00-zz")]));
+    m.extract(&MemoryHeaders::from_pairs([
+        ("traceparent", "junk"),
+        ("correlation_id", "a\tb"),
+    ]));
+    provider.force_flush().unwrap();
+    let all = exporter.get_finished_metrics().unwrap();
+    let AggregatedMetrics::U64(MetricData::Sum(problems)) =
+        metric(&all, "tracewire.propagation.problems")
+    else {
+        panic!("a u64 sum")
+    };
+    let count = |kind: &str| -> u64 {
+        let points = problems
+            .data_points()
+            .filter(|p| has(p.attributes(), "kind", kind));
+        points.map(|p| p.value()).sum()
+    };
+    assert_eq!(count("traceparent_missing"), 1);
+    assert_eq!(count("traceparent_invalid"), 2);
+    assert_eq!(count("correlation_missing"), 2);
+    assert_eq!(count("correlation_replaced"), 1);
+    assert_eq!(count("inject_rejected"), 0);
+    assert_eq!(
+        problems
+            .data_points()
+            .filter(|p| has(p.attributes(), "kind", "traceparent_missing"))
+            .count(),
+        1,
+        "one series per kind: registered once"
+    );
+    assert!(problems.is_monotonic());
+}

@@ -39,7 +39,7 @@ impl TraceBoundary {
             return None;
         }
         if let (Some(limit), Some(n)) = (self.after_hops, hops(msg.trace_state())) {
-            if n >= limit {
+            if n > limit {
                 return Some([
                     KeyValue::new(TRACE_BOUNDARY, "hop_count"),
                     KeyValue::new(HOP_COUNT, i64::from(n)),
@@ -113,17 +113,20 @@ mod tests {
         let three = (0..3).fold(cx.clone(), |cx, _| next_hop(&cx, true).unwrap());
         let sc = three.span().span_context().clone();
         let hops = TraceBoundary {
-            after_hops: Some(3),
+            after_hops: Some(2),
             ..Default::default()
         };
         let crossed = hops.crossed(&sc, None).unwrap();
         assert_eq!(crossed[0].value.as_str(), "hop_count");
         assert_eq!(crossed[1].value, opentelemetry::Value::I64(3));
-        let four = TraceBoundary {
-            after_hops: Some(4),
+        let three = TraceBoundary {
+            after_hops: Some(3),
             ..Default::default()
         };
-        assert!(four.crossed(&sc, None).is_none());
+        assert!(
+            three.crossed(&sc, None).is_none(),
+            "the third hop is still allowed"
+        );
         let waited = TraceBoundary {
             after_queue_time: Some(Duration::from_secs(60)),
             ..Default::default()

@@ -186,9 +186,9 @@ impl HopPolicy {
         self
     }
 
-    /// A message that has crossed `hops` messaging hops already starts a new trace with a link.
-    /// Hops are counted by tracewire producers in the `tracewire` tracestate member
-    /// ([`count_hops`](Self::count_hops)).
+    /// A message on its hop number `hops + 1` or later starts a new trace with a link: a trace
+    /// spans at most `hops` messaging hops. Hops are counted by tracewire producers in the
+    /// `tracewire` tracestate member ([`count_hops`](Self::count_hops)).
     pub fn new_trace_after_hops(mut self, hops: u32) -> Self {
         self.boundary.after_hops = Some(hops);
         self

@@ -1,9 +1,17 @@
 //! Test support (feature `testing`): a tracer that records finished spans in memory, helpers to
-//! look at them, a corpus of hostile headers, and tracewire's warnings captured ([`Warnings`]). Used by tracewire's own tests and handy for yours.
+//! look at them, assertions about hops ([`assert_continues`], [`assert_correlation_survived`],
+//! [`assert_all_ended`], [`assert_no_baggage_leak`]), a corpus of hostile headers, and
+//! tracewire's warnings captured ([`Warnings`]). Used by tracewire's own tests and handy for
+//! yours.
 
+mod assertions;
 pub mod hostile;
 mod warnings;
 
+pub use assertions::{
+    assert_all_ended, assert_continues, assert_correlation_survived, assert_no_baggage_leak,
+    baggage_of, wire_baggage,
+};
 pub use warnings::Warnings;
 
 use opentelemetry::global::BoxedTracer;

@@ -27,6 +27,20 @@ impl Warnings {
         let seen = seen.lock().map(|s| s.clone()).unwrap_or_default();
         seen
     }
+
+    /// Awaits `fut` and returns its output with tracewire's warnings meanwhile, on this thread
+    /// (a current-thread runtime, as `#[tokio::test]` gives: what the wrappers do while it is
+    /// polled).
+    pub async fn capture_async<F: std::future::Future>(fut: F) -> (F::Output, Vec<String>) {
+        let warnings = Warnings::default();
+        let seen = warnings.0.clone();
+        let out = {
+            let _guard = tracing::subscriber::set_default(warnings);
+            fut.await
+        };
+        let seen = seen.lock().map(|s| s.clone()).unwrap_or_default();
+        (out, seen)
+    }
 }
 
 struct Message<'a>(&'a mut String);
