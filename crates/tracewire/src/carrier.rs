@@ -32,6 +32,24 @@ pub trait HeaderReader: Transport {
     fn names(&self) -> Vec<&str>;
 }
 
+impl<R: Transport> Transport for &R {
+    const CORRELATION_HEADER: &'static str = R::CORRELATION_HEADER;
+}
+
+impl<R: HeaderReader> HeaderReader for &R {
+    fn values<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a [u8]> {
+        (**self).values(name)
+    }
+
+    fn last<'a>(&'a self, name: &str) -> Option<&'a [u8]> {
+        (**self).last(name)
+    }
+
+    fn names(&self) -> Vec<&str> {
+        (**self).names()
+    }
+}
+
 /// A header that the transport refused (e.g. a byte its header type cannot carry).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("header {name:?} was refused by the transport")]

@@ -104,3 +104,49 @@ fn an_unsampled_messaging_span_allocates_only_its_attributes_links_and_context_e
     assert!(sent <= 2, "send span allocated {sent} times");
     assert!(processed <= 2, "process span allocated {processed} times");
 }
+
+#[test]
+fn hop_policies_cost_nothing_where_none_applies() {
+    use opentelemetry::trace::TracerProvider;
+    use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+    use tracewire::carrier::MemoryHeaders;
+    use tracewire::messaging::{HopPolicy, Messaging, OperationSpec, OperationType};
+    use tracewire::Outcome;
+    let cx = context();
+    let provider = SdkTracerProvider::builder()
+        .with_sampler(Sampler::AlwaysOff)
+        .build();
+    let builder = || {
+        Messaging::builder(tracewire::messaging::System::new("kafka")).tracer(provider.tracer("t"))
+    };
+    let without = builder().build();
+    let elsewhere = builder()
+        .policy(
+            "partner.*",
+            HopPolicy::new().external().capture_headers(["x-*"]),
+        )
+        .build();
+    let headers = MemoryHeaders::from_pairs([("x-tenant", "1")]);
+    let counts = |m: &Messaging| {
+        let send = || OperationSpec::new(OperationType::Send, "send", "orders");
+        let process = || OperationSpec::new(OperationType::Process, "process", "orders");
+        let round = || {
+            let spec = m.capture_headers(send(), || -> MemoryHeaders { unreachable!() });
+            m.open_send_with(&cx, spec, |_, _| ()).0.end(Outcome::Ok);
+            m.open_message(&headers, process()).end(Outcome::Ok);
+        };
+        round(); // the destination's first use resolves and caches it
+        allocations(round)
+    };
+    let base = counts(&without);
+    assert_eq!(
+        counts(&elsewhere),
+        base,
+        "a policy on other destinations changes nothing here"
+    );
+    // 11 before hop policies existed (measured on 7db1f04 with the same round).
+    assert!(
+        base <= 11,
+        "a send and a message through the skeleton allocated {base} times"
+    );
+}

@@ -379,19 +379,16 @@ impl Messaging {
         spec: OperationSpec<'a>,
         headers: impl FnOnce() -> R,
     ) -> OperationSpec<'a> {
-        if self.inner.policies.is_empty() {
-            return spec;
+        match self.capturing(&spec) {
+            Some(policy) => self.captured(spec, &policy, &headers()),
+            None => spec,
         }
-        self.captured(spec, &headers())
     }
 
-    fn captured<'a, R: HeaderReader>(
-        &self,
-        mut spec: OperationSpec<'a>,
-        headers: &R,
-    ) -> OperationSpec<'a> {
+    /// The policy of `spec`'s destination when it captures headers (no lookup without policies).
+    fn capturing(&self, spec: &OperationSpec<'_>) -> Option<Arc<HopPolicy>> {
         if self.inner.policies.is_empty() {
-            return spec;
+            return None;
         }
         let hook = self.inner.template.as_deref();
         let (destination, _) = (self.inner.destinations).resolve(
@@ -400,11 +397,18 @@ impl Messaging {
             hook,
             &self.inner.policies,
         );
-        if let Some(policy) = destination.policy.filter(|p| !p.capture.is_empty()) {
-            let propagator = &self.inner.propagator;
-            let own = |name: &str| propagator.is_own_header(name, R::CORRELATION_HEADER);
-            capture::capture(&policy.capture, headers, own, &mut spec.attributes);
-        }
+        destination.policy.filter(|p| !p.capture.is_empty())
+    }
+
+    fn captured<'a, R: HeaderReader>(
+        &self,
+        mut spec: OperationSpec<'a>,
+        policy: &HopPolicy,
+        headers: &R,
+    ) -> OperationSpec<'a> {
+        let propagator = &self.inner.propagator;
+        let own = |name: &str| propagator.is_own_header(name, R::CORRELATION_HEADER);
+        capture::capture(&policy.capture, headers, own, &mut spec.attributes);
         spec
     }
 
@@ -412,7 +416,7 @@ impl Messaging {
     /// `headers` (never failing; problems counted by the propagator) and opens its receive or
     /// process span per the topology ([`open_consume`](Self::open_consume)).
     pub fn open_message<R: HeaderReader>(&self, headers: &R, spec: OperationSpec<'_>) -> OpenSpan {
-        let spec = self.captured(spec, headers);
+        let spec = self.capture_headers(spec, || headers);
         let extracted = self.inner.propagator.extract(headers);
         self.open_consume(&extracted.context, spec)
     }
