@@ -4,7 +4,7 @@
 //! [`CorrelationContextExt`] the way `BaggageExt` reaches baggage. The incoming id is kept; a new
 //! one (a random UUID v4, lower-case, hyphenated) is made only where none arrives — the first hop.
 
-use crate::w3c::trim_ows;
+use crate::w3c::{trim_ows, W3cExtras};
 use opentelemetry::{Context, StringValue};
 use std::fmt;
 use std::sync::{Arc, OnceLock};
@@ -166,14 +166,12 @@ pub trait CorrelationContextExt {
 
 impl CorrelationContextExt for Context {
     fn correlation_id(&self) -> Option<&CorrelationId> {
-        self.get::<Correlation>().map(|c| &c.id)
+        self.get::<Carried>().map(|c| &c.id)
     }
 
     fn with_correlation_id(&self, id: CorrelationId) -> Context {
-        self.with_value(Correlation {
-            id,
-            attribute: OnceLock::new(),
-        })
+        let w3c = self.get::<Carried>().and_then(|c| c.w3c.clone());
+        with_carried(self, id, w3c)
     }
 
     fn with_correlation_id_or_new(&self) -> Context {
@@ -184,25 +182,44 @@ impl CorrelationContextExt for Context {
     }
 
     fn correlation_value(&self) -> Option<StringValue> {
-        let c = self.get::<Correlation>()?;
+        let c = self.get::<Carried>()?;
         let value = (c.attribute).get_or_init(|| Arc::<str>::from(c.id.as_str()).into());
         Some(value.clone())
     }
 }
 
-/// `to` with the correlation id of `from` (its shared attribute value too), if it has one.
+/// `to` with the correlation id of `from` (its shared attribute value too), if it has one; what
+/// `to` carries of its own trace stays `to`'s.
 pub(crate) fn with_correlation_of(to: Context, from: &Context) -> Context {
-    match from.get::<Correlation>() {
-        Some(c) => to.with_value(c.clone()),
+    match from.get::<Carried>() {
+        Some(c) => {
+            let w3c = to.get::<Carried>().and_then(|t| t.w3c.clone());
+            to.with_value(Carried { w3c, ..c.clone() })
+        }
         None => to,
     }
 }
 
-/// What a [`Context`] holds: the id, and its text as a span attribute value, made by the first
-/// span that records it and shared by every later one (a handler that sends several messages
-/// copies the id once, not once per message).
+/// `cx` with `id` and what the received trace context carried beyond OpenTelemetry's types.
+pub(crate) fn with_carried(cx: &Context, id: CorrelationId, w3c: Option<W3cExtras>) -> Context {
+    cx.with_value(Carried {
+        id,
+        attribute: OnceLock::new(),
+        w3c,
+    })
+}
+
+/// What the received trace context carried that OpenTelemetry cannot hold, if anything.
+pub(crate) fn w3c_extras(cx: &Context) -> Option<&W3cExtras> {
+    cx.get::<Carried>()?.w3c.as_ref()
+}
+
+/// Everything tracewire carries per message, in ONE context value (one allocation, made when
+/// the correlation id is set): the id and its text as a span attribute value (made by the first
+/// span that records it and shared by every later one), and the W3C extras.
 #[derive(Clone)]
-struct Correlation {
+struct Carried {
     id: CorrelationId,
     attribute: OnceLock<StringValue>,
+    w3c: Option<W3cExtras>,
 }

@@ -6,13 +6,14 @@ use crate::correlation::{CorrelationContextExt, CorrelationId, CorrelationIdErro
 use crate::header::{BAGGAGE, CORRELATION_HEADER, TRACEPARENT, TRACESTATE};
 use crate::stats::{bump, PropagationStats};
 use crate::w3c::baggage::{self, Dropped};
-use crate::w3c::traceparent::{Traceparent, TraceparentError};
+use crate::w3c::traceparent::{Traceparent, TraceparentError, FLAG_RANDOM};
 use crate::w3c::tracestate::{self, TracestateError};
+use crate::w3c::W3cExtras;
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::propagation::{
     text_map_propagator::FieldIter, Extractor, Injector, TextMapPropagator,
 };
-use opentelemetry::trace::{TraceContextExt, TraceState};
+use opentelemetry::trace::{TraceContextExt, TraceFlags, TraceState};
 use opentelemetry::Context;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -46,8 +47,8 @@ pub struct ExtractIssues {
     pub trace: Option<TraceProblem>,
     /// `tracestate` dropped whole.
     pub tracestate: Option<TracestateError>,
-    /// `tracestate` members dropped one by one (refused by OpenTelemetry's type, or repeating
-    /// an earlier key).
+    /// `tracestate` members dropped one by one: those repeating an earlier key (the first is
+    /// kept). Members OpenTelemetry's type refuses are carried beside it, not dropped.
     pub tracestate_members_dropped: usize,
     /// Baggage members dropped.
     pub baggage: Dropped,
@@ -337,21 +338,33 @@ impl Propagator {
     fn inject_w3c<W: HeaderWriter>(&self, cx: &Context, carrier: &mut W) {
         let span = cx.span();
         let sc = span.span_context();
-        let Some(tp) = Traceparent::from_span_context(sc) else {
+        let Some(mut tp) = Traceparent::from_span_context(sc) else {
             carrier.remove(TRACEPARENT);
             carrier.remove(TRACESTATE);
             return;
         };
+        // Level 2: the random flag the trace arrived with, or — for a trace that began here,
+        // whose id the SDK drew at random — set.
+        let extras = crate::correlation::w3c_extras(cx).filter(|e| e.trace_id == sc.trace_id());
+        let random = match extras {
+            Some(e) => e.random,
+            None if sc.is_remote() => sc.trace_flags().to_u8() & FLAG_RANDOM != 0,
+            None => true,
+        };
+        let flags =
+            (sc.trace_flags().to_u8() & !FLAG_RANDOM) | if random { FLAG_RANDOM } else { 0 };
+        tp.flags = TraceFlags::new(flags);
         self.write(carrier, TRACEPARENT, &tp.format());
         let state = sc.trace_state();
-        if *state == TraceState::NONE {
+        let beside = extras.and_then(|e| e.beside.as_deref()).unwrap_or_default();
+        if *state == TraceState::NONE && beside.is_empty() {
             carrier.remove(TRACESTATE);
             return;
         }
         let mut value = Vec::new();
         bump(
             &self.inner.stats.tracestate_members_dropped,
-            tracestate::format(state, &mut value),
+            tracestate::format_with(state, beside, &mut value),
         );
         if value.is_empty() {
             carrier.remove(TRACESTATE);
@@ -376,12 +389,12 @@ impl Propagator {
     pub fn extract_with_context<R: HeaderReader>(&self, cx: &Context, carrier: &R) -> Extracted {
         let stats = &self.inner.stats;
         let mut issues = ExtractIssues::default();
-        let mut context = match &self.inner.trace {
+        let (mut context, w3c) = match &self.inner.trace {
             TraceCodec::W3c => self.extract_w3c(cx, carrier, &mut issues),
-            TraceCodec::Custom(p) => custom_extract(p.as_ref(), cx, carrier, &mut issues),
+            TraceCodec::Custom(p) => (custom_extract(p.as_ref(), cx, carrier, &mut issues), None),
             TraceCodec::Global => opentelemetry::global::get_text_map_propagator(|p| {
                 warn_if_noop(p);
-                custom_extract(p, cx, carrier, &mut issues)
+                (custom_extract(p, cx, carrier, &mut issues), None)
             }),
         };
         let missing = matches!(
@@ -421,7 +434,7 @@ impl Propagator {
             }
         };
         Extracted {
-            context: context.with_correlation_id(id),
+            context: crate::correlation::with_carried(&context, id, w3c),
             issues,
         }
     }
@@ -431,33 +444,41 @@ impl Propagator {
         cx: &Context,
         carrier: &R,
         issues: &mut ExtractIssues,
-    ) -> Context {
+    ) -> (Context, Option<W3cExtras>) {
         let tp = match Traceparent::parse_all(carrier.values(TRACEPARENT)) {
             Ok(Some(tp)) => tp,
             Ok(None) => {
                 issues.trace = Some(TraceProblem::Missing);
-                return cx.clone();
+                return (cx.clone(), None);
             }
             Err(e) => {
                 issues.trace = Some(TraceProblem::Invalid(e));
-                return cx.clone();
+                return (cx.clone(), None);
             }
         };
         let stats = &self.inner.stats;
-        let state = match tracestate::parse(carrier.values(TRACESTATE)) {
+        let (state, beside) = match tracestate::parse(carrier.values(TRACESTATE)) {
             Ok(parsed) => {
-                let dropped = parsed.unrepresentable + parsed.duplicates;
-                issues.tracestate_members_dropped = dropped;
-                bump(&stats.tracestate_members_dropped, dropped);
-                parsed.state
+                issues.tracestate_members_dropped = parsed.duplicates;
+                bump(&stats.tracestate_members_dropped, parsed.duplicates);
+                let beside = (!parsed.beside.is_empty()).then(|| parsed.beside.into());
+                (parsed.state, beside)
             }
             Err(e) => {
                 issues.tracestate = Some(e);
                 bump(&stats.tracestate_dropped, 1);
-                TraceState::NONE
+                (TraceState::NONE, None)
             }
         };
-        cx.with_remote_span_context(tp.to_span_context(state))
+        let extras = W3cExtras {
+            trace_id: tp.trace_id,
+            random: tp.flags.to_u8() & FLAG_RANDOM != 0,
+            beside,
+        };
+        (
+            cx.with_remote_span_context(tp.to_span_context(state)),
+            Some(extras),
+        )
     }
 }
 

@@ -40,8 +40,8 @@ counters! {
     traceparent_invalid,
     /// `tracestate` values dropped whole (a malformed member, too many members, too long).
     tracestate_dropped,
-    /// `tracestate` members dropped one by one: valid on the wire but refused by OpenTelemetry's
-    /// type, or repeating an earlier key (the first kept).
+    /// `tracestate` members dropped one by one: repeating an earlier key (the first kept), or
+    /// past 32 members when written.
     tracestate_members_dropped,
     /// Baggage members dropped on extract or inject (malformed or past the W3C limits).
     baggage_members_dropped,

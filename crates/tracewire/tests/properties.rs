@@ -84,7 +84,10 @@ proptest! {
         let out = p.extract(&headers);
         prop_assert!(out.issues.is_clean());
         let got = out.context.span().span_context().clone();
-        prop_assert_eq!((got.trace_id(), got.span_id(), got.trace_flags()), (sc.trace_id(), sc.span_id(), sc.trace_flags()));
+        // A trace begun here (a local span context, nothing received) is sent with the Level 2
+        // random flag: its id was drawn at random.
+        let flags = TraceFlags::new(sc.trace_flags().to_u8() | 0x02);
+        prop_assert_eq!((got.trace_id(), got.span_id(), got.trace_flags()), (sc.trace_id(), sc.span_id(), flags));
         prop_assert_eq!(out.context.correlation_id(), cx.correlation_id());
         for (k, v) in &bag {
             prop_assert_eq!(out.context.baggage().get(k.as_str()).map(|v| v.as_str().to_owned()), Some(v.clone()));

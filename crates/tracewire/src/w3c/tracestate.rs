@@ -26,14 +26,32 @@ pub enum TracestateError {
     MalformedMember(usize),
 }
 
+/// tracewire's own list member (its hop count), kept leftmost when written.
+pub const TRACEWIRE_KEY: &str = "tracewire";
+
+/// A member valid on the wire that `opentelemetry`'s `TraceState` refuses (it still enforces the
+/// retired `tenant@vendor` key split: `foo@=1`, `foo@@bar=1`, `a@b@c=1`, long keys with `@`).
+/// tracewire carries it beside the `TraceState` and writes it back in its place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BesideMember {
+    /// The key, as received.
+    pub key: Box<str>,
+    /// The value, as received.
+    pub value: Box<str>,
+    /// The key of the member `TraceState` holds that came just before it (`None`: it came
+    /// first); it is written back right after that member.
+    pub after: Option<Box<str>>,
+}
+
 /// A parsed `tracestate`, plus the members the OpenTelemetry type could not hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedTracestate {
     /// The state, in the order received.
     pub state: TraceState,
-    /// Members valid on the wire but refused by `opentelemetry`'s `TraceState` (it still checks the
-    /// retired `tenant@vendor` key split); they are dropped one by one.
+    /// How many members `TraceState` refused (carried in [`beside`](Self::beside)).
     pub unrepresentable: usize,
+    /// Those members, in the order received, each with its place among the others.
+    pub beside: Vec<BesideMember>,
     /// Later members repeating an earlier member's key: dropped, the first kept (the tracestate
     /// itself is still inherited, as Trace Context asks).
     pub duplicates: usize,
@@ -82,6 +100,7 @@ pub fn parse<'a>(
         return Ok(ParsedTracestate {
             state: TraceState::NONE,
             unrepresentable: 0,
+            beside: Vec::new(),
             duplicates,
         });
     }
@@ -91,16 +110,29 @@ pub fn parse<'a>(
         return Ok(ParsedTracestate {
             state,
             unrepresentable: 0,
+            beside: Vec::new(),
             duplicates,
         });
     }
-    let total = members.len();
-    members.retain(|member| TraceState::from_key_value([*member]).is_ok());
-    let unrepresentable = total - members.len();
+    let mut beside = Vec::new();
+    let mut after: Option<&str> = None;
+    members.retain(|&(key, value)| {
+        if TraceState::from_key_value([(key, value)]).is_ok() {
+            after = Some(key);
+            return true;
+        }
+        beside.push(BesideMember {
+            key: key.into(),
+            value: value.into(),
+            after: after.map(Into::into),
+        });
+        false
+    });
     let state = TraceState::from_key_value(members).unwrap_or_default();
     Ok(ParsedTracestate {
         state,
-        unrepresentable,
+        unrepresentable: beside.len(),
+        beside,
         duplicates,
     })
 }
@@ -109,19 +141,81 @@ pub fn parse<'a>(
 /// wire (the OpenTelemetry type lets CR, LF and other bytes into values). Returns how many members
 /// were left out.
 pub fn format(state: &TraceState, out: &mut Vec<u8>) -> usize {
+    format_with(state, &[], out)
+}
+
+/// [`format`], with the members carried beside the state written back in their places: each
+/// right after the member it followed on receipt; those that came first after tracewire's own
+/// member (which a hop moves to the front) and before the rest; those whose neighbour is gone
+/// at the end. At most 32 members are written; what does not fit is left out and counted.
+///
+/// ```
+/// use tracewire::w3c::tracestate::{format_with, parse};
+///
+/// let parsed = parse([&b"foo@@x=1,rojo=2,a@b@c=3,congo=4"[..]]).unwrap();
+/// assert_eq!(parsed.state.header(), "rojo=2,congo=4");
+/// let mut out = Vec::new();
+/// format_with(&parsed.state, &parsed.beside, &mut out);
+/// assert_eq!(out, b"foo@@x=1,rojo=2,a@b@c=3,congo=4");
+/// ```
+pub fn format_with(state: &TraceState, beside: &[BesideMember], out: &mut Vec<u8>) -> usize {
     let header = state.header();
-    let mut dropped = 0;
+    let mut list = List {
+        out,
+        written: 0,
+        dropped: 0,
+    };
+    let mut pending: Vec<&BesideMember> = beside.iter().collect();
+    let mut front_done = pending.is_empty();
     for member in header.split(',').filter(|m| !m.is_empty()) {
-        if split_member(member.as_bytes()).is_none() {
-            dropped += 1;
+        let Some((key, _)) = split_member(member.as_bytes()) else {
+            list.dropped += 1;
             continue;
+        };
+        if !front_done && key != TRACEWIRE_KEY {
+            list.take(&mut pending, |b| b.after.is_none());
+            front_done = true;
         }
-        if !out.is_empty() {
-            out.push(b',');
+        list.push(member.as_bytes());
+        if !pending.is_empty() {
+            list.take(&mut pending, |b| b.after.as_deref() == Some(key));
         }
-        out.extend_from_slice(member.as_bytes());
     }
-    dropped
+    list.take(&mut pending, |_| true);
+    list.dropped
+}
+
+/// A `tracestate` value being written, within the member limit.
+struct List<'a> {
+    out: &'a mut Vec<u8>,
+    written: usize,
+    dropped: usize,
+}
+
+impl List<'_> {
+    fn push(&mut self, member: &[u8]) {
+        if self.written == MAX_MEMBERS {
+            self.dropped += 1;
+            return;
+        }
+        if !self.out.is_empty() {
+            self.out.push(b',');
+        }
+        self.out.extend_from_slice(member);
+        self.written += 1;
+    }
+
+    /// Writes, in order, the pending members `which` selects.
+    fn take(&mut self, pending: &mut Vec<&BesideMember>, which: impl Fn(&BesideMember) -> bool) {
+        pending.retain(|b| {
+            if !which(b) {
+                return true;
+            }
+            let member = format!("{}={}", b.key, b.value);
+            self.push(member.as_bytes());
+            false
+        });
+    }
 }
 
 /// `key "=" value` with both halves valid, or `None`.
