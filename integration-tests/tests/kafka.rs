@@ -694,3 +694,22 @@ async fn detached_messages_handled_concurrently_commit_the_right_offset() {
         "every detached span ended by its commit"
     );
 }
+
+#[tokio::test]
+async fn a_record_without_a_value_is_a_tombstone_on_both_spans() {
+    let rec = SpanRecorder::new();
+    let topic = topic(1).await;
+    let record = FutureRecord::<str, str>::to(&topic).key("order-1");
+    producer(&rec)
+        .send(record, TIMEOUT)
+        .await
+        .expect("delivered");
+    let consumer = consumer(&rec, &topic);
+    next(&consumer).await.finish(tracewire::Outcome::Ok);
+    for name in [format!("send {topic}"), format!("process {topic}")] {
+        let span = rec.span(&name);
+        let tombstone = attribute_str(&span, tracewire_kafka::KAFKA_TOMBSTONE);
+        assert_eq!(tombstone.as_deref(), Some("true"), "{name}");
+        assert_eq!(attribute_str(&span, a::BODY_SIZE), None, "{name}: no body");
+    }
+}

@@ -2,7 +2,7 @@
 
 use crate::headers::KafkaHeaders;
 use crate::partition::partition_attribute;
-use crate::KAFKA_OFFSET;
+use crate::{KAFKA_OFFSET, KAFKA_TOMBSTONE};
 use opentelemetry::{Context, KeyValue, StringValue};
 use rdkafka::consumer::{
     CommitMode, Consumer, ConsumerContext, DefaultConsumerContext, MessageStream, StreamConsumer,
@@ -120,8 +120,11 @@ impl<C: ConsumerContext + 'static, R> TracedConsumer<C, R> {
             .key(message.key())
             .attribute(partition_attribute(message.partition()))
             .attribute(KeyValue::new(KAFKA_OFFSET, message.offset()));
-        spec.body_size = Some(message.payload_len());
         spec.payload = message.payload();
+        spec.body_size = spec.payload.map(<[u8]>::len);
+        if spec.payload.is_none() {
+            spec = spec.attribute(KeyValue::new(KAFKA_TOMBSTONE, true));
+        }
         spec.sent_at = (message.timestamp().to_millis())
             .and_then(|ms| u64::try_from(ms).ok())
             .map(|ms| std::time::UNIX_EPOCH + Duration::from_millis(ms));

@@ -57,6 +57,8 @@ use tracewire::messaging::System;
 
 /// `messaging.kafka.offset`.
 pub const KAFKA_OFFSET: &str = "messaging.kafka.offset";
+/// `messaging.kafka.message.tombstone`: set (true) on a record without a value.
+pub const KAFKA_TOMBSTONE: &str = "messaging.kafka.message.tombstone";
 /// `messaging.kafka.message.key` (only on opt-in).
 pub const KAFKA_MESSAGE_KEY: &str = "messaging.kafka.message.key";
 

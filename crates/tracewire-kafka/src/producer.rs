@@ -3,7 +3,7 @@
 
 use crate::partition::partition_attribute;
 use crate::KafkaHeaders;
-use crate::KAFKA_OFFSET;
+use crate::{KAFKA_OFFSET, KAFKA_TOMBSTONE};
 use futures_channel::oneshot::Canceled;
 use opentelemetry::{Context, KeyValue};
 use rdkafka::client::DefaultClientContext;
@@ -107,8 +107,9 @@ impl<C: ClientContext + 'static, R: rdkafka::util::AsyncRuntime> TracedProducer<
     {
         let mut spec = OperationSpec::new(OperationType::Send, "send", record.topic)
             .key(record.key.map(ToBytes::to_bytes));
-        if let Some(payload) = record.payload {
-            spec = spec.body(payload.to_bytes());
+        match record.payload {
+            Some(payload) => spec = spec.body(payload.to_bytes()),
+            None => spec = spec.attribute(KeyValue::new(KAFKA_TOMBSTONE, true)),
         }
         if let Some(partition) = record.partition {
             spec = spec.attribute(partition_attribute(partition));

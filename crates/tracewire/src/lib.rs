@@ -58,9 +58,14 @@ pub use span::{OpenSpan, Outcome};
 pub use stats::{PropagationStats, StatsSnapshot};
 pub use traced::{Traced, TracedExt};
 
+/// The semantic conventions tracewire's spans and metrics follow (docs/semconv.md), as the
+/// schema URL of its instrumentation scope.
+pub const SCHEMA_URL: &str = "https://opentelemetry.io/schemas/1.44.0";
+
 /// The instrumentation scope of everything tracewire starts itself (spans and metrics).
 pub(crate) fn scope() -> opentelemetry::InstrumentationScope {
     opentelemetry::InstrumentationScope::builder("tracewire")
         .with_version(env!("CARGO_PKG_VERSION"))
+        .with_schema_url(SCHEMA_URL)
         .build()
 }

@@ -1,6 +1,11 @@
 //! How an operation ended.
 
 use super::ERROR_TYPE;
+
+/// `exception.type` of the exception event an error records.
+const EXCEPTION_TYPE: &str = "exception.type";
+/// `exception.message` of that event.
+const EXCEPTION_MESSAGE: &str = "exception.message";
 use opentelemetry::trace::{Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 use std::borrow::Cow;
@@ -53,6 +58,16 @@ impl Outcome {
         {
             let span = cx.span();
             span.set_attribute(KeyValue::new(ERROR_TYPE, error_type.clone()));
+            // The conventions' exception event: what failed, in the client's words.
+            if span.is_recording() {
+                span.add_event(
+                    "exception",
+                    vec![
+                        KeyValue::new(EXCEPTION_TYPE, error_type.clone()),
+                        KeyValue::new(EXCEPTION_MESSAGE, message.clone()),
+                    ],
+                );
+            }
             span.set_status(Status::error(message.clone()));
         }
     }
