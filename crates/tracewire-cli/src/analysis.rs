@@ -111,10 +111,13 @@ fn open_line(c: &Collector, o: &Opened) -> String {
 /// flow: a consumer that started a new trace (Link topology, another language's consumer) or a
 /// batch hangs under the producer it links to — the latest-ending one of a batch's — so the
 /// timeline, the critical path and the queue times follow the message from trace to trace.
+/// A consumer whose parent is only its poll's root (OpenTelemetry Python's Kafka consumer: a
+/// `recv` root, its `process` child linked to the producer) hangs under the producer too.
 pub fn parents_across_links(spans: &HashMap<u64, Span>) -> HashMap<u64, Span> {
     let mut out = spans.clone();
     for s in out.values_mut() {
-        if s.parent.is_some_and(|p| spans.contains_key(&p)) {
+        let parent = s.parent.and_then(|p| spans.get(&p));
+        if parent.is_some_and(|p| !is_poll_root(p, s, spans)) {
             continue;
         }
         let latest = (s.links.iter())
@@ -126,6 +129,16 @@ pub fn parents_across_links(spans: &HashMap<u64, Span>) -> HashMap<u64, Span> {
         }
     }
     out
+}
+
+/// `parent` only wraps the poll that received `child`'s message: a consumer root with no link
+/// of its own, while `child` links to a producer of the flow.
+fn is_poll_root(parent: &Span, child: &Span, spans: &HashMap<u64, Span>) -> bool {
+    let polls = matches!(parent.kind, Kind::Consumer | Kind::Client);
+    let links_a_producer = (child.links.iter())
+        .filter_map(|l| spans.get(l))
+        .any(|p| p.kind == Kind::Producer);
+    polls && parent.parent.is_none() && parent.links.is_empty() && links_a_producer
 }
 
 fn depth_of(spans: &HashMap<u64, Span>, id: u64) -> usize {

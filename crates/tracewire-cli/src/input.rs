@@ -147,14 +147,32 @@ fn apply_attribute(span: &mut Span, key: String, text: String) {
     match key.as_str() {
         "messaging.system" => span.system = Some(text),
         "messaging.destination.name" => span.destination = Some(text),
+        // v1.24 and older (the Java agent's and OpenTelemetry Python's defaults): read, the
+        // current name winning when both are there.
+        "messaging.destination" => {
+            span.destination.get_or_insert(text);
+        }
         "messaging.destination.template" => span.template = Some(text),
         "tracewire.settled" => span.unsettled = text == "false",
         "tracewire.redelivered" => span.redelivered = text == "true",
-        "messaging.operation.type" | "messaging.operation" => span.operation = Some(text),
+        "messaging.operation.type" => span.operation = Some(text),
+        "messaging.operation" => {
+            span.operation.get_or_insert(current_operation(text));
+        }
         "messaging.batch.message_count" => span.batch = text != "1",
         "target" | "code.module.name" => span.infrastructure |= is_infrastructure(&text),
         k if is_business(k) => span.business.push((key, text)),
         _ => {}
+    }
+}
+
+/// A v1.24 (or older) `messaging.operation` value as the current `messaging.operation.type`:
+/// `publish` is `send`, `deliver` (push delivery) is `process`.
+fn current_operation(old: String) -> String {
+    match old.as_str() {
+        "publish" => "send".to_owned(),
+        "deliver" => "process".to_owned(),
+        _ => old,
     }
 }
 

@@ -3,6 +3,8 @@
 //! processed (plus a consumer that crashed mid-message).
 #![allow(unreachable_pub, dead_code)]
 
+pub mod otlp;
+
 use opentelemetry::global::BoxedTracer;
 use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer, TracerProvider};
 use opentelemetry::{Context, KeyValue};
