@@ -84,7 +84,8 @@ pub mod hop {
         BaggageRules, HopPolicy, Messaging, System, Topology, HOP_COUNT, TRACE_BOUNDARY,
     };
     use tracewire::testing::{
-        assert_no_baggage_leak, attribute, attribute_str, baggage_of, hostile, SpanRecorder,
+        assert_continues, assert_correlation_survived, assert_no_baggage_leak, attribute,
+        attribute_str, baggage_of, hostile, SpanRecorder,
     };
 
     /// The tenant header every test sends and expects captured.
@@ -132,6 +133,18 @@ pub mod hop {
         (rec.spans().into_iter())
             .find(|s| s.name == name)
             .unwrap_or_else(|| panic!("a span named {name:?}"))
+    }
+
+    /// The first message's hop: its send span, and the process span that continues it, both
+    /// record the tenant header, and the correlation id survives.
+    pub fn assert_first_hop(rec: &SpanRecorder, send: &str, process: &str) {
+        let send = first_named(rec, send);
+        let process = (rec.spans().into_iter())
+            .find(|s| s.name == process && s.parent_span_id == send.span_context.span_id())
+            .unwrap_or_else(|| panic!("the process span of the first message ({process:?})"));
+        assert_captured(&send, &process);
+        assert_continues(&process, &send);
+        assert_correlation_survived(&send, &process);
     }
 
     /// The send and the process span both record the tenant header, and nothing of ours.

@@ -9,10 +9,7 @@ use integration_tests::hop::{self, TENANT};
 use integration_tests::{nats_url, unique};
 use std::time::Duration;
 use tracewire::task::TracedExt;
-use tracewire::testing::{
-    assert_all_ended, assert_continues, assert_correlation_survived, wire_baggage, SpanRecorder,
-    Warnings,
-};
+use tracewire::testing::{assert_all_ended, wire_baggage, SpanRecorder, Warnings};
 use tracewire_nats::{NatsHeaders, TracedClient, TracedJetStream, TracedJsStream, SYSTEM};
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -66,16 +63,8 @@ async fn core_nats_captures_governs_and_never_leaks_baggage() {
     );
     drop(in_first);
     drop((one, two));
-    let send = hop::first_named(&rec, &format!("publish {subject}"));
-    let process = (rec.spans().into_iter())
-        .find(|s| {
-            s.name == format!("process {subject}")
-                && s.parent_span_id == send.span_context.span_id()
-        })
-        .expect("the first message's process span");
-    hop::assert_captured(&send, &process);
-    assert_continues(&process, &send);
-    assert_correlation_survived(&send, &process);
+    let (send, process) = (format!("publish {subject}"), format!("process {subject}"));
+    hop::assert_first_hop(&rec, &send, &process);
     assert_all_ended(&rec);
 }
 
@@ -201,15 +190,8 @@ async fn jetstream_captures_governs_and_never_leaks_baggage() {
     drop(in_first);
     one.ack().await.unwrap();
     two.ack().await.unwrap();
-    let send = hop::first_named(&rec, &format!("publish {subject}"));
-    let process = (rec.spans().into_iter())
-        .find(|s| {
-            s.name == format!("process {subject}")
-                && s.parent_span_id == send.span_context.span_id()
-        })
-        .expect("the first message's process span");
-    hop::assert_captured(&send, &process);
-    assert_correlation_survived(&send, &process);
+    let (send, process) = (format!("publish {subject}"), format!("process {subject}"));
+    hop::assert_first_hop(&rec, &send, &process);
     js.cleanup().await;
 }
 
