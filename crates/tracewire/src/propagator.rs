@@ -433,6 +433,8 @@ impl Propagator {
                     .unwrap_or_else(CorrelationId::generate)
             }
         };
+        // No trace context arrived: the trace `cx` had goes on, with what it carried.
+        let w3c = w3c.or_else(|| crate::correlation::w3c_extras(cx).cloned());
         Extracted {
             context: crate::correlation::with_carried(&context, id, w3c),
             issues,
