@@ -312,7 +312,8 @@ impl Messaging {
     /// Opens a send/publish span as a child of `parent`, giving the context a correlation id
     /// first if it has none (the first hop). The span records the messaging metrics when it
     /// ends. Inject [`OpenSpan::context`] into the message — or let
-    /// [`open_send_with`](Self::open_send_with) do both.
+    /// [`open_send_with`](Self::open_send_with) do both (it also applies the destination's
+    /// [`HopPolicy`] and the hop count to what it injects; injecting by hand does not).
     pub fn open_send(&self, parent: &Context, spec: OperationSpec<'_>) -> OpenSpan {
         self.send_span(parent, spec).0
     }
