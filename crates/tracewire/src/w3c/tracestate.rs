@@ -144,7 +144,7 @@ pub fn format(state: &TraceState, out: &mut Vec<u8>) -> usize {
     format_with(state, &[], out)
 }
 
-/// [`format`], with the members carried beside the state written back in their places: each
+/// [`format()`], with the members carried beside the state written back in their places: each
 /// right after the member it followed on receipt; those that came first after tracewire's own
 /// member (which a hop moves to the front) and before the rest; those whose neighbour is gone
 /// at the end. At most 32 members are written; what does not fit is left out and counted.
