@@ -108,7 +108,11 @@ fn start_end_and_error_lines_have_the_schema_and_the_relations() {
     process.end(Outcome::error("OutOfStock", "no stock for A-1"));
     guard.flush();
     let lines = read_lines(&path);
-    assert_eq!(lines.len(), 5, "2 starts, 1 event, 2 ends: {lines:#?}");
+    assert_eq!(
+        lines.len(),
+        6,
+        "2 starts, 2 events (the handler's, the failure's exception), 2 ends: {lines:#?}"
+    );
 
     let start = find(&lines, "send orders", "span_start");
     let keys: Vec<&str> = start
@@ -177,6 +181,12 @@ fn start_end_and_error_lines_have_the_schema_and_the_relations() {
     let event = find(&lines, "process orders", "span_event");
     assert_eq!(event["event_name"], "stock reserved");
     assert_eq!(event["event_attributes"]["sku"], "A-1");
+    let exception = (lines.iter())
+        .find(|l| l["event"] == "span_event" && l["event_name"] == "exception")
+        .expect("the failure's exception event");
+    assert_eq!(exception["event_attributes"]["exception.type"], "OutOfStock");
+    assert_eq!(exception["event_attributes"]["exception.message"], "no stock for A-1");
+    assert_eq!(exception["level"], "ERROR");
     drop(guard);
     let _ = std::fs::remove_file(&path);
 }
