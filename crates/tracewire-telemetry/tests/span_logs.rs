@@ -184,8 +184,14 @@ fn start_end_and_error_lines_have_the_schema_and_the_relations() {
     let exception = (lines.iter())
         .find(|l| l["event"] == "span_event" && l["event_name"] == "exception")
         .expect("the failure's exception event");
-    assert_eq!(exception["event_attributes"]["exception.type"], "OutOfStock");
-    assert_eq!(exception["event_attributes"]["exception.message"], "no stock for A-1");
+    assert_eq!(
+        exception["event_attributes"]["exception.type"],
+        "OutOfStock"
+    );
+    assert_eq!(
+        exception["event_attributes"]["exception.message"],
+        "no stock for A-1"
+    );
     assert_eq!(exception["level"], "ERROR");
     drop(guard);
     let _ = std::fs::remove_file(&path);
