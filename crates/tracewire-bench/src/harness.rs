@@ -43,7 +43,7 @@ impl Mode {
         Mode::SpanLogAll,
     ];
 
-    /// The Kafka rows also run the peer.
+    /// The rows that also run the peer (Kafka produce and consume, NATS core publish).
     pub const WITH_PEER: [Mode; 9] = [
         Mode::Raw,
         Mode::RawHeaders,

@@ -6,7 +6,7 @@
 
 use crate::harness::{Mode, PerMode, Row};
 use crate::in_flight::in_flight;
-use crate::peer;
+use crate::peer::kafka as peer;
 use crate::setup::{sending_context, Telemetry, PAYLOAD};
 use futures_channel::oneshot::Canceled;
 use opentelemetry::global::BoxedTracer;

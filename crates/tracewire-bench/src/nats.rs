@@ -3,11 +3,14 @@
 
 use crate::harness::{Mode, PerMode, Row};
 use crate::in_flight::{acknowledged, in_flight};
+use crate::peer::nats as peer;
 use crate::setup::{sending_context, Telemetry, PAYLOAD};
 use async_nats::jetstream::{self, consumer, stream};
 use async_nats::{Client, HeaderMap, Subject};
 use bytes::Bytes;
 use futures_util::StreamExt;
+use opentelemetry::global::BoxedTracer;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
 use std::cell::Cell;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -86,6 +89,8 @@ fn payload() -> Bytes {
 pub struct CorePublish {
     nats: Nats,
     traced: PerMode<TracedClient>,
+    peer: PerMode<BoxedTracer>,
+    peer_propagator: TraceContextPropagator,
     subject: Subject,
 }
 
@@ -95,6 +100,10 @@ impl CorePublish {
         let nats = Nats::connect(url, telemetry).await;
         CorePublish {
             traced: nats.traced(),
+            peer: PerMode::new(&[Mode::PeerUnsampled, Mode::PeerBatch], |m| {
+                telemetry.tracer(m)
+            }),
+            peer_propagator: TraceContextPropagator::new(),
             nats,
             subject: Subject::from_static("tracewire.bench.publish"),
         }
@@ -103,13 +112,18 @@ impl CorePublish {
 
 impl Row for CorePublish {
     fn modes(&self) -> &'static [Mode] {
-        Mode::TRACEWIRE
+        &Mode::WITH_PEER
     }
 
     async fn run(&mut self, mode: Mode, n: u32) {
         let client = &self.nats.client;
         for _ in 0..n {
             let subject = self.subject.clone();
+            if let Mode::PeerUnsampled | Mode::PeerBatch = mode {
+                let (tracer, propagator) = (self.peer.get(mode), &self.peer_propagator);
+                peer::publish(client, tracer, propagator, subject, payload()).await;
+                continue;
+            }
             let result = if !mode.runs_wrapper() {
                 match self.nats.headers(mode) {
                     None => client.publish(subject, payload()).await,

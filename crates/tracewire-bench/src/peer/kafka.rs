@@ -1,7 +1,4 @@
-//! The peer: Kafka tracing written by hand with the OpenTelemetry SDK, the way most Rust services
-//! do it today (there is no `opentelemetry-instrumentation-rdkafka` crate on crates.io): the SDK's
-//! `TraceContextPropagator` through an `Injector`/`Extractor` over rdkafka's headers, a PRODUCER
-//! span ended on the delivery report, a CONSUMER span per message. No correlation id.
+//! The Kafka peer: rdkafka's headers, a PRODUCER span ended on the delivery report.
 
 use opentelemetry::global::BoxedTracer;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
