@@ -38,7 +38,7 @@ pub(crate) fn capture<R: HeaderReader>(
         let mut values: Vec<StringValue> = headers
             .values(name)
             .take(MAX_VALUES)
-            .map(|v| printable(v).into())
+            .map(|v| printable(v, MAX_CAPTURED_VALUE, None).into())
             .collect();
         let value = match values.len() {
             0 => continue,
@@ -50,16 +50,21 @@ pub(crate) fn capture<R: HeaderReader>(
     }
 }
 
-/// At most [`MAX_CAPTURED_VALUE`] bytes of `bytes`, invalid UTF-8 as U+FFFD, control
-/// characters removed.
-fn printable(bytes: &[u8]) -> String {
-    let cut = &bytes[..bytes.len().min(MAX_CAPTURED_VALUE)];
-    let mut out: String = String::from_utf8_lossy(cut)
-        .chars()
-        .filter(|c| !c.is_control())
-        .collect();
-    if out.len() > MAX_CAPTURED_VALUE {
-        let mut end = MAX_CAPTURED_VALUE;
+/// Untrusted bytes made safe to record: at most `max` bytes (cut at a character boundary),
+/// invalid UTF-8 as U+FFFD, each control character replaced by `control` or, without one,
+/// removed. For header values here and for opted-in keys and payloads.
+pub(super) fn printable(bytes: &[u8], max: usize, control: Option<char>) -> String {
+    let cut = &bytes[..bytes.len().min(max)];
+    let chars = String::from_utf8_lossy(cut);
+    let mut out: String = match control {
+        Some(r) => chars
+            .chars()
+            .map(|c| if c.is_control() { r } else { c })
+            .collect(),
+        None => chars.chars().filter(|c| !c.is_control()).collect(),
+    };
+    if out.len() > max {
+        let mut end = max;
         while !out.is_char_boundary(end) {
             end -= 1;
         }

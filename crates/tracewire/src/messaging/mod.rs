@@ -25,6 +25,7 @@ use crate::span::{Measurement, OpenSpan};
 use crate::tracer::AnyTracer;
 use crate::{CorrelationContextExt, Propagator};
 use attributes as attr;
+use capture::printable;
 use destinations::{Destination, Destinations, Policies, TemplateHook};
 use metrics::Instruments;
 use opentelemetry::baggage::BaggageExt;
@@ -564,10 +565,16 @@ impl Messaging {
             filter.as_ref().is_some_and(|f| f(spec.destination))
         };
         if let Some(key) = spec.key.filter(|_| opted(&inner.record_keys)) {
-            attrs.push(KeyValue::new(inner.key_attribute, printable(key)));
+            attrs.push(KeyValue::new(
+                inner.key_attribute,
+                printable(key, MAX_RECORDED_BYTES, Some('\u{fffd}')),
+            ));
         }
         if let Some(body) = spec.payload.filter(|_| opted(&inner.record_payloads)) {
-            attrs.push(KeyValue::new(attr::MESSAGE_PAYLOAD, printable(body)));
+            attrs.push(KeyValue::new(
+                attr::MESSAGE_PAYLOAD,
+                printable(body, MAX_RECORDED_BYTES, Some('\u{fffd}')),
+            ));
         }
         if let Some(enrich) = &inner.enrich {
             enrich(&spec, &mut attrs);
@@ -612,14 +619,4 @@ fn carry(base: &Context, message: &Context) -> Context {
         ),
     };
     crate::correlation::with_correlation_of(cx, message)
-}
-
-/// Untrusted bytes made safe to record: at most 1 KiB, invalid UTF-8 and control characters
-/// replaced by U+FFFD.
-fn printable(bytes: &[u8]) -> String {
-    let cut = &bytes[..bytes.len().min(MAX_RECORDED_BYTES)];
-    String::from_utf8_lossy(cut)
-        .chars()
-        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
-        .collect()
 }
