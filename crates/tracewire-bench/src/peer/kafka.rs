@@ -3,7 +3,7 @@
 use opentelemetry::global::BoxedTracer;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer};
-use opentelemetry::{Context, KeyValue};
+use opentelemetry::KeyValue;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -45,16 +45,7 @@ pub fn send(
     topic: &str,
     payload: &[u8],
 ) -> impl Future<Output = ()> {
-    let span = tracer
-        .span_builder(format!("{topic} send"))
-        .with_kind(SpanKind::Producer)
-        .with_attributes([
-            KeyValue::new("messaging.system", "kafka"),
-            KeyValue::new("messaging.destination.name", topic.to_owned()),
-            KeyValue::new("messaging.operation.type", "send"),
-        ])
-        .start_with_context(tracer, &Context::current());
-    let cx = Context::current_with_span(span);
+    let cx = super::producer_context(tracer, "kafka", topic, "send");
     let mut injector = HeaderInjector(None);
     propagator.inject_context(&cx, &mut injector);
     let mut record = FutureRecord::<(), [u8]>::to(topic).payload(payload);

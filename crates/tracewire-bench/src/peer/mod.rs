@@ -7,3 +7,27 @@
 
 pub mod kafka;
 pub mod nats;
+
+use opentelemetry::global::BoxedTracer;
+use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer};
+use opentelemetry::{Context, KeyValue};
+
+/// What the peer writes for a send: a PRODUCER span `{destination} {verb}` in the current
+/// context with the conventions' three attributes; the context holding it, to inject.
+fn producer_context(
+    tracer: &BoxedTracer,
+    system: &'static str,
+    destination: &str,
+    verb: &str,
+) -> Context {
+    let span = tracer
+        .span_builder(format!("{destination} {verb}"))
+        .with_kind(SpanKind::Producer)
+        .with_attributes([
+            KeyValue::new("messaging.system", system),
+            KeyValue::new("messaging.destination.name", destination.to_owned()),
+            KeyValue::new("messaging.operation.type", "send"),
+        ])
+        .start_with_context(tracer, &Context::current());
+    Context::current_with_span(span)
+}

@@ -5,8 +5,7 @@ use async_nats::{Client, HeaderMap, HeaderName, Subject};
 use bytes::Bytes;
 use opentelemetry::global::BoxedTracer;
 use opentelemetry::propagation::{Injector, TextMapPropagator};
-use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer};
-use opentelemetry::{Context, KeyValue};
+use opentelemetry::trace::TraceContextExt;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 
 struct HeaderInjector(HeaderMap);
@@ -27,16 +26,7 @@ pub async fn publish(
     subject: Subject,
     payload: Bytes,
 ) {
-    let span = tracer
-        .span_builder(format!("{subject} publish"))
-        .with_kind(SpanKind::Producer)
-        .with_attributes([
-            KeyValue::new("messaging.system", "nats"),
-            KeyValue::new("messaging.destination.name", subject.to_string()),
-            KeyValue::new("messaging.operation.type", "send"),
-        ])
-        .start_with_context(tracer, &Context::current());
-    let cx = Context::current_with_span(span);
+    let cx = super::producer_context(tracer, "nats", subject.as_str(), "publish");
     let mut injector = HeaderInjector(HeaderMap::new());
     propagator.inject_context(&cx, &mut injector);
     let published = client
