@@ -22,10 +22,8 @@ impl Warnings {
     /// Runs `f` and returns the messages of tracewire's warnings during it.
     pub fn capture(f: impl FnOnce()) -> Vec<String> {
         let warnings = Warnings::default();
-        let seen = warnings.0.clone();
-        tracing::subscriber::with_default(warnings, f);
-        let seen = seen.lock().map(|s| s.clone()).unwrap_or_default();
-        seen
+        tracing::subscriber::with_default(warnings.clone(), f);
+        warnings.seen()
     }
 
     /// Awaits `fut` and returns its output with tracewire's warnings meanwhile, on this thread
@@ -33,13 +31,16 @@ impl Warnings {
     /// polled).
     pub async fn capture_async<F: std::future::Future>(fut: F) -> (F::Output, Vec<String>) {
         let warnings = Warnings::default();
-        let seen = warnings.0.clone();
         let out = {
-            let _guard = tracing::subscriber::set_default(warnings);
+            let _guard = tracing::subscriber::set_default(warnings.clone());
             fut.await
         };
-        let seen = seen.lock().map(|s| s.clone()).unwrap_or_default();
-        (out, seen)
+        (out, warnings.seen())
+    }
+
+    /// What was captured so far.
+    fn seen(&self) -> Vec<String> {
+        self.0.lock().map(|s| s.clone()).unwrap_or_default()
     }
 }
 
