@@ -3,6 +3,7 @@
 
 use crate::harness::{Mode, PerMode, Row};
 use crate::in_flight::{acknowledged, in_flight};
+use crate::peer::amqp as peer;
 use crate::setup::{sending_context, Telemetry, PAYLOAD};
 use futures_util::StreamExt;
 use lapin::options::{
@@ -11,6 +12,8 @@ use lapin::options::{
 };
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Consumer};
+use opentelemetry::global::BoxedTracer;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
 use tracewire::messaging::Messaging;
 use tracewire::Propagator;
 use tracewire_amqp::{TracedChannel, TracedConsumer};
@@ -57,6 +60,8 @@ fn traced_properties() -> BasicProperties {
 pub struct Publish {
     channel: Channel,
     traced: PerMode<TracedChannel>,
+    peer: PerMode<BoxedTracer>,
+    peer_propagator: TraceContextPropagator,
     properties: BasicProperties,
     propagator: Propagator,
     /// Confirms outstanding at most: 1 without confirms (each publish awaited as it is written).
@@ -83,6 +88,8 @@ impl Publish {
         Publish {
             channel,
             traced,
+            peer: telemetry.peer_tracers(),
+            peer_propagator: TraceContextPropagator::new(),
             properties: traced_properties(),
             propagator: Propagator::new(),
             window: if confirms { IN_FLIGHT } else { 1 },
@@ -106,14 +113,16 @@ impl Publish {
 }
 
 impl Row for Publish {
-    fn modes(&self) -> &'static [Mode] {
-        Mode::TRACEWIRE
-    }
-
     async fn run(&mut self, mode: Mode, n: u32) {
         let (options, exchange) = (BasicPublishOptions::default(), ShortString::from(""));
         let (n, queue) = (u64::from(n), &self.queue);
-        if mode.runs_wrapper() {
+        if mode.runs_peer() {
+            let (tracer, propagator) = (self.peer.get(mode), &self.peer_propagator);
+            in_flight(n, self.window, acknowledged, async || {
+                peer::publish(&self.channel, tracer, propagator, queue.clone(), &PAYLOAD).await
+            })
+            .await
+        } else if mode.runs_wrapper() {
             let channel = self.traced.get(mode);
             in_flight(n, self.window, acknowledged, async || {
                 let properties = BasicProperties::default();
@@ -148,6 +157,8 @@ impl Row for Publish {
 pub struct Consume {
     consumers: PerMode<Consumption>,
     propagator: Propagator,
+    peer: PerMode<BoxedTracer>,
+    peer_propagator: TraceContextPropagator,
 }
 
 enum Consumption {
@@ -166,7 +177,7 @@ impl Consume {
             .unwrap();
         let messaging = telemetry.messaging(|| Messaging::builder(tracewire_amqp::SYSTEM));
         let mut consumers = Vec::new();
-        for &mode in Mode::TRACEWIRE {
+        for &mode in &Mode::ALL {
             let name = format!("tracewire-bench-consume-{}", mode.label().replace(' ', "-"));
             queue(&filler, &name, None).await;
             let properties = match mode {
@@ -210,22 +221,23 @@ impl Consume {
         Consume {
             consumers: PerMode::from_pairs(consumers),
             propagator: Propagator::new(),
+            peer: telemetry.peer_tracers(),
+            peer_propagator: TraceContextPropagator::new(),
         }
     }
 }
 
 impl Row for Consume {
-    fn modes(&self) -> &'static [Mode] {
-        Mode::TRACEWIRE
-    }
-
     async fn run(&mut self, mode: Mode, n: u32) {
         let consumption = self.consumers.get_mut(mode);
+        let peer = mode.runs_peer().then(|| self.peer.get(mode));
         for _ in 0..n {
             match consumption {
                 Consumption::Raw(consumer) => {
                     let delivery = consumer.next().await.expect("a delivery").expect("ok");
-                    if mode == Mode::Propagation {
+                    if let Some(tracer) = peer {
+                        peer::process(&delivery, tracer, &self.peer_propagator);
+                    } else if mode == Mode::Propagation {
                         let headers = tracewire_amqp::AmqpHeaders::new(&delivery.properties);
                         std::hint::black_box(self.propagator.extract(&headers));
                     }

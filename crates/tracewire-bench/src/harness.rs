@@ -32,9 +32,6 @@ pub enum Mode {
 }
 
 impl Mode {
-    /// The modes every broker row runs: all but the peer's.
-    pub const TRACEWIRE: &'static [Mode] = Mode::WITH_PEER.split_at(7).0;
-
     /// The modes that run the tracewire wrapper.
     pub const INSTRUMENTED: [Mode; 4] = [
         Mode::Unsampled,
@@ -43,8 +40,11 @@ impl Mode {
         Mode::SpanLogAll,
     ];
 
-    /// The rows that also run the peer (Kafka produce and consume, NATS core publish).
-    pub const WITH_PEER: [Mode; 9] = [
+    /// The peer's modes.
+    pub const PEER: [Mode; 2] = [Mode::PeerUnsampled, Mode::PeerBatch];
+
+    /// Every mode: what every broker row runs.
+    pub const ALL: [Mode; 9] = [
         Mode::Raw,
         Mode::RawHeaders,
         Mode::Propagation,
@@ -59,6 +59,21 @@ impl Mode {
     /// Whether this mode runs the tracewire wrapper (else the raw client, or the peer).
     pub fn runs_wrapper(self) -> bool {
         Mode::INSTRUMENTED.contains(&self)
+    }
+
+    /// Whether this mode runs the peer.
+    pub fn runs_peer(self) -> bool {
+        Mode::PEER.contains(&self)
+    }
+
+    /// The peer mode this tracewire mode is compared with: the same sampling; the sampled span
+    /// log against the peer's batch export (the peer has no span log).
+    pub fn peer(self) -> Option<Mode> {
+        match self {
+            Mode::Unsampled => Some(Mode::PeerUnsampled),
+            Mode::Batch | Mode::SpanLog => Some(Mode::PeerBatch),
+            _ => None,
+        }
     }
 
     /// A short column label.
@@ -133,8 +148,10 @@ impl Plan {
 
 /// One row: a broker path where every mode can handle `n` more messages.
 pub trait Row {
-    /// The modes this row runs.
-    fn modes(&self) -> &'static [Mode];
+    /// The modes this row runs: every one.
+    fn modes(&self) -> &'static [Mode] {
+        &Mode::ALL
+    }
 
     /// Handles `n` messages the `mode` way and returns once they are settled (delivered,
     /// confirmed or consumed).

@@ -74,13 +74,6 @@ pub struct Produce {
     topic: String,
 }
 
-/// The peer's modes, each with its tracer.
-fn peer_tracers(telemetry: &Telemetry) -> PerMode<BoxedTracer> {
-    PerMode::new(&[Mode::PeerUnsampled, Mode::PeerBatch], |m| {
-        telemetry.tracer(m)
-    })
-}
-
 fn written(delivery: Result<OwnedDeliveryResult, Canceled>) {
     delivery.expect("delivered").expect("written");
 }
@@ -95,7 +88,7 @@ impl Produce {
         });
         Produce {
             traced,
-            peer: peer_tracers(telemetry),
+            peer: telemetry.peer_tracers(),
             producer,
             headers: traced_headers(),
             propagator: Propagator::new(),
@@ -106,10 +99,6 @@ impl Produce {
 }
 
 impl Row for Produce {
-    fn modes(&self) -> &'static [Mode] {
-        &Mode::WITH_PEER
-    }
-
     /// A chunk's sends all in flight; the chunk ends when every delivery report is in.
     async fn run(&mut self, mode: Mode, n: u32) {
         let topic = self.topic.as_str();
@@ -186,7 +175,7 @@ impl Consume {
         }
         let messaging = telemetry.messaging(tracewire_kafka::builder);
         let mut consumers = Vec::new();
-        for &mode in &Mode::WITH_PEER {
+        for &mode in &Mode::ALL {
             let topic = if mode == Mode::Raw { &plain } else { &headed };
             let group = format!("{topic}-{}", mode.label().replace(' ', "-"));
             let mut config = config(brokers);
@@ -226,10 +215,6 @@ impl Consume {
 }
 
 impl Row for Consume {
-    fn modes(&self) -> &'static [Mode] {
-        &Mode::WITH_PEER
-    }
-
     async fn run(&mut self, mode: Mode, n: u32) {
         let consumption = self.consumers.get(mode);
         for _ in 0..n {

@@ -100,9 +100,7 @@ impl CorePublish {
         let nats = Nats::connect(url, telemetry).await;
         CorePublish {
             traced: nats.traced(),
-            peer: PerMode::new(&[Mode::PeerUnsampled, Mode::PeerBatch], |m| {
-                telemetry.tracer(m)
-            }),
+            peer: telemetry.peer_tracers(),
             peer_propagator: TraceContextPropagator::new(),
             nats,
             subject: Subject::from_static("tracewire.bench.publish"),
@@ -111,15 +109,11 @@ impl CorePublish {
 }
 
 impl Row for CorePublish {
-    fn modes(&self) -> &'static [Mode] {
-        &Mode::WITH_PEER
-    }
-
     async fn run(&mut self, mode: Mode, n: u32) {
         let client = &self.nats.client;
         for _ in 0..n {
             let subject = self.subject.clone();
-            if let Mode::PeerUnsampled | Mode::PeerBatch = mode {
+            if mode.runs_peer() {
                 let (tracer, propagator) = (self.peer.get(mode), &self.peer_propagator);
                 peer::publish(client, tracer, propagator, subject, payload()).await;
                 continue;
@@ -145,6 +139,8 @@ pub struct CoreSubscribe {
     nats: Nats,
     feeder: Client,
     subscribers: PerMode<(Subject, Subscription)>,
+    peer: PerMode<BoxedTracer>,
+    peer_propagator: TraceContextPropagator,
 }
 
 enum Subscription {
@@ -159,7 +155,7 @@ impl CoreSubscribe {
         let feeder = async_nats::connect(url).await.expect("nats-server is up");
         let traced = nats.traced();
         let mut subscribers = Vec::new();
-        for (i, &mode) in Mode::TRACEWIRE.iter().enumerate() {
+        for (i, &mode) in Mode::ALL.iter().enumerate() {
             let subject = Subject::from(format!("tracewire.bench.subscribe.{i}"));
             let subscription = if !mode.runs_wrapper() {
                 Subscription::Raw(nats.client.subscribe(subject.clone()).await.unwrap())
@@ -173,15 +169,13 @@ impl CoreSubscribe {
             nats,
             feeder,
             subscribers: PerMode::from_pairs(subscribers),
+            peer: telemetry.peer_tracers(),
+            peer_propagator: TraceContextPropagator::new(),
         }
     }
 }
 
 impl Row for CoreSubscribe {
-    fn modes(&self) -> &'static [Mode] {
-        Mode::TRACEWIRE
-    }
-
     async fn run(&mut self, mode: Mode, n: u32) {
         // Every mode but `raw` is sent the same headers: tracewire's, as a producer wrote them.
         let headers = (mode != Mode::Raw).then(|| self.nats.headers.clone());
@@ -210,12 +204,15 @@ impl Row for CoreSubscribe {
             self.feeder.flush().await.expect("flush");
         };
         let propagator = &self.nats.propagator;
+        let peer = mode.runs_peer().then(|| self.peer.get(mode));
         let consume = async {
             for i in 1..=n {
                 match subscription {
                     Subscription::Raw(sub) => {
                         let message = within(LOSS_TIMEOUT, sub.next()).await;
-                        if mode == Mode::Propagation {
+                        if let Some(tracer) = peer {
+                            peer::process(&message, tracer, &self.peer_propagator);
+                        } else if mode == Mode::Propagation {
                             let extracted =
                                 tracewire_nats::extract(propagator, message.headers.as_ref());
                             std::hint::black_box(extracted);
@@ -259,6 +256,8 @@ pub struct JsPublish {
     nats: Nats,
     js: jetstream::Context,
     traced: PerMode<TracedJetStream>,
+    peer: PerMode<BoxedTracer>,
+    peer_propagator: TraceContextPropagator,
     subject: Subject,
 }
 
@@ -275,19 +274,29 @@ impl JsPublish {
             nats,
             js,
             traced,
+            peer: telemetry.peer_tracers(),
+            peer_propagator: TraceContextPropagator::new(),
             subject: Subject::from_static("tracewire.js.publish"),
         }
     }
 }
 
 impl Row for JsPublish {
-    fn modes(&self) -> &'static [Mode] {
-        Mode::TRACEWIRE
-    }
-
     async fn run(&mut self, mode: Mode, n: u32) {
         let n = u64::from(n);
-        if !mode.runs_wrapper() {
+        if mode.runs_peer() {
+            let (tracer, propagator) = (self.peer.get(mode), &self.peer_propagator);
+            in_flight(
+                n,
+                IN_FLIGHT,
+                |()| {},
+                async || {
+                    let subject = self.subject.clone();
+                    peer::publish_js(&self.js, tracer, propagator, subject, payload()).await
+                },
+            )
+            .await
+        } else if !mode.runs_wrapper() {
             in_flight(n, IN_FLIGHT, acknowledged, async || {
                 let subject = self.subject.clone();
                 let ack = match self.nats.headers(mode) {
@@ -313,6 +322,8 @@ impl Row for JsPublish {
 pub struct JsConsume {
     propagator: Propagator,
     streams: PerMode<JsMessages>,
+    peer: PerMode<BoxedTracer>,
+    peer_propagator: TraceContextPropagator,
 }
 
 type PullMessages = consumer::pull::Stream;
@@ -329,7 +340,7 @@ impl JsConsume {
         let js = jetstream::new(nats.client.clone());
         let stream = bench_stream(&js).await;
         let mut streams = Vec::new();
-        for (i, &mode) in Mode::TRACEWIRE.iter().enumerate() {
+        for (i, &mode) in Mode::ALL.iter().enumerate() {
             let subject = Subject::from(format!("tracewire.js.consume.{i}"));
             let headers = (mode != Mode::Raw).then(|| nats.headers.clone());
             in_flight(per_mode, 1024, acknowledged, async || {
@@ -362,22 +373,23 @@ impl JsConsume {
         JsConsume {
             propagator: nats.propagator,
             streams: PerMode::from_pairs(streams),
+            peer: telemetry.peer_tracers(),
+            peer_propagator: TraceContextPropagator::new(),
         }
     }
 }
 
 impl Row for JsConsume {
-    fn modes(&self) -> &'static [Mode] {
-        Mode::TRACEWIRE
-    }
-
     async fn run(&mut self, mode: Mode, n: u32) {
         let messages = self.streams.get_mut(mode);
+        let peer = mode.runs_peer().then(|| self.peer.get(mode));
         for _ in 0..n {
             match messages {
                 JsMessages::Raw(stream) => {
                     let message = stream.next().await.expect("a message").expect("ok");
-                    if mode == Mode::Propagation {
+                    if let Some(tracer) = peer {
+                        peer::process(&message, tracer, &self.peer_propagator);
+                    } else if mode == Mode::Propagation {
                         let extracted =
                             tracewire_nats::extract(&self.propagator, message.headers.as_ref());
                         std::hint::black_box(extracted);

@@ -1,5 +1,6 @@
-//! One markdown table per row: rates, the two ratios (to the raw client sending the same headers,
-//! and to the raw client without headers), the time added per message, allocations per message.
+//! One markdown table per row: rates, the three ratios (to the raw client sending the same headers,
+//! to the raw client without headers, and tracewire's to the peer's with the same sampling), the
+//! time added per message, allocations per message.
 
 use crate::harness::{ratios, spread, Measured, Mode};
 use std::fmt::Write;
@@ -26,16 +27,20 @@ pub fn table(title: &str, measured: &[Measured]) -> String {
     let headers = find(Mode::RawHeaders);
     let per_message = |m: &Measured| 1e9 / spread(&m.rates).0;
     let mut out = format!(
-        "\n### {title}\n\n| mode | msg/s median (range) | ÷ raw + same headers | ÷ raw, no headers | added ns/msg | allocs/msg |\n|---|---|---|---|---|---|\n"
+        "\n### {title}\n\n| mode | msg/s median (range) | ÷ raw + same headers | ÷ raw, no headers | ÷ peer | added ns/msg | allocs/msg |\n|---|---|---|---|---|---|---|\n"
     );
     for m in measured {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {:+.0} | {:.1} |",
+            "| {} | {} | {} | {} | {} | {:+.0} | {:.1} |",
             m.mode.label(),
             rate(&m.rates),
             ratio(&ratios(m, headers)),
             ratio(&ratios(m, raw)),
+            m.mode
+                .peer()
+                .and_then(|p| measured.iter().find(|m| m.mode == p))
+                .map_or_else(|| "".to_owned(), |peer| ratio(&ratios(m, peer))),
             per_message(m) - per_message(headers),
             m.allocations,
         );

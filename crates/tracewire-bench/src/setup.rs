@@ -85,6 +85,11 @@ impl Telemetry {
         BoxedTracer::new(Box::new(self.provider(mode).tracer("tracewire-bench")))
     }
 
+    /// The peer's tracers, one per peer mode.
+    pub fn peer_tracers(&self) -> PerMode<BoxedTracer> {
+        PerMode::new(&Mode::PEER, |m| self.tracer(m))
+    }
+
     /// The messaging instrumentation of each instrumented mode, from a broker crate's builder,
     /// with the provider's own tracer (as a service passing it would).
     pub fn messaging(&self, builder: impl Fn() -> MessagingBuilder) -> PerMode<Messaging> {

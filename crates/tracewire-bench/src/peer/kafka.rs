@@ -2,7 +2,7 @@
 
 use opentelemetry::global::BoxedTracer;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
-use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer};
+use opentelemetry::trace::TraceContextExt;
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
@@ -69,15 +69,6 @@ pub fn process(
     propagator: &TraceContextPropagator,
 ) {
     let parent = propagator.extract(&HeaderExtractor(message.headers()));
-    let mut span = tracer
-        .span_builder(format!("{} process", message.topic()))
-        .with_kind(SpanKind::Consumer)
-        .with_attributes([
-            KeyValue::new("messaging.system", "kafka"),
-            KeyValue::new("messaging.destination.name", message.topic().to_owned()),
-            KeyValue::new("messaging.operation.type", "process"),
-            KeyValue::new("messaging.kafka.offset", message.offset()),
-        ])
-        .start_with_context(tracer, &parent);
-    opentelemetry::trace::Span::end(&mut span);
+    let offset = KeyValue::new("messaging.kafka.offset", message.offset());
+    super::consumer_span(tracer, "kafka", message.topic(), &parent, Some(offset));
 }

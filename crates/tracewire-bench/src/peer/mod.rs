@@ -5,6 +5,7 @@
 //! one), a CONSUMER span per message parented on the extracted context. No correlation id, no
 //! metrics.
 
+pub mod amqp;
 pub mod kafka;
 pub mod nats;
 
@@ -30,4 +31,27 @@ fn producer_context(
         ])
         .start_with_context(tracer, &Context::current());
     Context::current_with_span(span)
+}
+
+/// What the peer writes for a received message: a CONSUMER span `{destination} process`
+/// parented on the extracted context, the conventions' attributes and `extra` (Kafka's offset),
+/// ended when the handler is done (here: at once).
+fn consumer_span(
+    tracer: &BoxedTracer,
+    system: &'static str,
+    destination: &str,
+    parent: &Context,
+    extra: Option<KeyValue>,
+) {
+    let attributes = [
+        KeyValue::new("messaging.system", system),
+        KeyValue::new("messaging.destination.name", destination.to_owned()),
+        KeyValue::new("messaging.operation.type", "process"),
+    ];
+    let mut span = tracer
+        .span_builder(format!("{destination} process"))
+        .with_kind(SpanKind::Consumer)
+        .with_attributes(attributes.into_iter().chain(extra))
+        .start_with_context(tracer, parent);
+    opentelemetry::trace::Span::end(&mut span);
 }
