@@ -1,7 +1,7 @@
 //! The carrier: Kafka record headers (bytes), read without panicking, written by rebuilding
 //! `OwnedHeaders` (it is insert-by-value and cannot replace or remove).
 
-use crate::raw::{message_headers, owned_headers, RawHeader};
+use crate::raw::{message_headers, owned_headers, RawHeaders};
 use opentelemetry::Context;
 use rdkafka::message::{BorrowedMessage, Header, OwnedHeaders, OwnedMessage};
 use rdkafka::Message;
@@ -12,7 +12,7 @@ use tracewire::{Extracted, Propagator};
 /// regard to ASCII case; null values are skipped; a non-UTF-8 key is just bytes, never a panic.
 #[derive(Debug, Clone, Default)]
 pub struct KafkaHeaders<'a> {
-    entries: Vec<RawHeader<'a>>,
+    entries: RawHeaders<'a>,
 }
 
 impl<'a> KafkaHeaders<'a> {

@@ -15,21 +15,56 @@ use std::ptr;
 /// One header: key bytes and value (`None` for a Kafka null value).
 pub(crate) type RawHeader<'a> = (&'a [u8], Option<&'a [u8]>);
 
+/// Headers held inline: tracewire's four and a few of the user's.
+const INLINE: usize = 8;
+
+/// A message's headers in order, the first eight inline: reading a consumed message's headers
+/// allocates nothing. No `Drop` of its own (unlike a `SmallVec`), so, like a `Vec`, it may
+/// outlive the last use of the message it borrows.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RawHeaders<'a> {
+    inline: [RawHeader<'a>; INLINE],
+    len: usize,
+    spilled: Vec<RawHeader<'a>>,
+}
+
+impl<'a> RawHeaders<'a> {
+    fn push(&mut self, header: RawHeader<'a>) {
+        match self.inline.get_mut(self.len) {
+            Some(slot) => {
+                *slot = header;
+                self.len += 1;
+            }
+            None => self.spilled.push(header),
+        }
+    }
+
+    /// The headers, in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &RawHeader<'a>> {
+        self.inline[..self.len].iter().chain(&self.spilled)
+    }
+
+    /// How many there are.
+    pub(crate) fn len(&self) -> usize {
+        self.len + self.spilled.len()
+    }
+}
+
 /// Every header of a consumed message, in order.
-pub(crate) fn message_headers<'a>(message: &'a BorrowedMessage<'_>) -> Vec<RawHeader<'a>> {
+pub(crate) fn message_headers<'a>(message: &'a BorrowedMessage<'_>) -> RawHeaders<'a> {
     let mut headers: *mut rd::rd_kafka_headers_t = ptr::null_mut();
     // SAFETY: `message.ptr()` is the live librdkafka message that `message` borrows; librdkafka
     // writes the message's own headers pointer (or leaves it null) into `headers`.
     let err = unsafe { rd::rd_kafka_message_headers(message.ptr(), &mut headers) };
     if err != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR || headers.is_null() {
-        return Vec::new();
+        return RawHeaders::default();
     }
     // SAFETY: the headers belong to the message, which outlives 'a.
     unsafe { read_all(headers) }
 }
 
 /// Every header of a header list (e.g. one detached from a consumed message).
-pub(crate) fn owned_headers(headers: &OwnedHeaders) -> Vec<RawHeader<'_>> {
+pub(crate) fn owned_headers(headers: &OwnedHeaders) -> RawHeaders<'_> {
     let borrowed: &BorrowedHeaders = headers.as_borrowed();
     // rdkafka's `BorrowedHeaders` is a zero-sized view whose address is the librdkafka headers
     // object; rdkafka converts it the same way internally (`BorrowedHeaders::as_native_ptr`).
@@ -40,10 +75,10 @@ pub(crate) fn owned_headers(headers: &OwnedHeaders) -> Vec<RawHeader<'_>> {
 
 /// # Safety
 /// `headers` must point to a live librdkafka header list that outlives `'a`.
-unsafe fn read_all<'a>(headers: *const rd::rd_kafka_headers_t) -> Vec<RawHeader<'a>> {
+unsafe fn read_all<'a>(headers: *const rd::rd_kafka_headers_t) -> RawHeaders<'a> {
     // SAFETY: the caller guarantees `headers` is valid.
     let count = unsafe { rd::rd_kafka_header_cnt(headers) };
-    let mut out = Vec::with_capacity(count);
+    let mut out = RawHeaders::default();
     for idx in 0..count {
         let mut name: *const c_char = ptr::null();
         let mut value: *const c_void = ptr::null();
