@@ -4,9 +4,12 @@
 
 use super::attributes::{DESTINATION_NAME, OPERATION_NAME, OPERATION_TYPE, SYSTEM};
 use super::OperationType;
-use crate::span::Measurement;
+use crate::span::{Outcome, ERROR_TYPE};
 use opentelemetry::metrics::{Counter, Histogram, Meter};
+use opentelemetry::trace::SpanContext;
 use opentelemetry::{KeyValue, StringValue};
+use std::sync::Arc;
+use std::time::Instant;
 
 /// The metric names, as the conventions spell them.
 const OPERATION_DURATION: &str = "messaging.client.operation.duration";
@@ -62,36 +65,86 @@ impl Instruments {
     /// Starts measuring one operation of `count` messages (1, a batch's size, or 0 for a
     /// message its batch or receive already counts): recorded when its span ends.
     pub(crate) fn measure(
-        &self,
+        self: &Arc<Self>,
         kind: OperationType,
         system: &'static str,
         name: &'static str,
         destination: StringValue,
         count: u64,
     ) -> Measurement {
-        let attributes = [
-            KeyValue::new(SYSTEM, system),
-            KeyValue::new(OPERATION_NAME, name),
-            KeyValue::new(OPERATION_TYPE, kind.as_str()),
-            KeyValue::new(DESTINATION_NAME, destination),
+        Measurement {
+            instruments: self.clone(),
+            kind,
+            system,
+            name,
+            destination,
+            count: if kind == OperationType::Settle {
+                0
+            } else {
+                count
+            },
+            started: Instant::now(),
+        }
+    }
+}
+
+/// One operation being measured; recorded once, when its span ends. Small on purpose: it
+/// travels with the span (into every message handle), so the attributes are made at the end.
+#[derive(Debug)]
+pub(crate) struct Measurement {
+    instruments: Arc<Instruments>,
+    kind: OperationType,
+    system: &'static str,
+    name: &'static str,
+    destination: StringValue,
+    /// How many messages the operation adds to the sent or consumed counter.
+    count: u64,
+    started: Instant,
+}
+
+impl Measurement {
+    /// How many messages the operation turned out to deliver (a fetch learns it at the end).
+    pub(crate) fn set_count(&mut self, count: u64) {
+        self.count = count;
+    }
+
+    /// Records the duration (and the count, if any) of the span whose context is `span`, with
+    /// `error.type` on failure; the metrics tap gets them too, with the span for exemplars.
+    pub(crate) fn record(self, outcome: &Outcome, span: &SpanContext) {
+        let seconds = self.started.elapsed().as_secs_f64();
+        let base = [
+            KeyValue::new(SYSTEM, self.system),
+            KeyValue::new(OPERATION_NAME, self.name),
+            KeyValue::new(OPERATION_TYPE, self.kind.as_str()),
+            KeyValue::new(DESTINATION_NAME, self.destination),
         ];
-        let (histogram, duration) = match kind {
-            OperationType::Process => (&self.process_duration, PROCESS_DURATION),
-            _ => (&self.operation_duration, OPERATION_DURATION),
+        let with_error;
+        let attributes: &[KeyValue] = match outcome {
+            Outcome::Ok => &base,
+            Outcome::Error { error_type, .. } => {
+                let [a, b, c, d] = base;
+                with_error = [a, b, c, d, KeyValue::new(ERROR_TYPE, error_type.clone())];
+                &with_error
+            }
         };
-        let (counter, counted) = match kind {
-            OperationType::Send => (&self.sent, SENT),
-            _ => (&self.consumed, CONSUMED),
+        let i = &self.instruments;
+        let (histogram, duration) = match self.kind {
+            OperationType::Process => (&i.process_duration, PROCESS_DURATION),
+            _ => (&i.operation_duration, OPERATION_DURATION),
         };
-        let count = if kind == OperationType::Settle {
-            0
-        } else {
-            count
+        let (counter, counted) = match self.kind {
+            OperationType::Send => (&i.sent, SENT),
+            _ => (&i.consumed, CONSUMED),
         };
-        Measurement::start(
-            (histogram.clone(), duration),
-            (counter.clone(), counted, count),
-            attributes,
-        )
+        histogram.record(seconds, attributes);
+        if self.count > 0 {
+            counter.add(self.count, attributes);
+        }
+        if let Some(tap) = crate::span::tap() {
+            tap.duration(duration, seconds, attributes, span);
+            if self.count > 0 {
+                tap.count(counted, self.count, attributes, span);
+            }
+        }
     }
 }

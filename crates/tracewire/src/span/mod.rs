@@ -2,14 +2,13 @@
 //! their acknowledgement and jobs all hold. Knows nothing of brokers or jobs: the owner decides
 //! what an abandoned span says.
 
-mod measurement;
 mod open_span;
 mod outcome;
 mod tap;
 
-pub(crate) use measurement::Measurement;
 pub use open_span::OpenSpan;
 pub use outcome::Outcome;
+pub(crate) use tap::tap;
 pub use tap::{set_metrics_tap, MetricsTap};
 
 /// `error.type`: a low-cardinality error class.

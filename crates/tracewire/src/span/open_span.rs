@@ -1,6 +1,7 @@
 //! A span that belongs to one operation and ends exactly once: on settle, or when dropped.
 
-use super::{Measurement, Outcome, SETTLED};
+use super::{Outcome, SETTLED};
+use crate::messaging::metrics::Measurement;
 use crate::traced::Traced;
 use opentelemetry::trace::{SpanContext, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
@@ -118,8 +119,12 @@ impl OpenSpan {
     /// Records `outcome` and ends the span, if still open; for owners that cannot give it up.
     pub fn finish(&mut self, outcome: &Outcome) {
         if std::mem::take(&mut self.open) {
+            let span = self.cx.span();
             outcome.record(&self.cx);
-            self.cx.span().end();
+            // A span that records nothing has nothing to end (and `end` would read the clock).
+            if span.is_recording() {
+                span.end();
+            }
             if let Some(m) = self.measurement.take() {
                 m.record(outcome, self.cx.span().span_context());
             }
