@@ -14,7 +14,7 @@ use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use std::hint::black_box;
-use tracewire::carrier::{HeaderReader, HeaderWriter, MemoryHeaders};
+use tracewire::carrier::{HeaderReader, MemoryHeaders};
 use tracewire::messaging::{Messaging, OperationSpec, OperationType, System};
 use tracewire::testing::sample_context;
 use tracewire::{Outcome, Propagator};
