@@ -9,7 +9,7 @@ use opentelemetry::metrics::{Counter, Histogram, Meter};
 use opentelemetry::trace::SpanContext;
 use opentelemetry::{KeyValue, StringValue};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::SystemTime;
 
 /// The metric names, as the conventions spell them.
 const OPERATION_DURATION: &str = "messaging.client.operation.duration";
@@ -83,7 +83,7 @@ impl Instruments {
             } else {
                 count
             },
-            started: Instant::now(),
+            started: SystemTime::now(),
         }
     }
 }
@@ -99,19 +99,28 @@ pub(crate) struct Measurement {
     destination: StringValue,
     /// How many messages the operation adds to the sent or consumed counter.
     count: u64,
-    started: Instant,
+    /// Wall-clock, as spans are: the span starts and ends on the same readings.
+    started: SystemTime,
 }
 
 impl Measurement {
+    /// When the operation started: its span's start time too.
+    pub(crate) fn started(&self) -> SystemTime {
+        self.started
+    }
+
     /// How many messages the operation turned out to deliver (a fetch learns it at the end).
     pub(crate) fn set_count(&mut self, count: u64) {
         self.count = count;
     }
 
-    /// Records the duration (and the count, if any) of the span whose context is `span`, with
-    /// `error.type` on failure; the metrics tap gets them too, with the span for exemplars.
-    pub(crate) fn record(self, outcome: &Outcome, span: &SpanContext) {
-        let seconds = self.started.elapsed().as_secs_f64();
+    /// Records the duration up to `ended` (the span's end time) and the count, if any, of the
+    /// span whose context is `span`, with `error.type` on failure; the metrics tap gets them
+    /// too, with the span for exemplars. A clock set back mid-operation records zero.
+    pub(crate) fn record(self, outcome: &Outcome, span: &SpanContext, ended: SystemTime) {
+        let seconds = (ended.duration_since(self.started))
+            .unwrap_or_default()
+            .as_secs_f64();
         let base = [
             KeyValue::new(SYSTEM, self.system),
             KeyValue::new(OPERATION_NAME, self.name),

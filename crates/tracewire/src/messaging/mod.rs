@@ -35,6 +35,7 @@ use opentelemetry::{Context, KeyValue, StringValue};
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 /// Where a consumer span hangs in the trace.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -325,7 +326,7 @@ impl Messaging {
         spec: OperationSpec<'_>,
     ) -> (OpenSpan, Option<Arc<HopPolicy>>) {
         let (resolved, measurement) = self.prepare(&spec);
-        let policy = resolved.0.policy.clone();
+        let policy = resolved.destination.policy.clone();
         let parent = parent.with_correlation_id_or_new();
         let cx = self.start(&parent, spec, Vec::new(), resolved);
         (OpenSpan::measured(cx, measurement), policy)
@@ -486,10 +487,10 @@ impl Messaging {
     fn prepare(&self, spec: &OperationSpec<'_>) -> (Resolved, Option<Measurement>) {
         let inner = &self.inner;
         let hook = inner.template.as_deref();
-        let resolved =
+        let (destination, name) =
             (inner.destinations).resolve(spec.name, spec.destination, hook, &inner.policies);
         let measurement = inner.instruments.as_ref().map(|i| {
-            let shown = resolved.0.shown().clone();
+            let shown = destination.shown().clone();
             i.measure(
                 spec.kind,
                 inner.system.name(),
@@ -498,6 +499,11 @@ impl Messaging {
                 spec.message_count,
             )
         });
+        let resolved = Resolved {
+            destination,
+            name,
+            started: measurement.as_ref().map(Measurement::started),
+        };
         (resolved, measurement)
     }
 
@@ -507,7 +513,7 @@ impl Messaging {
         mut spec: OperationSpec<'_>,
         resolved: Resolved,
     ) -> Context {
-        let policy = resolved.0.policy.as_deref();
+        let policy = resolved.destination.policy.as_deref();
         let stats = self.inner.propagator.stats();
         let governed = policy.and_then(|p| p.incoming(msg, stats));
         let msg = governed.as_ref().unwrap_or(msg);
@@ -541,7 +547,11 @@ impl Messaging {
         parent: &Context,
         spec: OperationSpec<'_>,
         links: Vec<Link>,
-        (dest, name): Resolved,
+        Resolved {
+            destination: dest,
+            name,
+            started,
+        }: Resolved,
     ) -> Context {
         let inner = &*self.inner;
         let mut attrs = Vec::with_capacity(8 + spec.attributes.len());
@@ -580,16 +590,22 @@ impl Messaging {
             enrich(&spec, &mut attrs);
         }
         attrs.extend(spec.attributes);
-        let builder = SpanBuilder::from_name(name)
+        let mut builder = SpanBuilder::from_name(name)
             .with_kind(spec.kind.span_kind())
             .with_attributes(attrs)
             .with_links(links);
+        // The metrics' clock reading is the span's start too: one reading, not two.
+        builder.start_time = started;
         inner.tracer.start_in(builder, parent)
     }
 }
 
-/// An operation's destination and its span name.
-type Resolved = (Destination, Cow<'static, str>);
+/// An operation's destination, its span name, and when it started if its metrics measure it.
+struct Resolved {
+    destination: Destination,
+    name: Cow<'static, str>,
+    started: Option<SystemTime>,
+}
 
 /// A link to each message's context that has a valid span, and how many messages there are
 /// (`messaging.batch.message_count` counts every message, linked or not).

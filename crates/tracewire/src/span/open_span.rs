@@ -5,6 +5,7 @@ use crate::messaging::metrics::Measurement;
 use crate::traced::Traced;
 use opentelemetry::trace::{SpanContext, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
+use std::time::SystemTime;
 
 /// Owns the span of one operation (a consumer's `process`, a producer's `send` awaiting its
 /// acknowledgement, a job). [`end`](OpenSpan::end) records the outcome and ends it; dropping it
@@ -121,12 +122,16 @@ impl OpenSpan {
         if std::mem::take(&mut self.open) {
             let span = self.cx.span();
             outcome.record(&self.cx);
-            // A span that records nothing has nothing to end (and `end` would read the clock).
-            if span.is_recording() {
-                span.end();
+            // One clock reading for the span's end and its metrics; a span that records nothing
+            // and measures nothing reads no clock at all.
+            let measurement = self.measurement.take();
+            let recording = span.is_recording();
+            let ended = (recording || measurement.is_some()).then(SystemTime::now);
+            if let Some(ended) = ended.filter(|_| recording) {
+                span.end_with_timestamp(ended);
             }
-            if let Some(m) = self.measurement.take() {
-                m.record(outcome, self.cx.span().span_context());
+            if let (Some(m), Some(ended)) = (measurement, ended) {
+                m.record(outcome, span.span_context(), ended);
             }
         }
     }
