@@ -25,7 +25,7 @@ async fn channel(connection: &Connection) -> Channel {
 }
 
 /// Declares `name` (auto-deleted; `max_length` drops the oldest so a publish row stays bounded).
-async fn queue(channel: &Channel, name: &str, max_length: Option<i64>) {
+pub async fn queue(channel: &Channel, name: &str, max_length: Option<i64>) {
     let mut arguments = FieldTable::default();
     if let Some(max) = max_length {
         arguments.insert(

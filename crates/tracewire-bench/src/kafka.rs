@@ -30,7 +30,7 @@ fn config(brokers: &str) -> ClientConfig {
 }
 
 /// Creates a one-partition topic named `prefix-{pid}-{nanos}` (tansu does not auto-create).
-async fn topic(brokers: &str, prefix: &str) -> String {
+pub async fn topic(brokers: &str, prefix: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

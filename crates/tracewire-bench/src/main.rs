@@ -22,6 +22,7 @@ mod nats;
 mod peer;
 mod report;
 mod setup;
+mod soak;
 
 use clap::{Parser, ValueEnum};
 use harness::{measure, Plan, Row};
@@ -105,6 +106,10 @@ struct Args {
     /// NATS URL.
     #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
     nats: String,
+    /// Instead of the rows: this many messages through each wrapper, checking spans, memory
+    /// and tables stay bounded (the soak).
+    #[arg(long)]
+    soak: Option<u64>,
 }
 
 async fn run_row<R: Row>(title: &str, mut row: R, plan: Plan, telemetry: &Telemetry) {
@@ -195,11 +200,14 @@ fn main() {
     if let Some(dir) = args.span_log.parent() {
         std::fs::create_dir_all(dir).expect("the span log's directory");
     }
-    let telemetry = Telemetry::new(&args.span_log).expect("the span log file");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a Tokio runtime");
+    if let Some(n) = args.soak {
+        return runtime.block_on(soak::run(n, &args.kafka, &args.amqp, &args.nats));
+    }
+    let telemetry = Telemetry::new(&args.span_log).expect("the span log file");
     println!(
         "tracewire-bench: 256-byte payloads; rounds {}, chunks {}, scale {}",
         args.rounds, args.chunks, args.scale

@@ -25,7 +25,7 @@ pub const PAYLOAD: [u8; 256] = [b'x'; 256];
 /// Accepts every batch and drops it: the cost measured is the SDK's and tracewire's, not an
 /// exporter's.
 #[derive(Debug)]
-struct NoopExporter;
+pub struct NoopExporter;
 
 impl SpanExporter for NoopExporter {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {

@@ -11,10 +11,10 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 
 /// Destinations remembered per `Messaging`; past this (high-cardinality names without a
 /// template), further destinations are resolved per message, as if there were no cache.
-const MAX_DESTINATIONS: usize = 1024;
+pub const MAX_DESTINATIONS: usize = 1024;
 
 /// Span names made `'static` per process; past this, names are allocated per span.
-const MAX_SPAN_NAMES: usize = 4096;
+pub const MAX_SPAN_NAMES: usize = 4096;
 
 /// Maps a destination to its template (`None`: keep the name).
 pub(crate) type TemplateHook = dyn Fn(&str) -> Option<String> + Send + Sync;
@@ -71,6 +71,14 @@ pub(crate) struct Destinations {
 }
 
 impl Destinations {
+    /// How many destinations are remembered (at most [`MAX_DESTINATIONS`]).
+    pub(crate) fn len(&self) -> usize {
+        self.entries
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
     /// The destination `name` and the span name of `operation` on it. The hook runs once per
     /// destination while the cache has room (a template hook is expected to be a pure function).
     pub(crate) fn resolve(
@@ -117,11 +125,7 @@ impl Destinations {
 /// keep span names low-cardinality (that is what destination templates are for), so the table
 /// holds a bounded set of names for the life of the process.
 fn intern(name: String) -> Cow<'static, str> {
-    static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
-    let mut names = NAMES
-        .get_or_init(Mutex::default)
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
+    let mut names = span_names();
     if let Some(&known) = names.get(name.as_str()) {
         return Cow::Borrowed(known);
     }
@@ -131,6 +135,20 @@ fn intern(name: String) -> Cow<'static, str> {
     let name: &'static str = Box::leak(name.into_boxed_str());
     names.insert(name);
     Cow::Borrowed(name)
+}
+
+/// The process-wide table of span names made `'static`.
+fn span_names() -> std::sync::MutexGuard<'static, HashSet<&'static str>> {
+    static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    NAMES
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+}
+
+/// How many span names the process has made `'static` (at most [`MAX_SPAN_NAMES`]).
+pub(crate) fn interned_span_names() -> usize {
+    span_names().len()
 }
 
 #[cfg(test)]

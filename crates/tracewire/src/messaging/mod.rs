@@ -14,6 +14,7 @@ mod system;
 pub use crate::span::{set_metrics_tap, MetricsTap};
 pub use boundary::{HOP_COUNT, HOP_MEMBER, QUEUE_TIME_MS, TRACE_BOUNDARY};
 pub use capture::MAX_CAPTURED_VALUE;
+pub use destinations::{MAX_DESTINATIONS, MAX_SPAN_NAMES};
 pub use glob::Glob;
 pub use metrics::DURATION_BUCKETS;
 pub use policy::{BaggageRules, HopPolicy};
@@ -309,6 +310,19 @@ impl Messaging {
     /// The consumer topology.
     pub fn topology(&self) -> Topology {
         self.inner.topology
+    }
+
+    /// How many destinations this instrumentation remembers (their strings, template and
+    /// policy): at most [`MAX_DESTINATIONS`]; past that, further destinations are resolved per
+    /// message. For soaks and dashboards that check memory stays bounded.
+    pub fn cached_destinations(&self) -> usize {
+        self.inner.destinations.len()
+    }
+
+    /// How many span names this process holds as `&'static str` (every `Messaging`'s together):
+    /// at most [`MAX_SPAN_NAMES`]; past that, names are allocated per span.
+    pub fn interned_span_names() -> usize {
+        destinations::interned_span_names()
     }
 
     /// Opens a send/publish span as a child of `parent`, giving the context a correlation id
