@@ -212,7 +212,9 @@ impl MessagingBuilder {
         self
     }
 
-    /// Adds attributes of your own to every span.
+    /// Adds attributes of your own to every span: the hook gets the operation and the span's
+    /// attributes so far (the system's own and the conventions'; `spec.attributes` is empty by
+    /// then, its contents already moved there), to push onto.
     pub fn attributes(
         mut self,
         hook: impl Fn(&OperationSpec<'_>, &mut Vec<KeyValue>) + Send + Sync + 'static,
@@ -568,7 +570,9 @@ impl Messaging {
         }: Resolved,
     ) -> Context {
         let inner = &*self.inner;
-        let mut attrs = Vec::with_capacity(8 + spec.attributes.len());
+        let mut spec = spec;
+        // The spec's own attributes first, in the Vec the span keeps.
+        let mut attrs = std::mem::take(&mut spec.attributes);
         attrs.push(KeyValue::new(attr::SYSTEM, inner.system.name()));
         attrs.push(KeyValue::new(attr::OPERATION_NAME, spec.name));
         attrs.push(KeyValue::new(attr::OPERATION_TYPE, spec.kind.as_str()));
@@ -603,7 +607,6 @@ impl Messaging {
         if let Some(enrich) = &inner.enrich {
             enrich(&spec, &mut attrs);
         }
-        attrs.extend(spec.attributes);
         let mut builder = SpanBuilder::from_name(name)
             .with_kind(spec.kind.span_kind())
             .with_attributes(attrs)

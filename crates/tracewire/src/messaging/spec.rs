@@ -38,6 +38,11 @@ impl OperationType {
     }
 }
 
+/// Room for a span's attributes, the broker crate's and the core's together (four of the
+/// conventions', conversation id, body size, server address and port, and a few of the
+/// system's own): the span takes this one `Vec`, so a message allocates one, not two.
+const SPAN_ATTRIBUTES: usize = 12;
+
 /// One operation on one destination: the broker crate fills this in, the core turns it into a
 /// span with the conventions' name, kind and attributes.
 #[derive(Debug, Clone)]
@@ -54,7 +59,8 @@ pub struct OperationSpec<'a> {
     pub key: Option<&'a [u8]>,
     /// Body, recorded only when the destination opted in.
     pub payload: Option<&'a [u8]>,
-    /// System-specific attributes (partition, offset, routing key, delivery tag…).
+    /// System-specific attributes (partition, offset, routing key, delivery tag…); the span's
+    /// own join them in this `Vec`.
     pub attributes: Vec<KeyValue>,
     /// How many messages the operation hands to the application, for the sent/consumed
     /// metrics: 1, or 0 for a message that its batch or receive span already counts.
@@ -73,7 +79,7 @@ impl<'a> OperationSpec<'a> {
             body_size: None,
             key: None,
             payload: None,
-            attributes: Vec::new(),
+            attributes: Vec::with_capacity(SPAN_ATTRIBUTES),
             message_count: 1,
             sent_at: None,
         }
