@@ -56,9 +56,6 @@ pub(crate) trait Sink: Send + 'static {
     fn write(&mut self, batch: &mut Vec<Self::Item>) -> u64;
     /// Items were dropped (queue full): told once there is room again, and at shutdown.
     fn dropped(&mut self, _drops: Drops) {}
-    /// Adds to `batch` what the sink holds outside the queue and wants written now (`all`: a
-    /// flush or shutdown asks for everything); counted as accepted.
-    fn sweep(&mut self, _all: bool, _batch: &mut Vec<Self::Item>) {}
     /// Pushes out anything buffered.
     fn flush(&mut self) {}
     /// Last call before the worker exits.
@@ -233,7 +230,6 @@ impl<T: Send + 'static> Worker<T> {
                 recv(self.wake) -> _ => None,
                 default(self.interval) => None,
             };
-            self.sweep(&mut sink, &mut batch, matches!(control, Some(Ok(_))));
             self.drain(&mut sink, &mut batch);
             self.report_drops(&mut sink);
             sink.flush();
@@ -250,19 +246,9 @@ impl<T: Send + 'static> Worker<T> {
                 Some(Err(_)) => break, // the queue is gone
             }
         }
-        self.sweep(&mut sink, &mut batch, true);
         self.drain(&mut sink, &mut batch);
         self.report_drops(&mut sink);
         sink.shutdown();
-    }
-
-    /// Writes what the sink holds outside the queue and wants written, before what is queued
-    /// (which may hold what follows it).
-    fn sweep<S: Sink<Item = T>>(&self, sink: &mut S, batch: &mut Vec<T>, all: bool) {
-        sink.sweep(all, batch);
-        let n: u64 = batch.iter().map(S::weight).sum();
-        self.stats.accepted.fetch_add(n, Relaxed);
-        self.write(sink, batch);
     }
 
     /// Writes what is queued now — not what keeps arriving: a blocked producer refills.

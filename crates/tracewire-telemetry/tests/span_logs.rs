@@ -78,61 +78,6 @@ fn a_span_that_ends_before_its_start_is_written_has_its_end_line_only() {
 }
 
 #[test]
-fn a_span_still_open_gets_its_start_line_unflushed_and_a_short_one_never_does() {
-    use opentelemetry::trace::{Span as _, Tracer as _};
-    use tracewire_telemetry::SpanLogProcessor;
-    let path = temp("held");
-    let file = std::fs::File::create(&path).unwrap();
-    let processor = SpanLogProcessor::with_policy(
-        "inventory",
-        Box::new(file),
-        1024,
-        tracewire_telemetry::FullPolicy::Block,
-    );
-    let stats = processor.stats();
-    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
-        .with_span_processor(processor)
-        .build();
-    let tracer = provider.tracer("t");
-    let mut open = tracer.start("stuck handler");
-    // Many batches' worth: a quick span's end never lands in a later batch than its start.
-    for _ in 0..5_000 {
-        tracer.start("quick send").end();
-    }
-    // No flush: the writer sweeps out the start of a span open for a while on its own. Polled
-    // (up to 30 s), not timed.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let starts = loop {
-        let lines = std::fs::read_to_string(&path).unwrap();
-        let starts: Vec<String> = (lines.lines())
-            .map(|l| serde_json::from_str::<Value>(l).unwrap())
-            .filter(|l| l["event"] == "span_start")
-            .map(|l| l["span_name"].as_str().unwrap().to_owned())
-            .collect();
-        if !starts.is_empty() || std::time::Instant::now() > deadline {
-            break starts;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
-    assert_eq!(
-        starts,
-        ["stuck handler"],
-        "the open span's start, no quick one's"
-    );
-    open.end();
-    provider.force_flush().unwrap();
-    let lines = read_lines(&path);
-    let count = |event: &str| lines.iter().filter(|l| l["event"] == event).count();
-    assert_eq!((count("span_start"), count("span_end")), (1, 5_001));
-    let (accepted, dropped, written, failed) = stats.snapshot();
-    assert_eq!(
-        (accepted, dropped, written, failed),
-        (10_002, 0, 10_002, 0),
-        "every start and end counted once: written, or folded into its end line"
-    );
-}
-
-#[test]
 fn start_end_and_error_lines_have_the_schema_and_the_relations() {
     let path = temp("schema");
     let guard = telemetry("inventory", &path);

@@ -1,15 +1,11 @@
 //! JSON span logs: one JSON object per line for every span start, span end and span event, in
 //! the schema of `docs/span-log.md` (the `tracewire` CLI's input). Written by a worker thread
-//! behind a bounded queue, serialized straight from the span into one reused buffer. A span's
-//! start record is held on the caller's side until the span ends (then its end line says it
-//! all) or has been open a while (then the writer sweeps it out as a start line): short spans
-//! never send their start through the queue. A full queue drops lines and counts them (or, with
-//! [`FullPolicy::Block`], waits), and the log says so: a `span_log_gap` line as soon as there is
-//! room again.
+//! behind a bounded queue, serialized straight from the span into one reused buffer. A full
+//! queue drops lines and counts them (or, with [`FullPolicy::Block`], waits), and the log says
+//! so: a `span_log_gap` line as soon as there is room again.
 
 mod json;
 mod line;
-mod pending;
 
 use crate::offload::{Drops, FullPolicy, Offload, QueueStats, Sink};
 use line::{LineKind, SpanView};
@@ -17,11 +13,9 @@ use opentelemetry::trace::{Link, SpanContext, SpanId, SpanKind};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
-use pending::{Held, Pending};
 use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::io::Write;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tracewire::messaging::attributes::{CONVERSATION_ID, SYSTEM};
@@ -75,35 +69,17 @@ impl InlineName {
     }
 }
 
-impl Held for Started {
-    fn started(&self) -> SystemTime {
-        self.start
-    }
-}
-
 enum Record {
     Start(Started),
     End(SpanData),
 }
 
-/// How long a start record is held on the caller's side before its line is written: the
-/// writer's interval, so an open span's start line is about as late as a queued line would be.
-const HOLD: Duration = Duration::from_millis(200);
-
 /// A `SpanProcessor` writing JSON span logs. It also stamps every span that is not a messaging
 /// span (those carry `messaging.message.conversation_id`) with the correlation id of the context
 /// it starts in (`tracewire.correlation_id`), so every span log line has one.
+#[derive(Debug)]
 pub struct SpanLogProcessor {
     queue: Offload<Record>,
-    pending: Arc<Pending<Started>>,
-}
-
-impl std::fmt::Debug for SpanLogProcessor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SpanLogProcessor")
-            .field("queue", &self.queue)
-            .finish_non_exhaustive()
-    }
 }
 
 impl SpanLogProcessor {
@@ -133,18 +109,22 @@ impl SpanLogProcessor {
     ) -> Self {
         let mut field = b"\"service\":".to_vec();
         json::string(&mut field, &service.into());
-        let pending = Arc::new(Pending::new());
         let sink = LineWriter {
             service_field: field,
             out,
             buf: Vec::with_capacity(256 << 10),
             ended: Vec::with_capacity(256),
             write_failures: None,
-            pending: pending.clone(),
         };
         SpanLogProcessor {
-            queue: Offload::spawn("tracewire-span-log", capacity, 256, HOLD, full, sink),
-            pending,
+            queue: Offload::spawn(
+                "tracewire-span-log",
+                capacity,
+                256,
+                Duration::from_millis(200),
+                full,
+                sink,
+            ),
         }
     }
 
@@ -185,21 +165,10 @@ impl SpanProcessor for SpanLogProcessor {
             links: data.links.links.drain(..).collect(),
         };
         drop(data.attributes); // here, not on the writer's thread
-        let id = span_id(&started.context);
-        if let Some(unheld) = self.pending.hold(id, started) {
-            self.queue.push(Record::Start(unheld));
-        }
+        self.queue.push(Record::Start(started));
     }
 
     fn on_end(&self, span: SpanData) {
-        // Ended while its start was held: the end line says it all, and the record is freed
-        // here (a line folded into its end line counts as written).
-        if let Some(started) = self.pending.release(span_id(&span.span_context)) {
-            drop(started);
-            let stats = self.queue.stats();
-            stats.accepted.fetch_add(1, Relaxed);
-            stats.written.fetch_add(1, Relaxed);
-        }
         self.queue.push(Record::End(span));
     }
 
@@ -224,13 +193,6 @@ struct LineWriter {
     ended: Vec<u64>,
     /// Lines lost to write errors since the last successful write.
     write_failures: Option<Drops>,
-    /// Start records the callers hold: swept out as lines once their spans have been open a
-    /// while.
-    pending: Arc<Pending<Started>>,
-}
-
-fn span_id(c: &SpanContext) -> u64 {
-    u64::from_be_bytes(c.span_id().to_bytes())
 }
 
 impl LineWriter {
@@ -338,11 +300,12 @@ impl Sink for LineWriter {
         }
     }
 
-    /// Renders a batch and writes it at once. A start that did go through the queue (its
-    /// holding shard was full) and whose span ends within the batch is folded into the end line
-    /// (which carries its start as `timestamp − duration_ms`), as held starts are.
+    /// Renders a batch and writes it at once. A span that starts and ends within the batch gets
+    /// its `span_end` line only (which carries its start as `timestamp − duration_ms`): a start
+    /// line is written for every span still open when its batch is written — what `lost` needs —
+    /// and short spans cost one line, not two.
     fn write(&mut self, batch: &mut Vec<Record>) -> u64 {
-        let id = span_id;
+        let id = |c: &SpanContext| u64::from_be_bytes(c.span_id().to_bytes());
         self.ended.clear();
         self.ended.extend(batch.iter().filter_map(|r| match r {
             Record::End(s) => Some(id(&s.span_context)),
@@ -360,13 +323,6 @@ impl Sink for LineWriter {
             self.render(&record);
         }
         self.write_out(lines)
-    }
-
-    /// The start records of spans open longer than [`HOLD`] (all of them on a flush).
-    fn sweep(&mut self, all: bool, batch: &mut Vec<Record>) {
-        let mut swept = Vec::new();
-        self.pending.sweep((!all).then_some(HOLD), &mut swept);
-        batch.extend(swept.into_iter().map(Record::Start));
     }
 
     fn dropped(&mut self, drops: Drops) {
