@@ -78,6 +78,47 @@ fn a_span_that_ends_before_its_start_is_written_has_its_end_line_only() {
 }
 
 #[test]
+fn a_span_still_open_gets_its_start_line_without_a_flush_and_every_line_is_counted() {
+    use opentelemetry::trace::{Span as _, Tracer as _};
+    use tracewire_telemetry::SpanLogProcessor;
+    let path = temp("unflushed");
+    let file = std::fs::File::create(&path).unwrap();
+    let processor = SpanLogProcessor::new("inventory", Box::new(file), 1024);
+    let stats = processor.stats();
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_span_processor(processor)
+        .build();
+    let tracer = provider.tracer("t");
+    let mut open = tracer.start("stuck handler");
+    for _ in 0..100 {
+        tracer.start("quick send").end();
+    }
+    // No flush: the writer's own interval writes what is queued. Polled (up to 30 s), not timed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let started = |lines: &[Value]| {
+        (lines.iter()).any(|l| l["event"] == "span_start" && l["span_name"] == "stuck handler")
+    };
+    while !started(&read_lines(&path)) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(
+        started(&read_lines(&path)),
+        "the open span's start line, unflushed"
+    );
+    open.end();
+    provider.force_flush().unwrap();
+    let lines = read_lines(&path);
+    let ends = lines.iter().filter(|l| l["event"] == "span_end").count();
+    assert_eq!(ends, 101);
+    let (accepted, dropped, written, failed) = stats.snapshot();
+    assert_eq!(
+        (accepted, dropped, written, failed),
+        (202, 0, 202, 0),
+        "every start and end counted once: written, or folded into its end line"
+    );
+}
+
+#[test]
 fn start_end_and_error_lines_have_the_schema_and_the_relations() {
     let path = temp("schema");
     let guard = telemetry("inventory", &path);

@@ -1,0 +1,90 @@
+//! What the span log costs the caller per span, against the SDK's batch processor: a sampled
+//! consumer span as tracewire records it (10 attributes) started and ended, the span log
+//! writing to `/dev/null` (its worker thread on the other core; a full queue drops), the batch
+//! processor exporting to a no-op exporter: the caller's side. In `block` mode the caller waits
+//! for the writer when it falls behind: the pair's throughput on two cores.
+//!
+//! `cargo bench -p tracewire-telemetry --bench span_log_caller`
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use opentelemetry::trace::{Span, SpanKind, Tracer, TracerProvider};
+use opentelemetry::KeyValue;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter};
+use tracewire_telemetry::{FullPolicy, SpanLogProcessor};
+
+#[derive(Debug)]
+struct NoopExporter;
+
+impl SpanExporter for NoopExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        drop(batch);
+        Ok(())
+    }
+}
+
+fn attributes() -> Vec<KeyValue> {
+    vec![
+        KeyValue::new("messaging.system", "kafka"),
+        KeyValue::new("messaging.operation.name", "process"),
+        KeyValue::new("messaging.operation.type", "process"),
+        KeyValue::new("messaging.destination.name", "orders"),
+        KeyValue::new("messaging.destination.partition.id", "3"),
+        KeyValue::new("messaging.consumer.group.name", "fulfillment"),
+        KeyValue::new(
+            "messaging.message.conversation_id",
+            "9f0c2a4e-5d1b-4c6e-8a3f-0b7d2e1c4a59",
+        ),
+        KeyValue::new("messaging.message.body.size", 512),
+        KeyValue::new("messaging.kafka.offset", 1_000_000),
+        KeyValue::new("tracewire.settled", true),
+    ]
+}
+
+fn bench(c: &mut Criterion) {
+    let batch = SdkTracerProvider::builder()
+        .with_span_processor(BatchSpanProcessor::builder(NoopExporter).build())
+        .build();
+    let null = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/null")
+        .unwrap();
+    let span_log = SdkTracerProvider::builder()
+        .with_span_processor(SpanLogProcessor::new("bench", Box::new(null), 8192))
+        .build();
+    // Back-pressure: the caller waits for the writer, so this is the pair's throughput.
+    let null = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/null")
+        .unwrap();
+    let blocking = SdkTracerProvider::builder()
+        .with_span_processor(SpanLogProcessor::with_policy(
+            "bench",
+            Box::new(null),
+            8192,
+            FullPolicy::Block,
+        ))
+        .build();
+    let mut group = c.benchmark_group("sampled span start+end, caller's side");
+    for (label, provider) in [
+        ("batch export", &batch),
+        ("span log (drop when full)", &span_log),
+        ("span log, block: caller and writer together", &blocking),
+    ] {
+        let tracer = provider.tracer("bench");
+        group.bench_function(label, |b| {
+            b.iter(|| {
+                let mut span = tracer
+                    .span_builder("process orders")
+                    .with_kind(SpanKind::Consumer)
+                    .with_attributes(attributes())
+                    .start(&tracer);
+                span.end();
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
