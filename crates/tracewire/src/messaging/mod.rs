@@ -151,8 +151,9 @@ impl MessagingBuilder {
     }
 
     /// Whether to record the messaging metrics (default `true`). Each measured operation reads
-    /// the clock twice, whether or not a meter provider is installed (OpenTelemetry cannot tell
-    /// a no-op meter apart): turn them off when nothing collects them.
+    /// the clock twice (readings a sampled span shares for its own start and end), whether or
+    /// not a meter provider is installed (OpenTelemetry cannot tell a no-op meter apart): turn
+    /// them off when nothing collects them.
     pub fn metrics(mut self, on: bool) -> Self {
         self.metrics = on;
         self
