@@ -6,9 +6,10 @@
 //!
 //! `cargo bench -p tracewire-telemetry --bench span_log_caller`
 
+mod common;
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use opentelemetry::trace::{Span, SpanKind, Tracer, TracerProvider};
-use opentelemetry::KeyValue;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter};
 use tracewire_telemetry::{FullPolicy, SpanLogProcessor};
@@ -21,24 +22,6 @@ impl SpanExporter for NoopExporter {
         drop(batch);
         Ok(())
     }
-}
-
-fn attributes() -> Vec<KeyValue> {
-    vec![
-        KeyValue::new("messaging.system", "kafka"),
-        KeyValue::new("messaging.operation.name", "process"),
-        KeyValue::new("messaging.operation.type", "process"),
-        KeyValue::new("messaging.destination.name", "orders"),
-        KeyValue::new("messaging.destination.partition.id", "3"),
-        KeyValue::new("messaging.consumer.group.name", "fulfillment"),
-        KeyValue::new(
-            "messaging.message.conversation_id",
-            "9f0c2a4e-5d1b-4c6e-8a3f-0b7d2e1c4a59",
-        ),
-        KeyValue::new("messaging.message.body.size", 512),
-        KeyValue::new("messaging.kafka.offset", 1_000_000),
-        KeyValue::new("tracewire.settled", true),
-    ]
 }
 
 fn bench(c: &mut Criterion) {
@@ -77,7 +60,7 @@ fn bench(c: &mut Criterion) {
                 let mut span = tracer
                     .span_builder("process orders")
                     .with_kind(SpanKind::Consumer)
-                    .with_attributes(attributes())
+                    .with_attributes(common::consumer_attributes(1_000_000))
                     .start(&tracer);
                 span.end();
             })

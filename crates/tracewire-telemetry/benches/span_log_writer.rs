@@ -6,10 +6,12 @@
 //! `block` mode, so nothing is dropped and the time measured is the writer's: from the first
 //! span handed over to the flush.
 
+mod common;
+
 use opentelemetry::trace::{
     Link, SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
 };
-use opentelemetry::{InstrumentationScope, KeyValue};
+use opentelemetry::InstrumentationScope;
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks, SpanProcessor};
 use std::time::{Duration, Instant, SystemTime};
 use tracewire_telemetry::{FullPolicy, SpanLogProcessor};
@@ -40,21 +42,7 @@ fn span(n: u64) -> SpanData {
         name: "process orders".into(),
         start_time: start,
         end_time: start + Duration::from_micros(1234),
-        attributes: vec![
-            KeyValue::new("messaging.system", "kafka"),
-            KeyValue::new("messaging.operation.name", "process"),
-            KeyValue::new("messaging.operation.type", "process"),
-            KeyValue::new("messaging.destination.name", "orders"),
-            KeyValue::new("messaging.destination.partition.id", "3"),
-            KeyValue::new("messaging.consumer.group.name", "fulfillment"),
-            KeyValue::new(
-                "messaging.message.conversation_id",
-                "9f0c2a4e-5d1b-4c6e-8a3f-0b7d2e1c4a59",
-            ),
-            KeyValue::new("messaging.message.body.size", 512),
-            KeyValue::new("messaging.kafka.offset", 1_000_000 + n as i64),
-            KeyValue::new("tracewire.settled", true),
-        ],
+        attributes: common::consumer_attributes(1_000_000 + n as i64),
         dropped_attributes_count: 0,
         events: SpanEvents::default(),
         links,
