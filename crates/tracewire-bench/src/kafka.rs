@@ -204,7 +204,8 @@ impl Consume {
             consumers.push((mode, consumption));
         }
         // Every message in every consumer's local queue before the first is timed: librdkafka's
-        // threads decode fetches until then, so wait for this process to go idle.
+        // threads decode fetches, and the broker serves them, until then — so wait for the
+        // machine to go idle (this process alone idles while it waits on a slow broker).
         crate::setup::wait_until_idle().await;
         Consume {
             consumers: PerMode::from_pairs(consumers),

@@ -140,33 +140,32 @@ pub fn sending_context() -> Context {
         .with_correlation_id(CorrelationId::parse(b"7d1c5e52-0b8e-4b6e-9d7e-3f1f8f6f2a10").unwrap())
 }
 
-/// This process's CPU time so far (user + system), from `/proc/self/stat`, in clock ticks.
-fn cpu_ticks() -> u64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // The fields after the command name (which may hold spaces) start after the last ')'.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or("", |(_, rest)| rest)
+/// The machine's busy CPU time so far (every core: user, nice, system, irq, softirq, steal),
+/// from `/proc/stat`, in clock ticks.
+fn busy_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let fields: Vec<u64> = (stat.lines().next().unwrap_or_default())
         .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
         .collect();
-    let field = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    field(11) + field(12) // utime, stime
+    // user nice system idle iowait irq softirq steal …
+    [0, 1, 2, 5, 6, 7]
+        .iter()
+        .filter_map(|&i| fields.get(i))
+        .sum()
 }
 
-/// Waits until the process's background threads stop working (under 2 % of a core for half a
-/// second), at most a minute.
+/// Waits until the machine goes quiet — this process's background threads and the brokers it
+/// talks to (a Kafka broker still serving fetches is busy while this process waits on it) —
+/// at most a minute: under 5 % of one core for half a second.
 pub async fn wait_until_idle() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let mut last = cpu_ticks();
+    let mut last = busy_ticks();
     while std::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-        let now = cpu_ticks();
-        if now - last <= 1 {
+        let now = busy_ticks();
+        if now - last <= 2 {
             return;
         }
         last = now;
