@@ -192,14 +192,14 @@ async fn trace_baggage_and_correlation_id_survive_publish_and_consume() {
         Some("checkout-77")
     );
     assert_eq!(
-        attribute_str(&process, a::RABBITMQ_ROUTING_KEY).as_deref(),
+        attribute_str(&process, tracewire_amqp::RABBITMQ_ROUTING_KEY).as_deref(),
         Some(queue.as_str())
     );
     assert_eq!(
         attribute_str(&process, a::SYSTEM).as_deref(),
         Some("rabbitmq")
     );
-    assert!(attribute_str(&process, a::RABBITMQ_DELIVERY_TAG).is_some());
+    assert!(attribute_str(&process, tracewire_amqp::RABBITMQ_DELIVERY_TAG).is_some());
     assert_eq!(attribute_str(&publish, a::BODY_SIZE).as_deref(), Some("11"));
     assert_eq!(
         attribute_str(&process, a::SETTLED),

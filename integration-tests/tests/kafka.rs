@@ -137,7 +137,7 @@ async fn context_survives_produce_and_consume() {
         "the consumer is a child of the send"
     );
     assert_eq!(
-        attribute_str(&send, a::KAFKA_OFFSET),
+        attribute_str(&send, tracewire_kafka::KAFKA_OFFSET),
         Some(delivery.offset.to_string())
     );
     assert_eq!(
@@ -149,7 +149,7 @@ async fn context_survives_produce_and_consume() {
         .starts_with("tw-group"));
     assert_eq!(attribute_str(&process, a::BODY_SIZE).as_deref(), Some("2"));
     assert_eq!(
-        attribute_str(&process, a::KAFKA_MESSAGE_KEY),
+        attribute_str(&process, tracewire_kafka::KAFKA_MESSAGE_KEY),
         None,
         "keys only on opt-in"
     );

@@ -1,26 +1,25 @@
-//! OpenTelemetry messaging semantic-convention attribute names used by tracewire.
+//! OpenTelemetry messaging semantic-convention attribute names used by tracewire's core. A
+//! system's own attributes (`messaging.kafka.*`, `messaging.rabbitmq.*`…) are its broker
+//! crate's: the core names no broker.
 
-/// `messaging.system`: `kafka`, `rabbitmq`, `nats`.
+/// `messaging.system`: the broker crate's `SYSTEM`.
 pub const SYSTEM: &str = "messaging.system";
 /// `messaging.operation.name`: the system's own verb (`send`, `publish`, `process`, `ack`…).
 pub const OPERATION_NAME: &str = "messaging.operation.name";
 /// `messaging.operation.type`: `send`, `receive`, `process`, `settle`.
 pub const OPERATION_TYPE: &str = "messaging.operation.type";
-/// `messaging.destination.name`: topic, exchange:routing key, subject.
+/// `messaging.destination.name`: what the system sends to (its crate says how it is spelled).
 pub const DESTINATION_NAME: &str = "messaging.destination.name";
 /// `messaging.destination.template`: the low-cardinality form of a destination.
 pub const DESTINATION_TEMPLATE: &str = "messaging.destination.template";
 /// `messaging.destination.partition.id`.
 pub const DESTINATION_PARTITION_ID: &str = "messaging.destination.partition.id";
-/// `messaging.kafka.offset`.
-pub const KAFKA_OFFSET: &str = "messaging.kafka.offset";
-/// `messaging.kafka.message.key` (only on opt-in).
-pub const KAFKA_MESSAGE_KEY: &str = "messaging.kafka.message.key";
 /// `messaging.message.id`.
 pub const MESSAGE_ID: &str = "messaging.message.id";
 /// `messaging.message.conversation_id`: the correlation id.
 pub const CONVERSATION_ID: &str = crate::CONVERSATION_ID_ATTRIBUTE;
-/// `messaging.destination.subscription.name`: the queue a RabbitMQ consumer reads.
+/// `messaging.destination.subscription.name`: what a consumer reads from, where that differs
+/// from where messages are sent (a queue bound to an exchange).
 pub const SUBSCRIPTION_NAME: &str = "messaging.destination.subscription.name";
 /// `messaging.consumer.group.name`.
 pub const CONSUMER_GROUP_NAME: &str = "messaging.consumer.group.name";
@@ -28,10 +27,6 @@ pub const CONSUMER_GROUP_NAME: &str = "messaging.consumer.group.name";
 pub const BODY_SIZE: &str = "messaging.message.body.size";
 /// `messaging.batch.message_count`.
 pub const BATCH_MESSAGE_COUNT: &str = "messaging.batch.message_count";
-/// `messaging.rabbitmq.destination.routing_key`.
-pub const RABBITMQ_ROUTING_KEY: &str = "messaging.rabbitmq.destination.routing_key";
-/// `messaging.rabbitmq.message.delivery_tag`.
-pub const RABBITMQ_DELIVERY_TAG: &str = "messaging.rabbitmq.message.delivery_tag";
 /// `server.address`.
 pub const SERVER_ADDRESS: &str = "server.address";
 /// `server.port`.
