@@ -3,20 +3,76 @@
 //! counted — what opentelemetry_sdk 0.33 never records (its histograms leave exemplars empty).
 //! Fed by the core's [`MetricsTap`]; served by a small thread on `TRACEWIRE_PROMETHEUS_ADDR`.
 
-use opentelemetry::trace::SpanContext;
-use opentelemetry::KeyValue;
+use opentelemetry::trace::{SpanContext, SpanId, TraceId};
+use opentelemetry::{KeyValue, StringValue, Value};
+use prometheus_client::encoding::{EncodeLabel, EncodeLabelSet, LabelEncoder, LabelSetEncoder};
 use prometheus_client::metrics::exemplar::{CounterWithExemplar, HistogramWithExemplars};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
+use smallvec::SmallVec;
+use std::borrow::Cow;
+use std::fmt::{self, Write as _};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
+use tracewire::messaging::attributes::{
+    DESTINATION_NAME, ERROR_TYPE, OPERATION_NAME, OPERATION_TYPE, SYSTEM,
+};
 use tracewire::messaging::{MetricsTap, DURATION_BUCKETS};
 
-/// Metric labels: the messaging attributes, dots made underscores.
-type Labels = Vec<(String, String)>;
-/// An exemplar's labels: `trace_id`, `span_id`.
-type Exemplar = Vec<(String, String)>;
+/// One metric label: an attribute's key with its dots made underscores, its value shared with
+/// the attribute (a reference count, not a copy).
+#[derive(Debug, Clone, Hash, PartialEq, Eq)]
+struct Label {
+    key: Cow<'static, str>,
+    value: StringValue,
+}
+
+impl EncodeLabel for Label {
+    fn encode(&self, mut encoder: LabelEncoder) -> fmt::Result {
+        let mut key = encoder.encode_label_key()?;
+        key.write_str(&self.key)?;
+        let mut value = key.encode_label_value()?;
+        value.write_str(self.value.as_str())?;
+        value.finish()
+    }
+}
+
+/// A measurement's labels (the messaging attributes, and `error.type` on failure), held inline:
+/// looking up a measurement's series allocates nothing.
+#[derive(Debug, Clone, Hash, PartialEq, Eq)]
+struct Labels(SmallVec<[Label; 5]>);
+
+impl EncodeLabelSet for Labels {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> fmt::Result {
+        self.0
+            .iter()
+            .try_for_each(|l| l.encode(encoder.encode_label()))
+    }
+}
+
+/// An exemplar's labels, `trace_id` and `span_id`, written as hex when scraped.
+#[derive(Debug, Clone)]
+struct Exemplar {
+    trace_id: TraceId,
+    span_id: SpanId,
+}
+
+impl EncodeLabelSet for Exemplar {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> fmt::Result {
+        let ids: [(&str, &dyn fmt::Display); 2] =
+            [("trace_id", &self.trace_id), ("span_id", &self.span_id)];
+        for (name, id) in ids {
+            let mut label = encoder.encode_label();
+            let mut key = label.encode_label_key()?;
+            key.write_str(name)?;
+            let mut value = key.encode_label_value()?;
+            write!(value, "{id}")?;
+            value.finish()?;
+        }
+        Ok(())
+    }
+}
 
 type Durations = Family<Labels, HistogramWithExemplars<Exemplar>>;
 type Counts = Family<Labels, CounterWithExemplar<Exemplar>>;
@@ -72,23 +128,39 @@ impl Metrics {
 }
 
 fn labels(attributes: &[KeyValue]) -> Labels {
-    (attributes.iter())
-        .map(|kv| {
-            (
-                kv.key.as_str().replace('.', "_"),
-                kv.value.as_str().into_owned(),
-            )
-        })
-        .collect()
+    Labels(
+        (attributes.iter())
+            .map(|kv| Label {
+                key: label_key(kv.key.as_str()),
+                value: match &kv.value {
+                    Value::String(shared) => shared.clone(),
+                    other => other.as_str().into_owned().into(),
+                },
+            })
+            .collect(),
+    )
+}
+
+/// Prometheus' spelling of an attribute key: the messaging metrics' own without a copy.
+fn label_key(key: &str) -> Cow<'static, str> {
+    const KNOWN: [(&str, &str); 5] = [
+        (SYSTEM, "messaging_system"),
+        (OPERATION_NAME, "messaging_operation_name"),
+        (OPERATION_TYPE, "messaging_operation_type"),
+        (DESTINATION_NAME, "messaging_destination_name"),
+        (ERROR_TYPE, "error_type"),
+    ];
+    match KNOWN.iter().find(|(k, _)| *k == key) {
+        Some((_, label)) => Cow::Borrowed(label),
+        None => Cow::Owned(key.replace('.', "_")),
+    }
 }
 
 /// The trace and span id of a sampled span, as an exemplar.
 fn exemplar(span: &SpanContext) -> Option<Exemplar> {
-    (span.is_valid() && span.is_sampled()).then(|| {
-        vec![
-            ("trace_id".to_owned(), span.trace_id().to_string()),
-            ("span_id".to_owned(), span.span_id().to_string()),
-        ]
+    (span.is_valid() && span.is_sampled()).then(|| Exemplar {
+        trace_id: span.trace_id(),
+        span_id: span.span_id(),
     })
 }
 

@@ -84,5 +84,21 @@ fn a_scrape_finds_exemplars_of_the_spans_the_service_recorded() {
         body.contains("error_type=\"MessageTimedOut\""),
         "the failed send keeps error.type:\n{body}"
     );
+    for label in [
+        "messaging_system=\"kafka\"",
+        "messaging_operation_name=\"send\"",
+        "messaging_operation_type=\"process\"",
+        "messaging_destination_name=\"orders\"",
+    ] {
+        assert!(body.contains(label), "{label}:\n{body}");
+    }
+    let span_ids: Vec<&str> = (body.split("span_id=\"").skip(1))
+        .map(|rest| rest.split('"').next().unwrap())
+        .collect();
+    assert!(!span_ids.is_empty());
+    assert!(
+        (span_ids.iter()).all(|id| id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit())),
+        "exemplar span ids in hex: {span_ids:?}"
+    );
     drop(guard);
 }
