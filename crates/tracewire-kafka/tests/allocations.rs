@@ -1,32 +1,11 @@
 //! Reading a message's headers allocates nothing for up to eight headers (tracewire's four and a
-//! few of the user's), counted by a counting global allocator and held here.
+//! few of the user's), counted by `tracewire::count_allocations!` and held here.
 
 use rdkafka::message::{Header, OwnedHeaders};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use tracewire::carrier::HeaderReader;
 use tracewire_kafka::KafkaHeaders;
 
-struct Counting;
-
-thread_local! {
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY: forwards to the system allocator; the counter is a thread-local Cell.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|c| c.set(c.get() + 1));
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+tracewire::count_allocations!();
 
 fn headers(n: usize) -> OwnedHeaders {
     (0..n).fold(OwnedHeaders::new(), |h, i| {
@@ -44,11 +23,10 @@ fn headers(n: usize) -> OwnedHeaders {
 
 /// Allocations made while reading `headers` and looking one up.
 fn reading(headers: &OwnedHeaders) -> usize {
-    let before = ALLOCATIONS.with(Cell::get);
-    let carrier = KafkaHeaders::of_owned(Some(headers));
-    assert!(carrier.last("traceparent").is_some());
-    drop(carrier);
-    ALLOCATIONS.with(Cell::get) - before
+    allocations(|| {
+        let carrier = KafkaHeaders::of_owned(Some(headers));
+        assert!(carrier.last("traceparent").is_some());
+    })
 }
 
 #[test]

@@ -2,38 +2,11 @@
 //! allocator, and held: the numbers may go down, never up.
 
 use opentelemetry::trace::TraceContextExt;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use tracewire::carrier::MemoryHeaders;
 use tracewire::w3c::traceparent::Traceparent;
 use tracewire::{CorrelationId, Propagator};
 
-struct Counting;
-
-thread_local! {
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY: forwards to the system allocator; the counter is a thread-local Cell.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|c| c.set(c.get() + 1));
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations(f: impl FnOnce()) -> usize {
-    let before = ALLOCATIONS.with(Cell::get);
-    f();
-    ALLOCATIONS.with(Cell::get) - before
-}
+tracewire::count_allocations!();
 
 use tracewire::testing::sample_context as context;
 

@@ -1,9 +1,11 @@
 //! Test support (feature `testing`): a tracer that records finished spans in memory, helpers to
 //! look at them, assertions about hops ([`assert_continues`], [`assert_correlation_survived`],
-//! [`assert_all_ended`], [`assert_no_baggage_leak`]), a corpus of hostile headers, and
-//! tracewire's warnings captured ([`Warnings`]). Used by tracewire's own tests and handy for
-//! yours.
+//! [`assert_all_ended`], [`assert_no_baggage_leak`]), a corpus of hostile headers,
+//! tracewire's warnings captured ([`Warnings`]), and allocations counted
+//! ([`count_allocations!`](crate::count_allocations)). Used by tracewire's own tests and handy
+//! for yours.
 
+mod allocations;
 mod assertions;
 pub mod hostile;
 mod warnings;
