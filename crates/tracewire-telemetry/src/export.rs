@@ -6,7 +6,7 @@
 //! reaches the span log, not the backend.
 
 use crate::config::Otlp;
-use crate::offload::{FullPolicy, Offload, QueueStats, Sink};
+use crate::offload::{Done, FullPolicy, Offload, QueueStats, Sink};
 use crate::otlp::{runtime, span_exporter, EXPORT_TIMEOUT};
 use opentelemetry::Context;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
@@ -152,14 +152,14 @@ fn backoff(failures: u32) -> Duration {
 impl<E: SpanExporter + 'static> Sink for ExportSink<E> {
     type Item = SpanData;
 
-    fn write(&mut self, batch: &mut Vec<SpanData>) -> u64 {
+    fn write(&mut self, batch: &mut Vec<SpanData>) -> Done {
         let n = batch.len() as u64;
         if self
             .paused_until
             .is_some_and(|until| Instant::now() < until)
         {
             batch.clear();
-            return n;
+            return Done::all(n, false);
         }
         let spans = std::mem::take(batch);
         let exporter = &self.exporter;
@@ -169,12 +169,12 @@ impl<E: SpanExporter + 'static> Sink for ExportSink<E> {
             Ok(Ok(())) => {
                 self.failures = 0;
                 self.paused_until = None;
-                0
+                Done::all(n, true)
             }
             _ => {
                 self.failures += 1;
                 self.paused_until = Some(Instant::now() + backoff(self.failures));
-                n
+                Done::all(n, false)
             }
         }
     }

@@ -45,6 +45,41 @@ impl Drops {
     }
 }
 
+/// Units a sink has dealt with: written (or exported, or folded into another line), or failed.
+/// A unit it holds back is counted when it is dealt with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Done {
+    pub(crate) written: u64,
+    pub(crate) failed: u64,
+}
+
+impl Done {
+    /// `n` units, all written (`ok`) or all failed.
+    pub(crate) fn all(n: u64, ok: bool) -> Self {
+        if ok {
+            Done {
+                written: n,
+                failed: 0,
+            }
+        } else {
+            Done {
+                written: 0,
+                failed: n,
+            }
+        }
+    }
+}
+
+impl std::ops::Add for Done {
+    type Output = Done;
+    fn add(self, other: Done) -> Done {
+        Done {
+            written: self.written + other.written,
+            failed: self.failed + other.failed,
+        }
+    }
+}
+
 /// What the worker does with the items.
 pub(crate) trait Sink: Send + 'static {
     type Item: Send + 'static;
@@ -52,12 +87,19 @@ pub(crate) trait Sink: Send + 'static {
     fn weight(_item: &Self::Item) -> u64 {
         1
     }
-    /// Handles a batch (and empties it); returns how many units failed.
-    fn write(&mut self, batch: &mut Vec<Self::Item>) -> u64;
+    /// Handles a batch (and empties it).
+    fn write(&mut self, batch: &mut Vec<Self::Item>) -> Done;
     /// Items were dropped (queue full): told once there is room again, and at shutdown.
     fn dropped(&mut self, _drops: Drops) {}
-    /// Pushes out anything buffered.
-    fn flush(&mut self) {}
+    /// Called at every wake (after the queue is drained, and at each interval): writes what the
+    /// sink held back and is now due, pushes out what is buffered.
+    fn tick(&mut self) -> Done {
+        Done::default()
+    }
+    /// Writes out everything, held units too (a flush, and before shutdown).
+    fn flush(&mut self) -> Done {
+        Done::default()
+    }
     /// Last call before the worker exits.
     fn shutdown(&mut self) {}
 }
@@ -232,13 +274,16 @@ impl<T: Send + 'static> Worker<T> {
             };
             self.drain(&mut sink, &mut batch);
             self.report_drops(&mut sink);
-            sink.flush();
+            let done = sink.tick();
+            self.count(done);
             match control {
                 None => {}
                 Some(Ok(Control::Flush(ack))) => {
+                    self.count(sink.flush());
                     let _ = ack.send(());
                 }
                 Some(Ok(Control::Shutdown(ack))) => {
+                    self.count(sink.flush());
                     sink.shutdown();
                     let _ = ack.send(());
                     return;
@@ -248,7 +293,13 @@ impl<T: Send + 'static> Worker<T> {
         }
         self.drain(&mut sink, &mut batch);
         self.report_drops(&mut sink);
+        self.count(sink.flush());
         sink.shutdown();
+    }
+
+    fn count(&self, done: Done) {
+        self.stats.written.fetch_add(done.written, Relaxed);
+        self.stats.failed.fetch_add(done.failed, Relaxed);
     }
 
     /// Writes what is queued now — not what keeps arriving: a blocked producer refills.
@@ -269,11 +320,9 @@ impl<T: Send + 'static> Worker<T> {
         if batch.is_empty() {
             return;
         }
-        let n: u64 = batch.iter().map(S::weight).sum();
-        let failed = sink.write(batch).min(n);
+        let done = sink.write(batch);
         batch.clear();
-        self.stats.written.fetch_add(n - failed, Relaxed);
-        self.stats.failed.fetch_add(failed, Relaxed);
+        self.count(done);
         self.report_drops(sink);
     }
 

@@ -7,7 +7,7 @@
 mod json;
 mod line;
 
-use crate::offload::{Drops, FullPolicy, Offload, QueueStats, Sink};
+use crate::offload::{Done, Drops, FullPolicy, Offload, QueueStats, Sink};
 use line::{LineKind, SpanView};
 use opentelemetry::trace::{Link, SpanContext, SpanId, SpanKind};
 use opentelemetry::{Context, KeyValue};
@@ -15,6 +15,7 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 use smallvec::SmallVec;
 use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -114,6 +115,7 @@ impl SpanLogProcessor {
             out,
             buf: Vec::with_capacity(256 << 10),
             ended: Vec::with_capacity(256),
+            held: VecDeque::new(),
             write_failures: None,
         };
         SpanLogProcessor {
@@ -129,8 +131,9 @@ impl SpanLogProcessor {
     }
 
     /// Lines accepted, dropped (queue full), written and failed (a span's end counts its event
-    /// lines too; a start folded into its end line counts as written). Every dropped or failed
-    /// line is also named in a `span_log_gap` line.
+    /// lines too; a start folded into its end line counts as written). A start waits up to
+    /// 200 ms for its span's end before its line is written, and is counted then. Every dropped
+    /// or failed line is also named in a `span_log_gap` line.
     pub fn stats(&self) -> Arc<QueueStats> {
         self.queue.stats().clone()
     }
@@ -151,20 +154,18 @@ impl SpanProcessor for SpanLogProcessor {
             opentelemetry::trace::Span::set_attribute(span, kv.clone());
             data.attributes.push(kv);
         }
-        let kept = data
-            .attributes
-            .iter()
-            .filter(|kv| kept_at_start(kv.key.as_str()));
+        // The copy's attributes are moved, not cloned: the kept ones into the record, the rest
+        // dropped here with the copy's `Vec`, not on the writer's thread.
+        let kept = (data.attributes.drain(..)).filter(|kv| kept_at_start(kv.key.as_str()));
         let started = Started {
             context: data.span_context,
             parent: data.parent_span_id,
             name: InlineName::new(data.name),
             kind: data.span_kind,
             start: data.start_time,
-            attributes: kept.cloned().collect(),
+            attributes: kept.collect(),
             links: data.links.links.drain(..).collect(),
         };
-        drop(data.attributes); // here, not on the writer's thread
         self.queue.push(Record::Start(started));
     }
 
@@ -191,55 +192,89 @@ struct LineWriter {
     buf: Vec<u8>,
     /// Span ids that end in the batch being written, sorted.
     ended: Vec<u64>,
+    /// Start records of spans still open, oldest first, held back up to [`HOLD`]: a span that
+    /// ends meanwhile gets its end line only. Its batch counted them as written.
+    held: VecDeque<Started>,
     /// Lines lost to write errors since the last successful write.
     write_failures: Option<Drops>,
 }
 
+/// How long a start record waits for its span's end before its line is written: a span that
+/// ends sooner (most messaging spans: a send awaiting its broker's ack, a handler) costs one line.
+/// About the queue's own interval, so an open span's start line is at most ~0.4 s late.
+const HOLD: Duration = Duration::from_millis(200);
+
+/// Start records held at most: past it the oldest are written at once (~8 MiB).
+const MAX_HELD: usize = 16_384;
+
+fn span_id(c: &SpanContext) -> u64 {
+    u64::from_be_bytes(c.span_id().to_bytes())
+}
+
 impl LineWriter {
-    fn render(&mut self, record: &Record) {
-        let (out, service) = (&mut self.buf, &self.service_field[..]);
-        match record {
-            Record::Start(s) => {
-                let view = SpanView {
-                    context: &s.context,
-                    parent: s.parent,
-                    name: s.name.as_str(),
-                    kind: &s.kind,
-                    start: s.start,
-                    end: None,
-                    attributes: &s.attributes,
-                    links: &s.links,
-                };
-                line::write(out, service, &view, LineKind::Start);
-            }
-            Record::End(s) => {
-                let view = SpanView {
-                    context: &s.span_context,
-                    parent: s.parent_span_id,
-                    name: &s.name,
-                    kind: &s.span_kind,
-                    start: s.start_time,
-                    end: Some((s.end_time, &s.status)),
-                    attributes: &s.attributes,
-                    links: &s.links.links,
-                };
-                for e in s.events.iter() {
-                    line::write(out, service, &view, LineKind::Event(e));
-                }
-                line::write(out, service, &view, LineKind::End);
-            }
-        }
+    fn render_start(&mut self, s: &Started) {
+        let view = SpanView {
+            context: &s.context,
+            parent: s.parent,
+            name: s.name.as_str(),
+            kind: &s.kind,
+            start: s.start,
+            end: None,
+            attributes: &s.attributes,
+            links: &s.links,
+        };
+        line::write(&mut self.buf, &self.service_field, &view, LineKind::Start);
     }
 
-    /// Writes the buffer out; `lines` it holds are counted as failed if the write fails.
-    fn write_out(&mut self, lines: u64) -> u64 {
+    fn render_end(&mut self, s: &SpanData) {
+        let (out, service) = (&mut self.buf, &self.service_field[..]);
+        let view = SpanView {
+            context: &s.span_context,
+            parent: s.parent_span_id,
+            name: &s.name,
+            kind: &s.span_kind,
+            start: s.start_time,
+            end: Some((s.end_time, &s.status)),
+            attributes: &s.attributes,
+            links: &s.links.links,
+        };
+        for e in s.events.iter() {
+            line::write(out, service, &view, LineKind::Event(e));
+        }
+        line::write(out, service, &view, LineKind::End);
+    }
+
+    /// Renders the held start records that are due: older than [`HOLD`], past [`MAX_HELD`], or
+    /// all of them (`all`). Returns how many.
+    fn render_held(&mut self, all: bool) -> u64 {
+        let cutoff = SystemTime::now()
+            .checked_sub(HOLD)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        let mut n = 0;
+        while let Some(s) = self.held.front() {
+            let due = all || self.held.len() > MAX_HELD || s.start < cutoff;
+            if !due {
+                break;
+            }
+            if let Some(s) = self.held.pop_front() {
+                self.render_start(&s);
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Writes the buffer (`lines` lines) out.
+    fn write_out(&mut self, lines: u64) -> Done {
+        if self.buf.is_empty() {
+            return Done::default();
+        }
         let ok = self.out.write_all(&self.buf).is_ok();
         self.buf.clear();
         if ok {
             if let Some(failures) = self.write_failures.take() {
                 self.gap(failures, "write_failed");
             }
-            0
         } else {
             let now = SystemTime::now();
             self.failed(Drops {
@@ -247,8 +282,8 @@ impl LineWriter {
                 first: now,
                 last: now,
             });
-            lines
         }
+        Done::all(lines, ok)
     }
 
     /// Lines lost to a write error, reported (`write_failed`) once a write succeeds again.
@@ -300,37 +335,55 @@ impl Sink for LineWriter {
         }
     }
 
-    /// Renders a batch and writes it at once. A span that starts and ends within the batch gets
-    /// its `span_end` line only (which carries its start as `timestamp − duration_ms`): a start
-    /// line is written for every span still open when its batch is written — what `lost` needs —
-    /// and short spans cost one line, not two.
-    fn write(&mut self, batch: &mut Vec<Record>) -> u64 {
-        let id = |c: &SpanContext| u64::from_be_bytes(c.span_id().to_bytes());
+    /// Renders a batch and writes it at once. A span whose end comes within [`HOLD`] of its
+    /// start — in this batch or a later one — gets its `span_end` line only (which carries its
+    /// start as `timestamp − duration_ms`; the start counts as written, folded): a start line is
+    /// written for every span still open after that — what `lost` needs — and short spans cost
+    /// one line, not two.
+    fn write(&mut self, batch: &mut Vec<Record>) -> Done {
         self.ended.clear();
         self.ended.extend(batch.iter().filter_map(|r| match r {
-            Record::End(s) => Some(id(&s.span_context)),
+            Record::End(s) => Some(span_id(&s.span_context)),
             Record::Start(_) => None,
         }));
         self.ended.sort_unstable();
+        let ended = std::mem::take(&mut self.ended);
+        let open = |s: &Started| ended.binary_search(&span_id(&s.context)).is_err();
+        let held_before = self.held.len();
+        self.held.retain(open);
+        let mut folded = (held_before - self.held.len()) as u64;
         let mut lines = 0;
         for record in batch.drain(..) {
-            lines += Self::weight(&record);
-            if let Record::Start(s) = &record {
-                if self.ended.binary_search(&id(&s.context)).is_ok() {
-                    continue; // folded into its end line
+            match record {
+                Record::Start(s) if open(&s) => self.held.push_back(s),
+                Record::Start(_) => folded += 1,
+                Record::End(s) => {
+                    lines += 1 + s.events.len() as u64;
+                    self.render_end(&s);
                 }
             }
-            self.render(&record);
         }
-        self.write_out(lines)
+        self.ended = ended;
+        lines += self.render_held(false);
+        Done::all(folded, true) + self.write_out(lines)
     }
 
     fn dropped(&mut self, drops: Drops) {
         self.gap(drops, "queue_full");
     }
 
-    fn flush(&mut self) {
+    fn tick(&mut self) -> Done {
+        let held = self.render_held(false);
+        let done = self.write_out(held);
         let _ = self.out.flush();
+        done
+    }
+
+    fn flush(&mut self) -> Done {
+        let held = self.render_held(true);
+        let done = self.write_out(held);
+        let _ = self.out.flush();
+        done
     }
 
     fn shutdown(&mut self) {
@@ -344,4 +397,134 @@ impl Sink for LineWriter {
 /// RFC 3339 in UTC with microseconds, e.g. `2026-11-22T04:20:00.123456Z`.
 pub(crate) fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_micros(t).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::trace::{TraceFlags, TraceId, TraceState};
+    use opentelemetry::InstrumentationScope;
+    use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
+    use std::sync::Mutex;
+
+    /// A `Write` the test reads back.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Shared {
+        fn lines(&self, event: &str) -> usize {
+            let text = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
+            let needle = format!("\"event\":\"{event}\"");
+            text.lines().filter(|l| l.contains(&needle)).count()
+        }
+    }
+
+    fn writer() -> (LineWriter, Shared) {
+        let out = Shared::default();
+        let sink = LineWriter {
+            service_field: b"\"service\":\"t\"".to_vec(),
+            out: Box::new(out.clone()),
+            buf: Vec::new(),
+            ended: Vec::new(),
+            held: VecDeque::new(),
+            write_failures: None,
+        };
+        (sink, out)
+    }
+
+    fn context(n: u64) -> SpanContext {
+        let trace = TraceId::from(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_0000);
+        let flags = TraceFlags::SAMPLED;
+        SpanContext::new(trace, SpanId::from(n), flags, false, TraceState::NONE)
+    }
+
+    fn start(n: u64, at: SystemTime) -> Record {
+        Record::Start(Started {
+            context: context(n),
+            parent: SpanId::INVALID,
+            name: InlineName::Static("send orders"),
+            kind: SpanKind::Producer,
+            start: at,
+            attributes: SmallVec::new(),
+            links: SmallVec::new(),
+        })
+    }
+
+    fn end(n: u64, started: SystemTime) -> Record {
+        Record::End(SpanData {
+            span_context: context(n),
+            parent_span_id: SpanId::INVALID,
+            parent_span_is_remote: false,
+            span_kind: SpanKind::Producer,
+            name: "send orders".into(),
+            start_time: started,
+            end_time: started + Duration::from_millis(3),
+            attributes: Vec::new(),
+            dropped_attributes_count: 0,
+            events: SpanEvents::default(),
+            links: SpanLinks::default(),
+            status: opentelemetry::trace::Status::Unset,
+            instrumentation_scope: InstrumentationScope::builder("t").build(),
+        })
+    }
+
+    #[test]
+    fn a_start_waits_for_its_end_in_a_later_batch_and_costs_no_line() {
+        let (mut sink, out) = writer();
+        // Far enough ahead that no clock makes it due while the test runs.
+        let later = SystemTime::now() + Duration::from_secs(3600);
+        assert_eq!(sink.write(&mut vec![start(1, later)]), Done::default());
+        assert_eq!(sink.tick(), Done::default(), "held, not written");
+        let done = sink.write(&mut vec![end(1, later)]);
+        assert_eq!(
+            done,
+            Done::all(2, true),
+            "the end line, and its start folded"
+        );
+        assert_eq!((out.lines("span_start"), out.lines("span_end")), (0, 1));
+        assert!(sink.held.is_empty());
+    }
+
+    #[test]
+    fn a_start_still_open_after_the_hold_is_written_and_a_flush_writes_every_held_one() {
+        let (mut sink, out) = writer();
+        let long_ago = SystemTime::now() - HOLD - Duration::from_secs(1);
+        let later = SystemTime::now() + Duration::from_secs(3600);
+        assert_eq!(
+            sink.write(&mut vec![start(1, long_ago), start(2, later)]),
+            Done::all(1, true)
+        );
+        assert_eq!(out.lines("span_start"), 1, "the overdue one at once");
+        assert_eq!(sink.flush(), Done::all(1, true));
+        assert_eq!(
+            out.lines("span_start"),
+            2,
+            "a flush writes the held one too"
+        );
+        assert_eq!(sink.write(&mut vec![end(2, later)]), Done::all(1, true));
+        assert_eq!(out.lines("span_end"), 1);
+    }
+
+    #[test]
+    fn held_starts_are_bounded_the_oldest_written_first() {
+        let (mut sink, out) = writer();
+        let later = SystemTime::now() + Duration::from_secs(3600);
+        let mut batch: Vec<Record> = (1..=MAX_HELD as u64 + 10)
+            .map(|n| start(n, later))
+            .collect();
+        assert_eq!(sink.write(&mut batch), Done::all(10, true));
+        assert_eq!((sink.held.len(), out.lines("span_start")), (MAX_HELD, 10));
+        let first_held = sink.held.front().map(|s| span_id(&s.context));
+        assert_eq!(first_held, Some(11), "the ten oldest were written");
+    }
 }
