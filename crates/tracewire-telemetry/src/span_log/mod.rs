@@ -4,10 +4,12 @@
 //! queue drops lines and counts them (or, with [`FullPolicy::Block`], waits), and the log says
 //! so: a `span_log_gap` line as soon as there is room again.
 
+mod held;
 mod json;
 mod line;
 
 use crate::offload::{Done, Drops, FullPolicy, Offload, QueueStats, Sink};
+use held::Held;
 use line::{LineKind, SpanView};
 use opentelemetry::trace::{Link, SpanContext, SpanId, SpanKind};
 use opentelemetry::{Context, KeyValue};
@@ -15,7 +17,6 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 use smallvec::SmallVec;
 use std::borrow::Cow;
-use std::collections::VecDeque;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -114,8 +115,7 @@ impl SpanLogProcessor {
             service_field: field,
             out,
             buf: Vec::with_capacity(256 << 10),
-            ended: Vec::with_capacity(256),
-            held: VecDeque::new(),
+            held: Held::default(),
             write_failures: None,
         };
         SpanLogProcessor {
@@ -190,11 +190,9 @@ struct LineWriter {
     out: Box<dyn Write + Send>,
     /// One batch of lines, reused.
     buf: Vec<u8>,
-    /// Span ids that end in the batch being written, sorted.
-    ended: Vec<u64>,
-    /// Start records of spans still open, oldest first, held back up to [`HOLD`]: a span that
-    /// ends meanwhile gets its end line only. Its batch counted them as written.
-    held: VecDeque<Started>,
+    /// Start records of spans still open, held back up to [`HOLD`]: a span that ends meanwhile
+    /// gets its end line only.
+    held: Held,
     /// Lines lost to write errors since the last successful write.
     write_failures: Option<Drops>,
 }
@@ -203,9 +201,6 @@ struct LineWriter {
 /// ends sooner (most messaging spans: a send awaiting its broker's ack, a handler) costs one line.
 /// About the queue's own interval, so an open span's start line is at most ~0.4 s late.
 const HOLD: Duration = Duration::from_millis(200);
-
-/// Start records held at most: past it the oldest are written at once (~8 MiB).
-const MAX_HELD: usize = 16_384;
 
 fn span_id(c: &SpanContext) -> u64 {
     u64::from_be_bytes(c.span_id().to_bytes())
@@ -244,22 +239,15 @@ impl LineWriter {
         line::write(out, service, &view, LineKind::End);
     }
 
-    /// Renders the held start records that are due: older than [`HOLD`], past [`MAX_HELD`], or
-    /// all of them (`all`). Returns how many.
+    /// Renders the held start records that are due (or all of them); returns how many.
     fn render_held(&mut self, all: bool) -> u64 {
         let cutoff = SystemTime::now()
             .checked_sub(HOLD)
             .unwrap_or(SystemTime::UNIX_EPOCH);
         let mut n = 0;
-        while let Some(s) = self.held.front() {
-            let due = all || self.held.len() > MAX_HELD || s.start < cutoff;
-            if !due {
-                break;
-            }
-            if let Some(s) = self.held.pop_front() {
-                self.render_start(&s);
-                n += 1;
-            }
+        while let Some(s) = self.held.pop_due(cutoff, all) {
+            self.render_start(&s);
+            n += 1;
         }
         n
     }
@@ -341,29 +329,18 @@ impl Sink for LineWriter {
     /// written for every span still open after that — what `lost` needs — and short spans cost
     /// one line, not two.
     fn write(&mut self, batch: &mut Vec<Record>) -> Done {
-        self.ended.clear();
-        self.ended.extend(batch.iter().filter_map(|r| match r {
-            Record::End(s) => Some(span_id(&s.span_context)),
-            Record::Start(_) => None,
-        }));
-        self.ended.sort_unstable();
-        let ended = std::mem::take(&mut self.ended);
-        let open = |s: &Started| ended.binary_search(&span_id(&s.context)).is_err();
-        let held_before = self.held.len();
-        self.held.retain(open);
-        let mut folded = (held_before - self.held.len()) as u64;
-        let mut lines = 0;
+        let (mut folded, mut lines) = (0, 0);
+        // In queue order: a span's start comes before its end.
         for record in batch.drain(..) {
             match record {
-                Record::Start(s) if open(&s) => self.held.push_back(s),
-                Record::Start(_) => folded += 1,
+                Record::Start(s) => self.held.insert(span_id(&s.context), s),
                 Record::End(s) => {
+                    folded += u64::from(self.held.fold(span_id(&s.span_context)));
                     lines += 1 + s.events.len() as u64;
                     self.render_end(&s);
                 }
             }
         }
-        self.ended = ended;
         lines += self.render_held(false);
         Done::all(folded, true) + self.write_out(lines)
     }
@@ -401,6 +378,7 @@ pub(crate) fn rfc3339(t: SystemTime) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::held::MAX_HELD;
     use super::*;
     use opentelemetry::trace::{TraceFlags, TraceId, TraceState};
     use opentelemetry::InstrumentationScope;
@@ -435,8 +413,7 @@ mod tests {
             service_field: b"\"service\":\"t\"".to_vec(),
             out: Box::new(out.clone()),
             buf: Vec::new(),
-            ended: Vec::new(),
-            held: VecDeque::new(),
+            held: Held::default(),
             write_failures: None,
         };
         (sink, out)
@@ -492,7 +469,7 @@ mod tests {
             "the end line, and its start folded"
         );
         assert_eq!((out.lines("span_start"), out.lines("span_end")), (0, 1));
-        assert!(sink.held.is_empty());
+        assert_eq!(sink.held.len(), 0);
     }
 
     #[test]
@@ -524,7 +501,14 @@ mod tests {
             .collect();
         assert_eq!(sink.write(&mut batch), Done::all(10, true));
         assert_eq!((sink.held.len(), out.lines("span_start")), (MAX_HELD, 10));
-        let first_held = sink.held.front().map(|s| span_id(&s.context));
-        assert_eq!(first_held, Some(11), "the ten oldest were written");
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let written = |n: u64| text.contains(&format!("\"span_id\":\"{n:016x}\""));
+        assert!((1..=10).all(written), "the ten oldest were written");
+        assert!(!written(11));
+        // Ending every held span now writes end lines only.
+        let mut ends: Vec<Record> = (11..=MAX_HELD as u64 + 10).map(|n| end(n, later)).collect();
+        let n = MAX_HELD as u64;
+        assert_eq!(sink.write(&mut ends), Done::all(2 * n, true));
+        assert_eq!((sink.held.len(), out.lines("span_start")), (0, 10));
     }
 }
