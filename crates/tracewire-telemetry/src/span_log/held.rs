@@ -26,7 +26,7 @@ impl Held {
 
     /// Takes the record of span `id` out, if held: its end has come.
     pub(super) fn fold(&mut self, id: u64) -> bool {
-        self.records.remove(&id).is_some()
+        !self.records.is_empty() && self.records.remove(&id).is_some()
     }
 
     #[cfg(test)]
