@@ -34,6 +34,42 @@ impl SpanExporter for NoopExporter {
     }
 }
 
+/// A span-log file emptied each time it passes [`Recycled::LIMIT`]: a run writes gigabytes, and
+/// the kernel writing them back to disk (I/O wait, dirty-page throttling) would be timed as the
+/// span log's cost. Emptied first, the dirty pages are dropped unwritten; each line still costs
+/// what a file costs (the copy into the page cache). The file keeps the last lines written.
+struct Recycled {
+    file: std::fs::File,
+    written: u64,
+}
+
+impl Recycled {
+    const LIMIT: u64 = 256 << 20;
+
+    fn create(path: &Path) -> std::io::Result<Self> {
+        let file = std::fs::File::create(path)?;
+        Ok(Recycled { file, written: 0 })
+    }
+}
+
+impl std::io::Write for Recycled {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        use std::io::Seek;
+        if self.written >= Self::LIMIT {
+            self.file.set_len(0)?;
+            self.file.seek(std::io::SeekFrom::Start(0))?;
+            self.written = 0;
+        }
+        let n = self.file.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
 /// The tracer providers of the instrumented modes, alive for the whole run.
 pub struct Telemetry {
     unsampled: SdkTracerProvider,
@@ -46,9 +82,9 @@ pub struct Telemetry {
 impl Telemetry {
     /// Builds the three providers; span logs go to `span_log` (a file, truncated).
     pub fn new(span_log: &Path) -> std::io::Result<Self> {
-        let file = std::fs::File::create(span_log)?;
+        let file = Recycled::create(span_log)?;
         let processor = SpanLogProcessor::new("bench", Box::new(file), 8192);
-        let all_file = std::fs::File::create(span_log.with_extension("all.jsonl"))?;
+        let all_file = Recycled::create(&span_log.with_extension("all.jsonl"))?;
         let all = SpanLogProcessor::new("bench", Box::new(all_file), 8192);
         let span_log_stats = [processor.stats(), all.stats()];
         Ok(Telemetry {
