@@ -1,54 +1,77 @@
-//! Start records waiting for their span's end: found by span id when the end comes (then no
-//! start line is written), written in arrival order once due.
+//! Start records waiting for their span's end: kept in arrival order (a ~500-byte record is
+//! written once, where it stays), found by span id through a small index when the end comes
+//! (then no start line is written), written from the front once due.
 
-use super::Started;
+use super::{span_id, Started};
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::time::SystemTime;
 
-/// Start records held at most: past it the oldest are due at once (~500 bytes each, ~16 MiB).
-pub(super) const MAX_HELD: usize = 32_768;
+/// Open spans' start records held at most: past it the oldest are due at once.
+pub(super) const MAX_HELD: usize = 16_384;
 
-/// Held start records by span id, and their ids in arrival order (an id whose record was folded
-/// stays in the order until it reaches the front).
+/// Slots kept at most, folded ones included (a folded slot is freed when it reaches the front):
+/// ~500 bytes each, so ~16 MiB at most.
+const MAX_SLOTS: usize = 2 * MAX_HELD;
+
+/// Held start records in arrival order (`None`: folded into its end line), and where each open
+/// span's record is.
 #[derive(Default)]
 pub(super) struct Held {
-    records: HashMap<u64, Started, BuildHasherDefault<SpanIdHasher>>,
-    order: VecDeque<u64>,
+    slots: VecDeque<Option<Started>>,
+    /// Arrival number of `slots[0]`.
+    first: u64,
+    /// Span id → arrival number, for the records not yet folded or written.
+    index: HashMap<u64, u64, BuildHasherDefault<SpanIdHasher>>,
 }
 
 impl Held {
     pub(super) fn insert(&mut self, id: u64, start: Started) {
-        if self.records.insert(id, start).is_none() {
-            self.order.push_back(id);
-        }
+        let seq = self.first + self.slots.len() as u64;
+        self.slots.push_back(Some(start));
+        self.index.insert(id, seq);
     }
 
-    /// Takes the record of span `id` out, if held: its end has come.
+    /// Drops the record of span `id`, if held: its end has come.
     pub(super) fn fold(&mut self, id: u64) -> bool {
-        !self.records.is_empty() && self.records.remove(&id).is_some()
+        if self.index.is_empty() {
+            return false;
+        }
+        let Some(seq) = self.index.remove(&id) else {
+            return false;
+        };
+        if let Some(slot) = self.slots.get_mut((seq - self.first) as usize) {
+            *slot = None;
+        }
+        true
     }
 
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {
-        self.records.len()
+        self.index.len()
     }
 
-    /// The oldest record that is due: started before `cutoff`, past [`MAX_HELD`], or any (`all`).
+    /// The oldest record that is due: started before `cutoff`, past the bounds, or any (`all`).
     pub(super) fn pop_due(&mut self, cutoff: SystemTime, all: bool) -> Option<Started> {
-        while let Some(&id) = self.order.front() {
-            let Some(record) = self.records.get(&id) else {
-                self.order.pop_front(); // folded
-                continue;
-            };
-            let over = self.records.len() > MAX_HELD || self.order.len() > 4 * MAX_HELD;
-            if !(all || over || record.start < cutoff) {
-                return None;
+        loop {
+            let over = self.index.len() > MAX_HELD || self.slots.len() > MAX_SLOTS;
+            match self.slots.front()? {
+                None => {}
+                Some(s) if all || over || s.start < cutoff => {}
+                Some(_) => return None,
             }
-            self.order.pop_front();
-            return self.records.remove(&id);
+            let seq = self.first;
+            self.first += 1;
+            let Some(start) = self.slots.pop_front().flatten() else {
+                continue; // folded
+            };
+            let id = span_id(&start.context);
+            // A span id seen twice: the index points at the later record.
+            if self.index.get(&id) == Some(&seq) {
+                self.index.remove(&id);
+            }
+            return Some(start);
         }
-        None
     }
 }
 
