@@ -45,5 +45,32 @@ pub fn table(title: &str, measured: &[Measured]) -> String {
             m.allocations,
         );
     }
+    let (span_log, batch) = (
+        measured.iter().find(|m| m.mode == Mode::SpanLog),
+        measured.iter().find(|m| m.mode == Mode::Batch),
+    );
+    if let (Some(span_log), Some(batch)) = (span_log, batch) {
+        let paired = added_ratios(span_log, batch, headers);
+        if !paired.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nspan log ÷ batch export, added ns per message, paired per round: {} ({} of {} rounds: those where batch export added time)",
+                ratio(&paired),
+                paired.len(),
+                batch.rates.len(),
+            );
+        }
+    }
     out
+}
+
+/// Per round, the time `a` adds per message over `base` divided by the time `b` adds (the
+/// rounds are paired); rounds where `b` adds nothing measurable are left out.
+fn added_ratios(a: &Measured, b: &Measured, base: &Measured) -> Vec<f64> {
+    let rounds = a.rates.iter().zip(&b.rates).zip(&base.rates);
+    rounds
+        .map(|((a, b), base)| (1e9 / a - 1e9 / base, 1e9 / b - 1e9 / base))
+        .filter(|&(_, added_b)| added_b > 0.0)
+        .map(|(added_a, added_b)| added_a / added_b)
+        .collect()
 }
