@@ -1,0 +1,55 @@
+//! The skeleton's paths (`common`) run a fixed number of times inside one function, for an
+//! instruction-exact profile that the clock's noise cannot blur:
+//!
+//! ```text
+//! cargo bench -p tracewire --bench skeleton_counts --no-run
+//! valgrind --tool=callgrind --toggle-collect='*counted*' target/release/deps/skeleton_counts-* receive unsampled
+//! callgrind_annotate --inclusive=yes callgrind.out.*
+//! ```
+//!
+//! Paths: `receive`, `peer-receive`, `send`, `peer-send`; then `unsampled` or `sampled`.
+//! Without valgrind it just runs them (so `cargo bench` passes over it quickly).
+
+mod common;
+
+use common::Paths;
+
+const RUNS: usize = 10_000;
+
+/// What callgrind counts: `RUNS` runs of one path, after the warm-up.
+#[inline(never)]
+fn counted(path: fn(&Paths), paths: &Paths) {
+    for _ in 0..RUNS {
+        path(paths);
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let which = args.first().map_or("receive", String::as_str);
+    let sampled = args.get(1).is_some_and(|s| s == "sampled");
+    let path: fn(&Paths) = match which {
+        "receive" => Paths::receive,
+        "peer-receive" => Paths::peer_receive,
+        "send" => Paths::send,
+        "peer-send" => Paths::peer_send,
+        // `cargo bench` passes `--bench`: run every path once, briefly.
+        _ => {
+            let paths = Paths::new(false);
+            for path in [
+                Paths::receive,
+                Paths::peer_receive,
+                Paths::send,
+                Paths::peer_send,
+            ] {
+                path(&paths);
+            }
+            return;
+        }
+    };
+    let paths = Paths::new(sampled);
+    for _ in 0..1_000 {
+        path(&paths); // warm-up: caches, the destination table, lazy statics
+    }
+    counted(path, &paths);
+}
