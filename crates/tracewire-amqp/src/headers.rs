@@ -4,7 +4,9 @@ use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::BasicProperties;
 use opentelemetry::Context;
 use std::collections::BTreeMap;
-use tracewire::carrier::{HeaderReader, HeaderRejected, HeaderWriter, Transport};
+use tracewire::carrier::{
+    HeaderReader, HeaderRejected, HeaderWriter, PropagationHeaders, Transport,
+};
 use tracewire::header::CORRELATION_HEADER;
 use tracewire::{CorrelationContextExt, Extracted, Propagator};
 
@@ -79,6 +81,18 @@ impl HeaderReader for AmqpHeaders<'_> {
             .flat_map(|t| t.inner().keys())
             .map(ShortString::as_str)
             .collect()
+    }
+
+    fn propagation_headers(&self) -> PropagationHeaders<'_> {
+        let table = self.headers.into_iter().flat_map(|t| t.inner().iter());
+        let pairs = table.flat_map(|(key, value)| {
+            value_bytes(value).map(move |v| (key.as_str().as_bytes(), Some(v)))
+        });
+        let mut found = PropagationHeaders::scan(pairs, Self::CORRELATION_HEADER);
+        if found.correlation.is_none() {
+            found.correlation = self.correlation_property.map(|p| p.as_str().as_bytes());
+        }
+        found
     }
 }
 

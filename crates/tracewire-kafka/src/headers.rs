@@ -5,7 +5,7 @@ use crate::raw::{message_headers, owned_headers, RawHeaders};
 use opentelemetry::Context;
 use rdkafka::message::{BorrowedMessage, Header, OwnedHeaders, OwnedMessage};
 use rdkafka::Message;
-use tracewire::carrier::{AppendHeaders, HeaderReader, Transport};
+use tracewire::carrier::{AppendHeaders, HeaderReader, PropagationHeaders, Transport};
 use tracewire::{Extracted, Propagator};
 
 /// The headers of a Kafka message as a tracewire carrier. Keys are compared as bytes without
@@ -58,6 +58,10 @@ impl HeaderReader for KafkaHeaders<'_> {
             .iter()
             .filter_map(|(key, _)| std::str::from_utf8(key).ok())
             .collect()
+    }
+
+    fn propagation_headers(&self) -> PropagationHeaders<'_> {
+        PropagationHeaders::scan(self.entries.iter().copied(), Self::CORRELATION_HEADER)
     }
 }
 

@@ -8,7 +8,7 @@
 use async_nats::header::{HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::Context;
 use std::str::FromStr;
-use tracewire::carrier::{AppendHeaders, HeaderReader, Transport};
+use tracewire::carrier::{AppendHeaders, HeaderReader, PropagationHeaders, Transport};
 use tracewire::messaging::{Messaging, OperationSpec, OperationType};
 use tracewire::{Extracted, OpenSpan, Propagator};
 
@@ -34,6 +34,17 @@ impl HeaderReader for NatsHeaders<'_> {
             .flat_map(HeaderMap::iter)
             .map(|(n, _)| n.as_ref())
             .collect()
+    }
+
+    fn propagation_headers(&self) -> PropagationHeaders<'_> {
+        let headers = self.0.into_iter().flat_map(HeaderMap::iter);
+        let pairs = headers.flat_map(|(name, values)| {
+            let name = AsRef::<str>::as_ref(name).as_bytes();
+            values
+                .iter()
+                .map(move |v| (name, Some(v.as_str().as_bytes())))
+        });
+        PropagationHeaders::scan(pairs, Self::CORRELATION_HEADER)
     }
 }
 

@@ -5,7 +5,7 @@
 //! their clients' header types; [`MemoryHeaders`] serves tests, and `http::HeaderMap` is covered
 //! behind the `http` feature.
 
-use crate::header::{static_name, CORRELATION_HEADER};
+use crate::header::{static_name, BAGGAGE, CORRELATION_HEADER, TRACEPARENT, TRACESTATE};
 use smallvec::SmallVec;
 use std::borrow::Cow;
 
@@ -30,6 +30,65 @@ pub trait HeaderReader: Transport {
 
     /// The header names that are valid UTF-8, for propagators that look names up by prefix.
     fn names(&self) -> Vec<&str>;
+
+    /// The headers the propagator reads (`traceparent`, `tracestate`, `baggage`, the
+    /// correlation id), found by one lookup each. A reader that walks a list overrides this
+    /// with one pass, [`PropagationHeaders::scan`].
+    fn propagation_headers(&self) -> PropagationHeaders<'_> {
+        PropagationHeaders {
+            traceparent: self.values(TRACEPARENT).collect(),
+            tracestate: self.values(TRACESTATE).collect(),
+            baggage: self.values(BAGGAGE).collect(),
+            correlation: self.last(Self::CORRELATION_HEADER),
+        }
+    }
+}
+
+/// The values of the headers the propagator reads, in message order (a repeated header keeps
+/// all its values; the correlation id its last).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PropagationHeaders<'a> {
+    /// Every `traceparent` value.
+    pub traceparent: SmallVec<[&'a [u8]; 1]>,
+    /// Every `tracestate` value.
+    pub tracestate: SmallVec<[&'a [u8]; 2]>,
+    /// Every `baggage` value.
+    pub baggage: SmallVec<[&'a [u8]; 2]>,
+    /// The last correlation id value.
+    pub correlation: Option<&'a [u8]>,
+}
+
+impl<'a> PropagationHeaders<'a> {
+    /// One pass over a message's `(name, value)` headers (names compared without regard to
+    /// case; absent values skipped): what a list-backed reader's
+    /// [`HeaderReader::propagation_headers`] returns, `correlation` being the transport's
+    /// correlation header.
+    pub fn scan(
+        headers: impl IntoIterator<Item = (&'a [u8], Option<&'a [u8]>)>,
+        correlation: &str,
+    ) -> Self {
+        let mut found = PropagationHeaders::default();
+        for (name, value) in headers {
+            let Some(value) = value else { continue };
+            // Lengths first: most headers are none of the four.
+            match name.len() {
+                11 if name.eq_ignore_ascii_case(TRACEPARENT.as_bytes()) => {
+                    found.traceparent.push(value)
+                }
+                10 if name.eq_ignore_ascii_case(TRACESTATE.as_bytes()) => {
+                    found.tracestate.push(value)
+                }
+                7 if name.eq_ignore_ascii_case(BAGGAGE.as_bytes()) => found.baggage.push(value),
+                n if n == correlation.len()
+                    && name.eq_ignore_ascii_case(correlation.as_bytes()) =>
+                {
+                    found.correlation = Some(value)
+                }
+                _ => {}
+            }
+        }
+        found
+    }
 }
 
 impl<R: Transport> Transport for &R {
@@ -47,6 +106,10 @@ impl<R: HeaderReader> HeaderReader for &R {
 
     fn names(&self) -> Vec<&str> {
         (**self).names()
+    }
+
+    fn propagation_headers(&self) -> PropagationHeaders<'_> {
+        (**self).propagation_headers()
     }
 }
 
@@ -123,6 +186,12 @@ impl HeaderReader for MemoryHeaders {
 
     fn names(&self) -> Vec<&str> {
         self.entries.iter().map(|(n, _)| n.as_str()).collect()
+    }
+
+    fn propagation_headers(&self) -> PropagationHeaders<'_> {
+        let entries = self.entries.iter();
+        let pairs = entries.map(|(n, v)| (n.as_bytes(), Some(v.as_slice())));
+        PropagationHeaders::scan(pairs, Self::CORRELATION_HEADER)
     }
 }
 
@@ -279,5 +348,78 @@ impl<T> HeaderWriter for PendingHeaders<T> {
     fn remove(&mut self, name: &str) {
         let kept = self.take(name);
         self.entries.push((kept, None));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `MemoryHeaders` with the trait's one-lookup-per-header `propagation_headers`.
+    struct Lookups<'a>(&'a MemoryHeaders);
+
+    impl Transport for Lookups<'_> {}
+
+    impl HeaderReader for Lookups<'_> {
+        fn values<'s>(&'s self, name: &str) -> impl Iterator<Item = &'s [u8]> {
+            self.0.values(name)
+        }
+
+        fn names(&self) -> Vec<&str> {
+            self.0.names()
+        }
+    }
+
+    #[test]
+    fn one_pass_finds_what_one_lookup_per_header_finds() {
+        let cases: [&[(&str, &str)]; 5] = [
+            &[],
+            &[
+                ("traceparent", "a"),
+                ("tracestate", "b"),
+                ("baggage", "c"),
+                ("correlation_id", "d"),
+            ],
+            &[
+                ("TraceParent", "a"),
+                ("x-other", "z"),
+                ("TRACESTATE", "b1"),
+                ("tracestate", "b2"),
+            ],
+            &[
+                ("correlation_id", "first"),
+                ("Correlation_Id", "last"),
+                ("baggage", ""),
+            ],
+            // Names of the same length as the four, but not them.
+            &[
+                ("traceparenx", "a"),
+                ("tracestatx", "b"),
+                ("baggagx", "c"),
+                ("correlation_ix", "d"),
+            ],
+        ];
+        for pairs in cases {
+            let headers = MemoryHeaders::from_pairs(pairs.iter().copied());
+            let lookups = Lookups(&headers);
+            let (one_pass, one_lookup_each) =
+                (headers.propagation_headers(), lookups.propagation_headers());
+            assert_eq!(one_pass, one_lookup_each, "{pairs:?}");
+        }
+    }
+
+    #[test]
+    fn one_pass_honours_the_transport_correlation_header_and_skips_absent_values() {
+        let pairs: [(&[u8], Option<&[u8]>); 3] = [
+            (b"x-correlation-id", Some(b"c-1")),
+            (b"traceparent", None),
+            (b"correlation_id", Some(b"not this transport's")),
+        ];
+        let found = PropagationHeaders::scan(pairs, "x-correlation-id");
+        assert_eq!(found.correlation, Some(&b"c-1"[..]));
+        assert!(
+            found.traceparent.is_empty(),
+            "an absent (null) value is no value"
+        );
     }
 }

@@ -1,7 +1,9 @@
 //! The propagator: traceparent, tracestate, baggage and correlation id in one pass.
 
 use crate::carrier::Transport;
-use crate::carrier::{AppendHeaders, HeaderReader, HeaderRejected, HeaderWriter, PendingHeaders};
+use crate::carrier::{
+    AppendHeaders, HeaderReader, HeaderRejected, HeaderWriter, PendingHeaders, PropagationHeaders,
+};
 use crate::correlation::{CorrelationContextExt, CorrelationId, CorrelationIdError};
 use crate::header::{BAGGAGE, CORRELATION_HEADER, TRACEPARENT, TRACESTATE};
 use crate::stats::{bump, PropagationStats};
@@ -389,8 +391,10 @@ impl Propagator {
     pub fn extract_with_context<R: HeaderReader>(&self, cx: &Context, carrier: &R) -> Extracted {
         let stats = &self.inner.stats;
         let mut issues = ExtractIssues::default();
+        // One pass over the headers for all four, where the carrier can.
+        let found = carrier.propagation_headers();
         let (mut context, w3c) = match &self.inner.trace {
-            TraceCodec::W3c => self.extract_w3c(cx, carrier, &mut issues),
+            TraceCodec::W3c => self.extract_w3c(cx, &found, &mut issues),
             TraceCodec::Custom(p) => (custom_extract(p.as_ref(), cx, carrier, &mut issues), None),
             TraceCodec::Global => opentelemetry::global::get_text_map_propagator(|p| {
                 warn_if_noop(p);
@@ -408,17 +412,14 @@ impl Propagator {
             None => {}
         }
         if self.inner.baggage {
-            let (bag, dropped) = baggage::parse(carrier.values(BAGGAGE));
+            let (bag, dropped) = baggage::parse(found.baggage.iter().copied());
             issues.baggage = dropped;
             bump(&stats.baggage_members_dropped, dropped.total());
             if !bag.is_empty() {
                 context = context.with_baggage(bag);
             }
         }
-        let id = match carrier
-            .last(R::CORRELATION_HEADER)
-            .map(CorrelationId::parse)
-        {
+        let id = match found.correlation.map(CorrelationId::parse) {
             Some(Ok(id)) => id,
             Some(Err(e)) => {
                 issues.correlation = Some(CorrelationProblem::Replaced(e));
@@ -441,13 +442,13 @@ impl Propagator {
         }
     }
 
-    fn extract_w3c<R: HeaderReader>(
+    fn extract_w3c(
         &self,
         cx: &Context,
-        carrier: &R,
+        found: &PropagationHeaders<'_>,
         issues: &mut ExtractIssues,
     ) -> (Context, Option<W3cExtras>) {
-        let tp = match Traceparent::parse_all(carrier.values(TRACEPARENT)) {
+        let tp = match Traceparent::parse_all(found.traceparent.iter().copied()) {
             Ok(Some(tp)) => tp,
             Ok(None) => {
                 issues.trace = Some(TraceProblem::Missing);
@@ -459,7 +460,7 @@ impl Propagator {
             }
         };
         let stats = &self.inner.stats;
-        let (state, beside) = match tracestate::parse(carrier.values(TRACESTATE)) {
+        let (state, beside) = match tracestate::parse(found.tracestate.iter().copied()) {
             Ok(parsed) => {
                 issues.tracestate_members_dropped = parsed.duplicates;
                 bump(&stats.tracestate_members_dropped, parsed.duplicates);
