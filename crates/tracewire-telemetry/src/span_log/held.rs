@@ -40,7 +40,8 @@ impl Held {
         let Some(seq) = self.index.remove(&id) else {
             return false;
         };
-        if let Some(slot) = self.slots.get_mut((seq - self.first) as usize) {
+        let at = seq.checked_sub(self.first).map(|at| at as usize);
+        if let Some(slot) = at.and_then(|at| self.slots.get_mut(at)) {
             *slot = None;
         }
         true
