@@ -217,5 +217,10 @@ fn main() {
     }
     let (accepted, dropped) = telemetry.span_log_counts();
     println!("\nspan log: {accepted} lines accepted, {dropped} dropped (queue full)");
+    let (ended, exported) = telemetry.batch_counts();
+    println!(
+        "batch export: {ended} spans ended, {exported} exported ({} dropped by the SDK's full queue)",
+        ended.saturating_sub(exported)
+    );
     telemetry.shutdown();
 }

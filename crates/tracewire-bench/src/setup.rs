@@ -11,25 +11,54 @@ use opentelemetry::trace::{
 use opentelemetry::Context;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{
-    BatchSpanProcessor, Sampler, SdkTracerProvider, SpanData, SpanExporter,
+    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider, SpanData, SpanExporter,
+    SpanProcessor,
 };
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use tracewire::messaging::{Messaging, MessagingBuilder};
 use tracewire::{CorrelationContextExt, CorrelationId};
 use tracewire_telemetry::{QueueStats, RecordAll, SpanLogProcessor};
 
+/// Records the span log's queue holds (tracewire's default), and batch export's queue too.
+const SPAN_LOG_QUEUE: usize = 8192;
+
 /// The message body every row sends.
 pub const PAYLOAD: [u8; 256] = [b'x'; 256];
 
-/// Accepts every batch and drops it: the cost measured is the SDK's and tracewire's, not an
-/// exporter's.
-#[derive(Debug)]
-pub struct NoopExporter;
+/// Accepts every batch and drops it, counting its spans: the cost measured is the SDK's and
+/// tracewire's, not an exporter's.
+#[derive(Debug, Default)]
+pub struct NoopExporter {
+    exported: Arc<AtomicU64>,
+}
 
 impl SpanExporter for NoopExporter {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        self.exported.fetch_add(batch.len() as u64, Relaxed);
         drop(batch);
+        Ok(())
+    }
+}
+
+/// Counts the spans that end (one relaxed add each), to set against what was exported: the
+/// SDK's batch processor drops spans silently when its queue (2,048) is full.
+#[derive(Debug, Default)]
+struct EndCounter(Arc<AtomicU64>);
+
+impl SpanProcessor for EndCounter {
+    fn on_start(&self, _span: &mut opentelemetry_sdk::trace::Span, _cx: &Context) {}
+
+    fn on_end(&self, _span: SpanData) {
+        self.0.fetch_add(1, Relaxed);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        Ok(())
+    }
+
+    fn shutdown_with_timeout(&self, _timeout: std::time::Duration) -> OTelSdkResult {
         Ok(())
     }
 }
@@ -77,23 +106,39 @@ pub struct Telemetry {
     span_log: SdkTracerProvider,
     span_log_all: SdkTracerProvider,
     span_log_stats: [Arc<QueueStats>; 2],
+    /// Spans ended and exported with batch export.
+    batch_counts: [Arc<AtomicU64>; 2],
 }
 
 impl Telemetry {
     /// Builds the three providers; span logs go to `span_log` (a file, truncated).
     pub fn new(span_log: &Path) -> std::io::Result<Self> {
         let file = Recycled::create(span_log)?;
-        let processor = SpanLogProcessor::new("bench", Box::new(file), 8192);
+        let processor = SpanLogProcessor::new("bench", Box::new(file), SPAN_LOG_QUEUE);
         let all_file = Recycled::create(&span_log.with_extension("all.jsonl"))?;
-        let all = SpanLogProcessor::new("bench", Box::new(all_file), 8192);
+        let all = SpanLogProcessor::new("bench", Box::new(all_file), SPAN_LOG_QUEUE);
         let span_log_stats = [processor.stats(), all.stats()];
+        let (ended, exporter) = (EndCounter::default(), NoopExporter::default());
+        let batch_counts = [ended.0.clone(), exporter.exported.clone()];
         Ok(Telemetry {
             unsampled: SdkTracerProvider::builder()
                 .with_sampler(Sampler::AlwaysOff)
                 .build(),
             batch: SdkTracerProvider::builder()
                 .with_sampler(Sampler::AlwaysOn)
-                .with_span_processor(BatchSpanProcessor::builder(NoopExporter).build())
+                .with_span_processor(ended)
+                .with_span_processor(
+                    // The span log's queue size: with the SDK's default (2,048) the bursts of
+                    // sends in flight overflow it and a quarter of the spans are never exported,
+                    // which would time batch export doing less work than the span log.
+                    BatchSpanProcessor::builder(exporter)
+                        .with_batch_config(
+                            BatchConfigBuilder::default()
+                                .with_max_queue_size(SPAN_LOG_QUEUE)
+                                .build(),
+                        )
+                        .build(),
+                )
                 .build(),
             span_log: SdkTracerProvider::builder()
                 .with_sampler(Sampler::AlwaysOn)
@@ -104,6 +149,7 @@ impl Telemetry {
                 .with_span_processor(all)
                 .build(),
             span_log_stats,
+            batch_counts,
         })
     }
 
@@ -151,6 +197,13 @@ impl Telemetry {
         counts.fold((0, 0), |(a, d), (accepted, dropped, _, _)| {
             (a + accepted, d + dropped)
         })
+    }
+
+    /// Spans ended and exported so far with batch export (the difference: the SDK's drops).
+    pub fn batch_counts(&self) -> (u64, u64) {
+        let _ = self.batch.force_flush();
+        let [ended, exported] = &self.batch_counts;
+        (ended.load(Relaxed), exported.load(Relaxed))
     }
 
     /// Flushes and shuts the providers down (outside any measurement).

@@ -121,7 +121,7 @@ impl Recording {
         let provider = SdkTracerProvider::builder()
             .with_sampler(Sampler::AlwaysOn)
             .with_span_processor(Counting(counts.clone()))
-            .with_span_processor(BatchSpanProcessor::builder(NoopExporter).build())
+            .with_span_processor(BatchSpanProcessor::builder(NoopExporter::default()).build())
             .build();
         Recording { provider, counts }
     }
