@@ -379,6 +379,21 @@ impl JsConsume {
     }
 }
 
+/// The next message of a pull consumer. A missed idle heartbeat is the client's notice, not a
+/// lost message (a mode's consumer sits idle through the other modes' chunks; a long run of the
+/// row once stopped on one): polled again. Any other error stops the run.
+async fn next_message<T>(
+    stream: &mut (impl futures_util::Stream<Item = Result<T, consumer::pull::MessagesError>> + Unpin),
+) -> T {
+    loop {
+        match stream.next().await.expect("a message") {
+            Ok(message) => return message,
+            Err(e) if e.kind() == consumer::pull::MessagesErrorKind::MissingHeartbeat => {}
+            Err(e) => panic!("a message: {e}"),
+        }
+    }
+}
+
 impl Row for JsConsume {
     async fn run(&mut self, mode: Mode, n: u32) {
         let messages = self.streams.get_mut(mode);
@@ -386,7 +401,7 @@ impl Row for JsConsume {
         for _ in 0..n {
             match messages {
                 JsMessages::Raw(stream) => {
-                    let message = stream.next().await.expect("a message").expect("ok");
+                    let message = next_message(stream).await;
                     if let Some(tracer) = peer {
                         peer::process(&message, tracer, &self.peer_propagator);
                     } else if mode == Mode::Propagation {
@@ -397,7 +412,7 @@ impl Row for JsConsume {
                     message.ack().await.expect("ack");
                 }
                 JsMessages::Traced(stream) => {
-                    let message = stream.next().await.expect("a message").expect("ok");
+                    let message = next_message(stream).await;
                     message.ack().await.expect("ack");
                 }
             }
