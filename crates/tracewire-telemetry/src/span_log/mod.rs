@@ -342,6 +342,7 @@ impl Sink for LineWriter {
         self.ended.sort_unstable();
         let (mut folded, mut lines) = (0, 0);
         for record in batch.drain(..) {
+            let weight = Self::weight(&record);
             match record {
                 Record::Start(s) => {
                     let id = span_id(&s.context);
@@ -352,7 +353,7 @@ impl Sink for LineWriter {
                 }
                 Record::End(s) => {
                     folded += u64::from(self.held.fold(span_id(&s.span_context)));
-                    lines += 1 + s.events.len() as u64;
+                    lines += weight;
                     self.render_end(&s);
                 }
             }
@@ -399,41 +400,41 @@ mod tests {
     use opentelemetry::trace::{TraceFlags, TraceId, TraceState};
     use opentelemetry::InstrumentationScope;
     use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
-    use std::sync::Mutex;
 
-    /// A `Write` the test reads back.
-    #[derive(Clone, Default)]
-    struct Shared(Arc<Mutex<Vec<u8>>>);
+    /// The file a test's writer writes to, read back.
+    struct Out(std::path::PathBuf);
 
-    impl Write for Shared {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
+    impl Out {
+        fn text(&self) -> String {
+            std::fs::read_to_string(&self.0).unwrap()
         }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
 
-    impl Shared {
         fn lines(&self, event: &str) -> usize {
-            let text = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
             let needle = format!("\"event\":\"{event}\"");
-            text.lines().filter(|l| l.contains(&needle)).count()
+            self.text().lines().filter(|l| l.contains(&needle)).count()
         }
     }
 
-    fn writer() -> (LineWriter, Shared) {
-        let out = Shared::default();
+    impl Drop for Out {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    fn writer(name: &str) -> (LineWriter, Out) {
+        let path = std::env::temp_dir().join(format!(
+            "tracewire-held-{name}-{}.jsonl",
+            std::process::id()
+        ));
         let sink = LineWriter {
             service_field: b"\"service\":\"t\"".to_vec(),
-            out: Box::new(out.clone()),
+            out: Box::new(std::fs::File::create(&path).unwrap()),
             buf: Vec::new(),
             ended: Vec::new(),
             held: Held::default(),
             write_failures: None,
         };
-        (sink, out)
+        (sink, Out(path))
     }
 
     fn context(n: u64) -> SpanContext {
@@ -474,7 +475,7 @@ mod tests {
 
     #[test]
     fn a_start_waits_for_its_end_in_a_later_batch_and_costs_no_line() {
-        let (mut sink, out) = writer();
+        let (mut sink, out) = writer("fold");
         // Far enough ahead that no clock makes it due while the test runs.
         let later = SystemTime::now() + Duration::from_secs(3600);
         assert_eq!(sink.write(&mut vec![start(1, later)]), Done::default());
@@ -491,7 +492,7 @@ mod tests {
 
     #[test]
     fn a_start_still_open_after_the_hold_is_written_and_a_flush_writes_every_held_one() {
-        let (mut sink, out) = writer();
+        let (mut sink, out) = writer("overdue");
         let long_ago = SystemTime::now() - HOLD - Duration::from_secs(1);
         let later = SystemTime::now() + Duration::from_secs(3600);
         assert_eq!(
@@ -511,14 +512,14 @@ mod tests {
 
     #[test]
     fn held_starts_are_bounded_the_oldest_written_first() {
-        let (mut sink, out) = writer();
+        let (mut sink, out) = writer("bounded");
         let later = SystemTime::now() + Duration::from_secs(3600);
         let mut batch: Vec<Record> = (1..=MAX_HELD as u64 + 10)
             .map(|n| start(n, later))
             .collect();
         assert_eq!(sink.write(&mut batch), Done::all(10, true));
         assert_eq!((sink.held.len(), out.lines("span_start")), (MAX_HELD, 10));
-        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let text = out.text();
         let written = |n: u64| text.contains(&format!("\"span_id\":\"{n:016x}\""));
         assert!((1..=10).all(written), "the ten oldest were written");
         assert!(!written(11));
