@@ -28,22 +28,22 @@ fn bench(c: &mut Criterion) {
     let batch = SdkTracerProvider::builder()
         .with_span_processor(BatchSpanProcessor::builder(NoopExporter).build())
         .build();
-    let null = std::fs::OpenOptions::new()
-        .write(true)
-        .open("/dev/null")
-        .unwrap();
+    let null = || {
+        Box::new(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/null")
+                .unwrap(),
+        )
+    };
     let span_log = SdkTracerProvider::builder()
-        .with_span_processor(SpanLogProcessor::new("bench", Box::new(null), 8192))
+        .with_span_processor(SpanLogProcessor::new("bench", null(), 8192))
         .build();
     // Back-pressure: the caller waits for the writer, so this is the pair's throughput.
-    let null = std::fs::OpenOptions::new()
-        .write(true)
-        .open("/dev/null")
-        .unwrap();
     let blocking = SdkTracerProvider::builder()
         .with_span_processor(SpanLogProcessor::with_policy(
             "bench",
-            Box::new(null),
+            null(),
             8192,
             FullPolicy::Block,
         ))
