@@ -9,37 +9,79 @@ fn needs_escape(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
 }
 
-/// Whether any byte needs an escape, eight at a time (the bit tricks of "Bit Twiddling Hacks":
-/// a byte below 0x20, or equal to `"` or `\`, sets its high bit in the mask).
-fn any_escape(bytes: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// Whether any of eight bytes needs an escape (the bit tricks of "Bit Twiddling Hacks": a byte
+/// below 0x20, or equal to `"` or `\`, sets its high bit in the mask).
+fn escape_mask(v: u64) -> u64 {
     let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        let v = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
-        let below_space = v.wrapping_sub(ONES * 0x20) & !v & HIGH;
-        let quote = zero_byte(v ^ (ONES * u64::from(b'"')));
-        let backslash = zero_byte(v ^ (ONES * u64::from(b'\\')));
-        if below_space | quote | backslash != 0 {
-            return true;
-        }
-    }
-    chunks.remainder().iter().any(|&b| needs_escape(b))
+    let below_space = v.wrapping_sub(ONES * 0x20) & !v & HIGH;
+    let quote = zero_byte(v ^ (ONES * u64::from(b'"')));
+    let backslash = zero_byte(v ^ (ONES * u64::from(b'\\')));
+    below_space | quote | backslash
+}
+
+fn array<const N: usize>(bytes: &[u8]) -> [u8; N] {
+    bytes.try_into().unwrap_or([b'a'; N])
 }
 
 /// A JSON string (quotes included), escaped as RFC 8259 requires: `"`, `\` and control
-/// characters. Runs of plain bytes are copied at once.
+/// characters.
+#[inline]
 pub(crate) fn string(out: &mut Vec<u8>, s: &str) {
-    let bytes = s.as_bytes();
-    out.reserve(bytes.len() + 2);
     out.push(b'"');
-    // Almost every string needs no escape: a scan eight bytes at a time says so at once.
-    if !any_escape(bytes) {
-        out.extend_from_slice(bytes);
-        out.push(b'"');
-        return;
+    body(out, s);
+    out.push(b'"');
+}
+
+/// A JSON string's text without its quotes (the caller writes them with the text around it).
+/// Almost every string needs no escape: it is copied eight bytes at a time (fixed-size copies,
+/// no `memcpy` call: the last word overlaps the one before) while the bit tricks of "Bit
+/// Twiddling Hacks" look for a byte below 0x20, `"` or `\` in each word; a string with one is
+/// written again, escaped.
+#[inline]
+pub(crate) fn body(out: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    let n = bytes.len();
+    let start = out.len();
+    out.reserve(n + 8);
+    let mut dirty = 0;
+    if n >= 8 {
+        for chunk in bytes.chunks_exact(8) {
+            let word = array::<8>(chunk);
+            dirty |= escape_mask(u64::from_le_bytes(word));
+            out.extend_from_slice(&word);
+        }
+        if !n.is_multiple_of(8) {
+            let last = array::<8>(&bytes[n - 8..]);
+            dirty |= escape_mask(u64::from_le_bytes(last));
+            out.truncate(start + n - 8);
+            out.extend_from_slice(&last);
+        }
+    } else if n >= 4 {
+        let (first, last) = (array::<4>(&bytes[..4]), array::<4>(&bytes[n - 4..]));
+        let word = u64::from(u32::from_le_bytes(first)) | u64::from(u32::from_le_bytes(last)) << 32;
+        dirty = escape_mask(word);
+        out.extend_from_slice(&first);
+        out.truncate(start + n - 4);
+        out.extend_from_slice(&last);
+    } else {
+        for &b in bytes {
+            dirty |= u64::from(needs_escape(b));
+            out.push(b);
+        }
     }
+    if dirty != 0 {
+        out.truncate(start);
+        escaped(out, bytes);
+    }
+}
+
+/// The slow path: runs of plain bytes copied at once, the others escaped.
+#[cold]
+#[inline(never)]
+fn escaped(out: &mut Vec<u8>, bytes: &[u8]) {
     let mut plain = 0;
     for (i, &b) in bytes.iter().enumerate() {
         if !needs_escape(b) {
@@ -53,6 +95,8 @@ pub(crate) fn string(out: &mut Vec<u8>, s: &str) {
             b'\n' => out.extend_from_slice(b"\\n"),
             b'\r' => out.extend_from_slice(b"\\r"),
             b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
             _ => out.extend_from_slice(&[
                 b'\\',
                 b'u',
@@ -64,20 +108,29 @@ pub(crate) fn string(out: &mut Vec<u8>, s: &str) {
         }
     }
     out.extend_from_slice(&bytes[plain..]);
-    out.push(b'"');
 }
 
-/// Lower-case hex of `bytes`, quoted (trace and span ids).
-pub(crate) fn hex(out: &mut Vec<u8>, bytes: &[u8]) {
-    let mut text = [0u8; 34];
-    let n = bytes.len().min(16);
-    text[0] = b'"';
-    for (i, &b) in bytes[..n].iter().enumerate() {
-        text[1 + 2 * i] = HEX[(b >> 4) as usize];
-        text[2 + 2 * i] = HEX[(b & 0xf) as usize];
+/// Eight hex digits of `n`, most significant first, without a table: each nibble spread to its
+/// own byte, then turned into `0`–`9` or `a`–`f` all at once.
+fn hex8(n: u32) -> [u8; 8] {
+    let mut x = u64::from(n);
+    x = (x & 0xffff_0000) << 16 | (x & 0xffff);
+    x = (x & 0x0000_ff00_0000_ff00) << 8 | (x & 0x0000_00ff_0000_00ff);
+    x = (x & 0x00f0_00f0_00f0_00f0) << 4 | (x & 0x000f_000f_000f_000f);
+    // Nibbles now sit one per byte, the most significant in the highest byte.
+    let letters = ((x + ONES * 6) >> 4) & ONES; // 1 where the nibble is 10 or more
+    (x + ONES * u64::from(b'0') + letters * u64::from(b'a' - b'0' - 10)).to_be_bytes()
+}
+
+/// Lower-case hex of an id's `N` bytes (8 or 16: a span or trace id), quoted.
+pub(crate) fn hex<const N: usize>(out: &mut Vec<u8>, id: [u8; N]) {
+    let mut text = [b'"'; 34];
+    for (i, quad) in id.chunks_exact(4).enumerate().take(4) {
+        let at = 1 + 8 * i;
+        text[at..at + 8].copy_from_slice(&hex8(u32::from_be_bytes(array::<4>(quad))));
     }
-    text[1 + 2 * n] = b'"';
-    out.extend_from_slice(&text[..2 + 2 * n]);
+    text[1 + 2 * N.min(16)] = b'"';
+    out.extend_from_slice(&text[..2 + 2 * N.min(16)]);
 }
 
 /// An integer.
@@ -113,51 +166,55 @@ pub(crate) fn boolean(out: &mut Vec<u8>, b: bool) {
 pub(crate) fn timestamp(out: &mut Vec<u8>, t: SystemTime) {
     let micros = t.duration_since(UNIX_EPOCH).unwrap_or_default().as_micros() as u64;
     let (secs, frac) = (micros / 1_000_000, micros % 1_000_000);
-    let (days, day_secs) = (secs / 86_400, secs % 86_400);
-    out.push(b'"');
-    out.extend_from_slice(&date(days));
-    out.push(b'T');
-    digits(out, day_secs / 3600, 2);
-    out.push(b':');
-    digits(out, day_secs / 60 % 60, 2);
-    out.push(b':');
-    digits(out, day_secs % 60, 2);
-    out.push(b'.');
+    let (last, prefix) = LAST_SECOND.get();
+    let prefix = if last == secs {
+        prefix
+    } else {
+        let prefix = up_to_second(secs);
+        LAST_SECOND.set((secs, prefix));
+        prefix
+    };
+    out.extend_from_slice(&prefix);
     digits(out, frac, 6);
     out.extend_from_slice(b"Z\"");
 }
 
 thread_local! {
-    /// The last day written and its `YYYY-MM-DD`: a writer thread computes a date once a day.
-    static LAST_DAY: std::cell::Cell<(u64, [u8; 10])> = const { std::cell::Cell::new((u64::MAX, [0; 10])) };
+    /// The last second written and its `"YYYY-MM-DDTHH:MM:SS.`: a writer thread formats the
+    /// date and time once a second, the microseconds for each line.
+    static LAST_SECOND: std::cell::Cell<(u64, [u8; 21])> = const { std::cell::Cell::new((u64::MAX, [0; 21])) };
 }
 
-/// `YYYY-MM-DD` of a day count since 1970-01-01.
-fn date(days: u64) -> [u8; 10] {
-    let (last, text) = LAST_DAY.get();
-    if last == days {
-        return text;
-    }
+/// `"YYYY-MM-DDTHH:MM:SS.` of a second count since 1970-01-01.
+fn up_to_second(secs: u64) -> [u8; 21] {
+    let (days, day_secs) = (secs / 86_400, secs % 86_400);
     let (year, month, day) = civil(days as i64);
-    let mut out = Vec::with_capacity(10);
+    let mut out = Vec::with_capacity(21);
+    out.push(b'"');
     digits(&mut out, year as u64, 4);
     out.push(b'-');
     digits(&mut out, month as u64, 2);
     out.push(b'-');
     digits(&mut out, day as u64, 2);
-    let text: [u8; 10] = out.try_into().unwrap_or([b'0'; 10]);
-    LAST_DAY.set((days, text));
-    text
+    out.push(b'T');
+    digits(&mut out, day_secs / 3600, 2);
+    out.push(b':');
+    digits(&mut out, day_secs / 60 % 60, 2);
+    out.push(b':');
+    digits(&mut out, day_secs % 60, 2);
+    out.push(b'.');
+    out.try_into().unwrap_or([b'0'; 21])
 }
 
-/// `n` as exactly `width` decimal digits (zero-padded).
+/// `n` as exactly `width` (at most 8) decimal digits, zero-padded.
 fn digits(out: &mut Vec<u8>, mut n: u64, width: usize) {
-    let start = out.len();
-    out.resize(start + width, b'0');
-    for slot in out[start..].iter_mut().rev() {
+    let mut text = [b'0'; 8];
+    let width = width.min(8);
+    for slot in text[..width].iter_mut().rev() {
         *slot = b'0' + (n % 10) as u8;
         n /= 10;
     }
+    out.extend_from_slice(&text[..width]);
 }
 
 /// (year, month, day) of a day count since 1970-01-01 (Howard Hinnant's `civil_from_days`).
@@ -202,16 +259,19 @@ mod tests {
     }
 
     #[test]
-    fn the_eight_byte_scan_finds_every_byte_that_needs_an_escape() {
-        for len in 0..20 {
+    fn every_length_and_position_escapes_like_serde_json() {
+        // Each word-size case (under 4, 4–7, whole words, an overlapping last word), with each
+        // ASCII byte and a multi-byte character at each position.
+        for len in 0..26 {
             for at in 0..len {
-                for b in 0u8..=255 {
-                    let mut bytes = vec![b'a'; len];
-                    bytes[at] = b;
+                let chars = (0u8..128).map(char::from).chain(['é', '✓']);
+                for c in chars {
+                    let mut s: String = "a".repeat(len - 1);
+                    s.insert(at, c);
                     assert_eq!(
-                        any_escape(&bytes),
-                        needs_escape(b),
-                        "{b:#x} at {at} of {len}"
+                        text(|o| string(o, &s)),
+                        serde_json::to_string(&s).unwrap(),
+                        "{c:?} at {at} of {len}"
                     );
                 }
             }
@@ -240,6 +300,17 @@ mod tests {
             text(|o| millis(o, Duration::from_nanos(1_234_567_999))),
             "1234.567"
         );
-        assert_eq!(text(|o| hex(o, &[0x0a, 0xff])), "\"0aff\"");
+        assert_eq!(text(|o| hex(o, [0x0a, 0xff, 0, 1])), "\"0aff0001\"");
+    }
+
+    #[test]
+    fn hex_ids_match_format() {
+        let mut n: u128 = 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210;
+        for _ in 0..10_000 {
+            n = n.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835) ^ (n >> 61);
+            assert_eq!(text(|o| hex(o, n.to_be_bytes())), format!("\"{n:032x}\""));
+            let id = n as u64;
+            assert_eq!(text(|o| hex(o, id.to_be_bytes())), format!("\"{id:016x}\""));
+        }
     }
 }

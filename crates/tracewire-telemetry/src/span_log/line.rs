@@ -52,16 +52,16 @@ pub(crate) fn write(out: &mut Vec<u8>, service: &[u8], span: &SpanView<'_>, line
     out.extend_from_slice(b"\",");
     out.extend_from_slice(service);
     out.extend_from_slice(b",\"trace_id\":");
-    json::hex(out, &span.context.trace_id().to_bytes());
+    json::hex(out, span.context.trace_id().to_bytes());
     out.extend_from_slice(b",\"span_id\":");
-    json::hex(out, &span.context.span_id().to_bytes());
+    json::hex(out, span.context.span_id().to_bytes());
     out.extend_from_slice(b",\"trace_sampled\":");
     json::boolean(out, span.context.is_sampled());
     out.extend_from_slice(b",\"parent_span_id\":");
     if span.parent == SpanId::INVALID {
         out.extend_from_slice(b"null");
     } else {
-        json::hex(out, &span.parent.to_bytes());
+        json::hex(out, span.parent.to_bytes());
     }
     out.extend_from_slice(b",\"span_name\":");
     json::string(out, span.name);
@@ -106,9 +106,9 @@ pub(crate) fn write(out: &mut Vec<u8>, service: &[u8], span: &SpanView<'_>, line
             out.push(b',');
         }
         out.extend_from_slice(b"{\"trace_id\":");
-        json::hex(out, &link.span_context.trace_id().to_bytes());
+        json::hex(out, link.span_context.trace_id().to_bytes());
         out.extend_from_slice(b",\"span_id\":");
-        json::hex(out, &link.span_context.span_id().to_bytes());
+        json::hex(out, link.span_context.span_id().to_bytes());
         out.push(b'}');
     }
     out.push(b']');
@@ -142,9 +142,11 @@ fn attributes(out: &mut Vec<u8>, attributes: &[KeyValue]) {
         if i > 0 {
             out.push(b',');
         }
-        json::string(out, kv.key.as_str());
-        out.push(b':');
+        out.push(b'"');
+        json::body(out, kv.key.as_str());
+        out.extend_from_slice(b"\":");
         match &kv.value {
+            Value::String(s) => json::string(out, s.as_str()),
             Value::Bool(b) => json::boolean(out, *b),
             Value::I64(n) => json::int(out, *n),
             Value::F64(f) => json::float(out, *f),
