@@ -36,46 +36,37 @@ pub(crate) fn string(out: &mut Vec<u8>, s: &str) {
 }
 
 /// A JSON string's text without its quotes (the caller writes them with the text around it).
-/// Almost every string needs no escape: it is copied eight bytes at a time (fixed-size copies,
-/// no `memcpy` call: the last word overlaps the one before) while the bit tricks of "Bit
-/// Twiddling Hacks" look for a byte below 0x20, `"` or `\` in each word; a string with one is
-/// written again, escaped.
+/// Almost every string needs no escape: the bit tricks of "Bit Twiddling Hacks" look for a
+/// byte below 0x20, `"` or `\\` eight bytes at a time (the last word overlapping the one before:
+/// no byte-by-byte tail), then the string is copied at once; a string with one is escaped.
 #[inline]
 pub(crate) fn body(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
+    if needs_escaping(bytes) {
+        escaped(out, bytes);
+    } else {
+        out.extend_from_slice(bytes);
+    }
+}
+
+#[inline]
+fn needs_escaping(bytes: &[u8]) -> bool {
     let n = bytes.len();
-    let start = out.len();
-    out.reserve(n + 8);
-    let mut dirty = 0;
-    if n >= 8 {
-        for chunk in bytes.chunks_exact(8) {
-            let word = array::<8>(chunk);
-            dirty |= escape_mask(u64::from_le_bytes(word));
-            out.extend_from_slice(&word);
-        }
-        if !n.is_multiple_of(8) {
-            let last = array::<8>(&bytes[n - 8..]);
-            dirty |= escape_mask(u64::from_le_bytes(last));
-            out.truncate(start + n - 8);
-            out.extend_from_slice(&last);
-        }
+    let dirty = if n >= 8 {
+        let words = bytes.chunks_exact(8).map(|w| u64::from_le_bytes(array(w)));
+        let last = u64::from_le_bytes(array(&bytes[n - 8..]));
+        words.fold(escape_mask(last), |dirty, w| dirty | escape_mask(w))
     } else if n >= 4 {
         let (first, last) = (array::<4>(&bytes[..4]), array::<4>(&bytes[n - 4..]));
-        let word = u64::from(u32::from_le_bytes(first)) | u64::from(u32::from_le_bytes(last)) << 32;
-        dirty = escape_mask(word);
-        out.extend_from_slice(&first);
-        out.truncate(start + n - 4);
-        out.extend_from_slice(&last);
+        escape_mask(
+            u64::from(u32::from_le_bytes(first)) | u64::from(u32::from_le_bytes(last)) << 32,
+        )
     } else {
-        for &b in bytes {
-            dirty |= u64::from(needs_escape(b));
-            out.push(b);
-        }
-    }
-    if dirty != 0 {
-        out.truncate(start);
-        escaped(out, bytes);
-    }
+        bytes
+            .iter()
+            .fold(0, |dirty, &b| dirty | u64::from(needs_escape(b)))
+    };
+    dirty != 0
 }
 
 /// The slow path: runs of plain bytes copied at once, the others escaped.
