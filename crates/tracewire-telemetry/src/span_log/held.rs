@@ -1,4 +1,4 @@
-//! Start records waiting for their span's end: kept in arrival order (a ~500-byte record is
+//! Start records waiting for their span's end: kept in arrival order (a 352-byte record is
 //! written once, where it stays), found by span id through a small index when the end comes
 //! (then no start line is written), written from the front once due.
 
@@ -11,7 +11,7 @@ use std::time::SystemTime;
 pub(super) const MAX_HELD: usize = 16_384;
 
 /// Slots kept at most, folded ones included (a folded slot is freed when it reaches the front):
-/// ~500 bytes each, so ~16 MiB at most.
+/// 352 bytes each, so ~11 MiB at most.
 const MAX_SLOTS: usize = 2 * MAX_HELD;
 
 /// Held start records in arrival order (`None`: folded into its end line), and where each open
@@ -66,7 +66,7 @@ impl Held {
             let Some(start) = self.slots.pop_front().flatten() else {
                 continue; // folded
             };
-            let id = span_id(&start.context);
+            let id = span_id(start.span_id);
             // A span id seen twice: the index points at the later record.
             if self.index.get(&id) == Some(&seq) {
                 self.index.remove(&id);

@@ -3,7 +3,7 @@
 
 use super::json;
 use super::CORRELATION_ATTRIBUTE;
-use opentelemetry::trace::{Event, Link, SpanContext, SpanId, SpanKind, Status};
+use opentelemetry::trace::{Event, Link, SpanId, SpanKind, Status, TraceId};
 use opentelemetry::{KeyValue, Value};
 use std::borrow::Cow;
 use std::time::SystemTime;
@@ -11,7 +11,9 @@ use tracewire::messaging::attributes::{CONVERSATION_ID, ERROR_TYPE};
 
 /// What a line needs of a span: borrowed from a started span's record or from the ended span.
 pub(crate) struct SpanView<'a> {
-    pub(crate) context: &'a SpanContext,
+    pub(crate) trace_id: TraceId,
+    pub(crate) span_id: SpanId,
+    pub(crate) sampled: bool,
     pub(crate) parent: SpanId,
     pub(crate) name: &'a str,
     pub(crate) kind: &'a SpanKind,
@@ -52,11 +54,11 @@ pub(crate) fn write(out: &mut Vec<u8>, service: &[u8], span: &SpanView<'_>, line
     out.extend_from_slice(b"\",");
     out.extend_from_slice(service);
     out.extend_from_slice(b",\"trace_id\":");
-    json::hex(out, span.context.trace_id().to_bytes());
+    json::hex(out, span.trace_id.to_bytes());
     out.extend_from_slice(b",\"span_id\":");
-    json::hex(out, span.context.span_id().to_bytes());
+    json::hex(out, span.span_id.to_bytes());
     out.extend_from_slice(b",\"trace_sampled\":");
-    json::boolean(out, span.context.is_sampled());
+    json::boolean(out, span.sampled);
     out.extend_from_slice(b",\"parent_span_id\":");
     if span.parent == SpanId::INVALID {
         out.extend_from_slice(b"null");

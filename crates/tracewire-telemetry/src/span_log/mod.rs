@@ -11,12 +11,11 @@ mod line;
 use crate::offload::{Done, Drops, FullPolicy, Offload, QueueStats, Sink};
 use held::Held;
 use line::{LineKind, SpanView};
-use opentelemetry::trace::{Link, SpanContext, SpanId, SpanKind};
+use opentelemetry::trace::{Link, SpanId, SpanKind, TraceId};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 use smallvec::SmallVec;
-use std::borrow::Cow;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -30,14 +29,20 @@ pub const CORRELATION_ATTRIBUTE: &str = "tracewire.correlation_id";
 /// attributes the analysis reads (system, destination, template, correlation), held inline. The
 /// SDK hands out a copy of the whole span; that copy is freed on the caller's thread, so the
 /// writer thread frees nothing of it — a free across threads takes the allocator's lock.
+///
+/// It is kept no larger than the SDK's `SpanData` (352 bytes: the queue's slots hold either, and
+/// were 528 bytes before): the ids rather than the `SpanContext` (whose trace state no line
+/// writes), a name inline up to 32 bytes, the links in the copy's own `Vec`.
 struct Started {
-    context: SpanContext,
+    trace_id: TraceId,
+    span_id: SpanId,
     parent: SpanId,
-    name: InlineName,
+    sampled: bool,
     kind: SpanKind,
     start: SystemTime,
+    name: InlineName,
     attributes: SmallVec<[KeyValue; 4]>,
-    links: SmallVec<[Link; 1]>,
+    links: Vec<Link>,
 }
 
 /// The attributes a start line keeps: what `tracewire lost` needs of a span that never ends
@@ -49,25 +54,16 @@ fn kept_at_start(key: &str) -> bool {
         || key == "code.module.name"
 }
 
-/// A span name without a heap allocation (spilling to the heap only past 48 bytes).
-enum InlineName {
-    Static(&'static str),
-    Inline(SmallVec<[u8; 48]>),
-}
+/// A span name without a heap allocation (spilling to the heap only past 32 bytes).
+struct InlineName(SmallVec<[u8; 32]>);
 
 impl InlineName {
-    fn new(name: Cow<'static, str>) -> Self {
-        match name {
-            Cow::Borrowed(s) => InlineName::Static(s),
-            Cow::Owned(s) => InlineName::Inline(SmallVec::from_slice(s.as_bytes())),
-        }
+    fn new(name: &str) -> Self {
+        InlineName(SmallVec::from_slice(name.as_bytes()))
     }
 
     fn as_str(&self) -> &str {
-        match self {
-            InlineName::Static(s) => s,
-            InlineName::Inline(bytes) => std::str::from_utf8(bytes).unwrap_or_default(),
-        }
+        std::str::from_utf8(&self.0).unwrap_or_default()
     }
 }
 
@@ -159,13 +155,15 @@ impl SpanProcessor for SpanLogProcessor {
         // dropped here with the copy's `Vec`, not on the writer's thread.
         let kept = (data.attributes.drain(..)).filter(|kv| kept_at_start(kv.key.as_str()));
         let started = Started {
-            context: data.span_context,
+            trace_id: data.span_context.trace_id(),
+            span_id: data.span_context.span_id(),
             parent: data.parent_span_id,
-            name: InlineName::new(data.name),
+            sampled: data.span_context.is_sampled(),
             kind: data.span_kind,
             start: data.start_time,
+            name: InlineName::new(&data.name),
             attributes: kept.collect(),
-            links: data.links.links.drain(..).collect(),
+            links: std::mem::take(&mut data.links.links),
         };
         self.queue.push(Record::Start(started));
     }
@@ -205,14 +203,16 @@ struct LineWriter {
 /// About the queue's own interval, so an open span's start line is at most ~0.4 s late.
 const HOLD: Duration = Duration::from_millis(200);
 
-fn span_id(c: &SpanContext) -> u64 {
-    u64::from_be_bytes(c.span_id().to_bytes())
+fn span_id(id: SpanId) -> u64 {
+    u64::from_be_bytes(id.to_bytes())
 }
 
 impl LineWriter {
     fn render_start(&mut self, s: &Started) {
         let view = SpanView {
-            context: &s.context,
+            trace_id: s.trace_id,
+            span_id: s.span_id,
+            sampled: s.sampled,
             parent: s.parent,
             name: s.name.as_str(),
             kind: &s.kind,
@@ -227,7 +227,9 @@ impl LineWriter {
     fn render_end(&mut self, s: &SpanData) {
         let (out, service) = (&mut self.buf, &self.service_field[..]);
         let view = SpanView {
-            context: &s.span_context,
+            trace_id: s.span_context.trace_id(),
+            span_id: s.span_context.span_id(),
+            sampled: s.span_context.is_sampled(),
             parent: s.parent_span_id,
             name: &s.name,
             kind: &s.span_kind,
@@ -333,31 +335,42 @@ impl Sink for LineWriter {
     /// one line, not two.
     fn write(&mut self, batch: &mut Vec<Record>) -> Done {
         // Most spans end in their start's batch: those are folded by a sorted list of this
-        // batch's ends, and only the rest wait in the map (a record is ~500 bytes to move).
+        // batch's ends, and only the rest wait in the map (a record is 352 bytes to move).
         self.ended.clear();
         self.ended.extend(batch.iter().filter_map(|r| match r {
-            Record::End(s) => Some(span_id(&s.span_context)),
+            Record::End(s) => Some(span_id(s.span_context.span_id())),
             Record::Start(_) => None,
         }));
         self.ended.sort_unstable();
-        let (mut folded, mut lines) = (0, 0);
-        for record in batch.drain(..) {
-            let weight = Self::weight(&record);
+        // Records are read where they lie (368 bytes each in the queue); only the start
+        // records still open afterwards are moved, into the held ones.
+        let (mut folded, mut lines, mut open) = (0, 0, false);
+        for record in batch.iter() {
             match record {
-                Record::Start(s) => {
-                    let id = span_id(&s.context);
-                    match self.ended.binary_search(&id) {
-                        Ok(_) => folded += 1,
-                        Err(_) => self.held.insert(id, s),
-                    }
-                }
+                Record::Start(s) => match self.ended.binary_search(&span_id(s.span_id)) {
+                    Ok(_) => folded += 1,
+                    Err(_) => open = true,
+                },
                 Record::End(s) => {
-                    folded += u64::from(self.held.fold(span_id(&s.span_context)));
-                    lines += weight;
-                    self.render_end(&s);
+                    folded += u64::from(self.held.fold(span_id(s.span_context.span_id())));
+                    lines += Self::weight(record);
+                    self.render_end(s);
                 }
             }
         }
+        if open {
+            let ended = &self.ended;
+            batch.retain(|r| match r {
+                Record::Start(s) => ended.binary_search(&span_id(s.span_id)).is_err(),
+                Record::End(_) => false,
+            });
+            for record in batch.drain(..) {
+                if let Record::Start(s) = record {
+                    self.held.insert(span_id(s.span_id), s);
+                }
+            }
+        }
+        batch.clear();
         lines += self.render_held(false);
         Done::all(folded, true) + self.write_out(lines)
     }
@@ -397,7 +410,7 @@ pub(crate) fn rfc3339(t: SystemTime) -> String {
 mod tests {
     use super::held::MAX_HELD;
     use super::*;
-    use opentelemetry::trace::{TraceFlags, TraceId, TraceState};
+    use opentelemetry::trace::{SpanContext, TraceFlags, TraceState};
     use opentelemetry::InstrumentationScope;
     use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
 
@@ -445,13 +458,15 @@ mod tests {
 
     fn start(n: u64, at: SystemTime) -> Record {
         Record::Start(Started {
-            context: context(n),
+            trace_id: context(n).trace_id(),
+            span_id: SpanId::from(n),
             parent: SpanId::INVALID,
-            name: InlineName::Static("send orders"),
+            sampled: true,
             kind: SpanKind::Producer,
             start: at,
+            name: InlineName::new("send orders"),
             attributes: SmallVec::new(),
-            links: SmallVec::new(),
+            links: Vec::new(),
         })
     }
 
