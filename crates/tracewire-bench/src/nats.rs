@@ -351,8 +351,14 @@ impl JsConsume {
                 ack.expect("published")
             })
             .await;
+            // Durable: an ephemeral consumer idle through the other modes' prefill and chunks
+            // for longer than its inactivity threshold is deleted by the server, and its
+            // stream then waits for ever. A run starts from a consumer of its own.
+            let name = format!("tracewire-bench-{i}");
+            let _ = stream.delete_consumer(&name).await;
             let consumer: consumer::PullConsumer = stream
                 .create_consumer(consumer::pull::Config {
+                    durable_name: Some(name),
                     filter_subject: subject.to_string(),
                     ack_policy: consumer::AckPolicy::Explicit,
                     ..Default::default()
@@ -381,17 +387,19 @@ impl JsConsume {
 
 /// The next message of a pull consumer. A missed idle heartbeat is the client's notice, not a
 /// lost message (a mode's consumer sits idle through the other modes' chunks; a long run of the
-/// row once stopped on one): polled again. Any other error stops the run.
+/// row once stopped on one): polled again, a few times — a consumer that is gone would else
+/// hang the run without a word. Any other error stops the run.
 async fn next_message<T>(
     stream: &mut (impl futures_util::Stream<Item = Result<T, consumer::pull::MessagesError>> + Unpin),
 ) -> T {
-    loop {
+    for _ in 0..8 {
         match stream.next().await.expect("a message") {
             Ok(message) => return message,
             Err(e) if e.kind() == consumer::pull::MessagesErrorKind::MissingHeartbeat => {}
             Err(e) => panic!("a message: {e}"),
         }
     }
+    panic!("no message and no heartbeat 8 times in a row: the bench's consumer is gone")
 }
 
 impl Row for JsConsume {
