@@ -12,8 +12,8 @@ fn needs_escape(b: u8) -> bool {
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGH: u64 = 0x8080_8080_8080_8080;
 
-/// Whether any of eight bytes needs an escape (the bit tricks of "Bit Twiddling Hacks": a byte
-/// below 0x20, or equal to `"` or `\`, sets its high bit in the mask).
+/// Non-zero when one of eight bytes needs an escape (the bit tricks of "Bit Twiddling Hacks": a
+/// byte below 0x20, or equal to `"` or `\`, sets its high bit in the mask).
 fn escape_mask(v: u64) -> u64 {
     let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
     let below_space = v.wrapping_sub(ONES * 0x20) & !v & HIGH;
@@ -37,12 +37,12 @@ pub(crate) fn string(out: &mut Vec<u8>, s: &str) {
 
 /// A JSON string's text without its quotes (the caller writes them with the text around it).
 /// Almost every string needs no escape: the bit tricks of "Bit Twiddling Hacks" look for a
-/// byte below 0x20, `"` or `\\` eight bytes at a time (the last word overlapping the one before:
+/// byte below 0x20, `"` or `\` eight bytes at a time (the last word overlapping the one before:
 /// no byte-by-byte tail), then the string is copied at once; a string with one is escaped.
 #[inline]
 pub(crate) fn body(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
-    if needs_escaping(bytes) {
+    if any_escape(bytes) {
         escaped(out, bytes);
     } else {
         out.extend_from_slice(bytes);
@@ -50,7 +50,7 @@ pub(crate) fn body(out: &mut Vec<u8>, s: &str) {
 }
 
 #[inline]
-fn needs_escaping(bytes: &[u8]) -> bool {
+fn any_escape(bytes: &[u8]) -> bool {
     let n = bytes.len();
     let dirty = if n >= 8 {
         let words = bytes.chunks_exact(8).map(|w| u64::from_le_bytes(array(w)));

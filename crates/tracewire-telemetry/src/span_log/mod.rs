@@ -207,6 +207,11 @@ fn span_id(id: SpanId) -> u64 {
     u64::from_be_bytes(id.to_bytes())
 }
 
+/// Whether a start record's span does not end in its batch (`ended`: the batch's ends, sorted).
+fn still_open(ended: &[u64], start: &Started) -> bool {
+    ended.binary_search(&span_id(start.span_id)).is_err()
+}
+
 impl LineWriter {
     fn render_start(&mut self, s: &Started) {
         let view = SpanView {
@@ -347,10 +352,8 @@ impl Sink for LineWriter {
         let (mut folded, mut lines, mut open) = (0, 0, false);
         for record in batch.iter() {
             match record {
-                Record::Start(s) => match self.ended.binary_search(&span_id(s.span_id)) {
-                    Ok(_) => folded += 1,
-                    Err(_) => open = true,
-                },
+                Record::Start(s) if still_open(&self.ended, s) => open = true,
+                Record::Start(_) => folded += 1,
                 Record::End(s) => {
                     folded += u64::from(self.held.fold(span_id(s.span_context.span_id())));
                     lines += Self::weight(record);
@@ -361,7 +364,7 @@ impl Sink for LineWriter {
         if open {
             let ended = &self.ended;
             batch.retain(|r| match r {
-                Record::Start(s) => ended.binary_search(&span_id(s.span_id)).is_err(),
+                Record::Start(s) => still_open(ended, s),
                 Record::End(_) => false,
             });
             for record in batch.drain(..) {
