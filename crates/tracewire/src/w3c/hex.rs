@@ -40,6 +40,42 @@ fn decode_u64(digits: &[u8]) -> Option<u64> {
     (invalid & 0xf0 == 0).then_some(value)
 }
 
+/// Decodes an id's `N` lower-case hex digits (`N` a multiple of 8, at most 32) eight at a
+/// time; `None` on any other byte.
+pub(crate) fn decode_id<const N: usize>(digits: &[u8; N]) -> Option<u128> {
+    let mut value = 0u128;
+    let mut bad = 0u64;
+    for word in digits.chunks_exact(8) {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(word);
+        let (packed, wrong) = decode_word(u64::from_be_bytes(bytes));
+        value = (value << 32) | u128::from(packed);
+        bad |= wrong;
+    }
+    (bad == 0).then_some(value)
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// Eight digits in one word (the first digit in the top byte), packed without a table or a
+/// branch per digit; the second value is non-zero when a byte is not a lower-case hex digit.
+fn decode_word(word: u64) -> (u32, u64) {
+    // A byte b < 0x80 lies in [lo, hi] when b + (0x80 - lo) has its top bit set and
+    // b + (0x7f - hi) has not; no byte below 0x80 carries into its neighbour.
+    let in_range = |lo: u64, hi: u64| {
+        word.wrapping_add((0x80 - lo) * ONES) & !word.wrapping_add((0x7f - hi) * ONES)
+    };
+    let hex = (in_range(0x30, 0x39) | in_range(0x61, 0x66)) & HIGH_BITS; // 0-9, a-f
+    let bad = (word & HIGH_BITS) | (hex ^ HIGH_BITS);
+    // '0'-'9' keep their low nibble; 'a'-'f' (bit 6 set) add 9 to theirs: 1-6 become 10-15.
+    let nibbles = (word & (0x0f * ONES)) + ((word >> 6) & ONES) * 9;
+    // Two nibbles a byte, then two bytes, then four: the digits in order.
+    let bytes = (nibbles | (nibbles >> 4)) & 0x00ff_00ff_00ff_00ff;
+    let pairs = (bytes | (bytes >> 8)) & 0x0000_ffff_0000_ffff;
+    ((pairs | (pairs >> 16)) as u32, bad)
+}
+
 /// Writes the low `out.len() * 4` bits of `value` (at most 32 digits) as lower-case hex.
 pub(crate) fn encode(value: u128, out: &mut [u8]) {
     let split = out.len().saturating_sub(16);
@@ -71,5 +107,19 @@ mod tests {
         let mut short = [0u8; 2];
         encode(0xab, &mut short);
         assert_eq!(&short, b"ab");
+    }
+
+    #[test]
+    fn an_id_decodes_as_digit_by_digit_for_every_byte_in_every_place() {
+        for place in 0..16 {
+            for byte in 0..=255u8 {
+                let mut digits = *b"0123456789abcdef";
+                digits[place] = byte;
+                assert_eq!(decode_id(&digits), decode(&digits), "{byte:#x} at {place}");
+            }
+        }
+        let id = b"0af7651916cd43dd8448eb211c80319c";
+        assert_eq!(decode_id(id), Some(0x0af7651916cd43dd8448eb211c80319c));
+        assert_eq!(decode_id(b"ffffffffffffffff"), Some(u128::from(u64::MAX)));
     }
 }

@@ -105,9 +105,9 @@ impl Traceparent {
             return Err(TraceparentError::ForbiddenVersion);
         }
         dash(v[2], Field::Version)?;
-        let trace_id = field(&v[3..35], Field::TraceId)?;
+        let trace_id = id::<32>(&v[3..35], Field::TraceId)?;
         dash(v[35], Field::TraceId)?;
-        let parent_id = field(&v[36..52], Field::ParentId)? as u64;
+        let parent_id = id::<16>(&v[36..52], Field::ParentId)? as u64;
         dash(v[52], Field::ParentId)?;
         let flags = field(&v[53..55], Field::Flags)? as u8;
         if v.len() > TRACEPARENT_LEN {
@@ -182,6 +182,14 @@ impl Traceparent {
 
 fn field(digits: &[u8], which: Field) -> Result<u128, TraceparentError> {
     hex::decode(digits).ok_or(TraceparentError::NotLowerHex(which))
+}
+
+/// An id field: eight digits at a time.
+fn id<const N: usize>(digits: &[u8], which: Field) -> Result<u128, TraceparentError> {
+    let digits: &[u8; N] = digits
+        .try_into()
+        .map_err(|_| TraceparentError::NotLowerHex(which))?;
+    hex::decode_id(digits).ok_or(TraceparentError::NotLowerHex(which))
 }
 
 fn dash(byte: u8, after: Field) -> Result<(), TraceparentError> {
