@@ -171,7 +171,7 @@ impl CorrelationContextExt for Context {
 
     fn with_correlation_id(&self, id: CorrelationId) -> Context {
         let w3c = self.get::<Carried>().and_then(|c| c.w3c.clone());
-        with_carried(self, id, w3c)
+        with_carried(self, id, w3c, Attribute::Later)
     }
 
     fn with_correlation_id_or_new(&self) -> Context {
@@ -183,8 +183,10 @@ impl CorrelationContextExt for Context {
 
     fn correlation_value(&self) -> Option<StringValue> {
         let c = self.get::<Carried>()?;
-        let value = (c.attribute).get_or_init(|| Arc::<str>::from(c.id.as_str()).into());
-        Some(value.clone())
+        Some(match &c.attribute {
+            Value::Made(value) => value.clone(),
+            Value::Lazy(cell) => cell.get_or_init(|| attribute_value(&c.id)).clone(),
+        })
     }
 }
 
@@ -200,13 +202,30 @@ pub(crate) fn with_correlation_of(to: Context, from: &Context) -> Context {
     }
 }
 
+/// When the correlation id's span attribute value is made: by the first span that records it,
+/// or with the context, for a context whose span starts at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Attribute {
+    Later,
+    Now,
+}
+
 /// `cx` with `id` and what the received trace context carried beyond OpenTelemetry's types.
-pub(crate) fn with_carried(cx: &Context, id: CorrelationId, w3c: Option<W3cExtras>) -> Context {
-    cx.with_value(Carried {
-        id,
-        attribute: OnceLock::new(),
-        w3c,
-    })
+pub(crate) fn with_carried(
+    cx: &Context,
+    id: CorrelationId,
+    w3c: Option<W3cExtras>,
+    attribute: Attribute,
+) -> Context {
+    let attribute = match attribute {
+        Attribute::Later => Value::Lazy(OnceLock::new()),
+        Attribute::Now => Value::Made(attribute_value(&id)),
+    };
+    cx.with_value(Carried { id, attribute, w3c })
+}
+
+fn attribute_value(id: &CorrelationId) -> StringValue {
+    Arc::<str>::from(id.as_str()).into()
 }
 
 /// What the received trace context carried that OpenTelemetry cannot hold, if anything.
@@ -215,11 +234,19 @@ pub(crate) fn w3c_extras(cx: &Context) -> Option<&W3cExtras> {
 }
 
 /// Everything tracewire carries per message, in ONE context value (one allocation, made when
-/// the correlation id is set): the id and its text as a span attribute value (made by the first
-/// span that records it and shared by every later one), and the W3C extras.
+/// the correlation id is set): the id and its text as a span attribute value (made with a
+/// received message's context, whose span records it at once, else by the first span that
+/// records it; shared by every later one), and the W3C extras.
 #[derive(Clone)]
 struct Carried {
     id: CorrelationId,
-    attribute: OnceLock<StringValue>,
+    attribute: Value,
     w3c: Option<W3cExtras>,
+}
+
+/// The id's attribute value: made with the context, or by the first span that records it.
+#[derive(Clone)]
+enum Value {
+    Made(StringValue),
+    Lazy(OnceLock<StringValue>),
 }

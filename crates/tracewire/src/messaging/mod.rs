@@ -437,7 +437,7 @@ impl Messaging {
     /// process span per the topology ([`open_consume`](Self::open_consume)).
     pub fn open_message<R: HeaderReader>(&self, headers: &R, spec: OperationSpec<'_>) -> OpenSpan {
         let spec = self.capture_headers(spec, || headers);
-        let extracted = self.inner.propagator.extract(headers);
+        let extracted = self.inner.propagator.extract_for_span(headers);
         self.open_consume(&extracted.context, spec)
     }
 
