@@ -438,7 +438,7 @@ impl Messaging {
     pub fn open_message<R: HeaderReader>(&self, headers: &R, spec: OperationSpec<'_>) -> OpenSpan {
         let spec = self.capture_headers(spec, || headers);
         let extracted = self.inner.propagator.extract_for_span(headers);
-        self.open_consume(&extracted.context, spec)
+        self.consume(Cow::Owned(extracted.context), spec)
     }
 
     /// The message's own context, extracted from its `headers`: for batches, whose span links
@@ -452,6 +452,12 @@ impl Messaging {
     /// the message whatever the parent. `message` is the message's own context, as
     /// [`Propagator::extract`] gives it. The span records the messaging metrics when it ends.
     pub fn open_consume(&self, message: &Context, spec: OperationSpec<'_>) -> OpenSpan {
+        self.consume(Cow::Borrowed(message), spec)
+    }
+
+    /// [`open_consume`](Self::open_consume) with the message's context moved in where the caller
+    /// owns it: a parent it becomes without a clone (two reference counts up, and down again).
+    fn consume(&self, message: Cow<'_, Context>, spec: OperationSpec<'_>) -> OpenSpan {
         let (resolved, measurement) = self.prepare(&spec);
         let cx = self.consume_from(message, spec, resolved);
         OpenSpan::measured(cx, measurement)
@@ -526,35 +532,43 @@ impl Messaging {
 
     fn consume_from(
         &self,
-        msg: &Context,
+        msg: Cow<'_, Context>,
         mut spec: OperationSpec<'_>,
         resolved: Resolved,
     ) -> Context {
         let policy = resolved.destination.policy.as_deref();
         let stats = self.inner.propagator.stats();
-        let governed = policy.and_then(|p| p.incoming(msg, stats));
-        let msg = governed.as_ref().unwrap_or(msg);
+        let msg = match policy.and_then(|p| p.incoming(&msg, stats)) {
+            Some(governed) => Cow::Owned(governed),
+            None => msg,
+        };
         let msg_span = msg.span();
         let msg_sc = msg_span.span_context();
         // A boundary the policy draws: a new trace, linked to the message.
         if let Some(crossed) = policy.and_then(|p| p.boundary.crossed(msg_sc, spec.sent_at)) {
             spec.attributes.extend(crossed);
             let links = vec![Link::with_context(msg_sc.clone())];
-            return self.start(&carry(&Context::new(), msg), spec, links, resolved);
+            return self.start(&carry(&Context::new(), &msg), spec, links, resolved);
         }
-        // The message's own context is the parent, or a link (not both, unless asked).
-        let (parent, is_parent) = match self.inner.topology {
-            Topology::Parent if msg_sc.is_valid() => (msg.clone(), true),
+        // The message's own context is the parent, or a link (not both, unless asked); a
+        // parent's baggage and correlation id are the message's, whatever the parent.
+        let valid = msg_sc.is_valid();
+        let base = match self.inner.topology {
+            Topology::Parent if valid => None,
             Topology::Auto if Context::map_current(|cx| cx.has_active_span()) => {
-                (carry(&Context::current(), msg), false)
+                Some(Context::current())
             }
-            Topology::Auto if msg_sc.is_valid() => (msg.clone(), true),
-            Topology::Link => (carry(&Context::new(), msg), false),
-            _ => (carry(&Context::current(), msg), false),
+            Topology::Auto if valid => None,
+            Topology::Link => Some(Context::new()),
+            _ => Some(Context::current()),
         };
-        let links = match msg_sc.is_valid() && (!is_parent || self.inner.link_parent) {
+        let links = match valid && (base.is_some() || self.inner.link_parent) {
             true => vec![Link::with_context(msg_sc.clone())],
             false => Vec::new(),
+        };
+        let parent = match base {
+            Some(base) => carry(&base, &msg),
+            None => msg.into_owned(),
         };
         self.start(&parent, spec, links, resolved)
     }
