@@ -22,7 +22,14 @@ pub(crate) type TemplateHook = dyn Fn(&str) -> Option<String> + Send + Sync;
 /// Destination patterns and their policies, the first match applying.
 pub(crate) type Policies = Vec<(Glob, Arc<HopPolicy>)>;
 
-/// One destination as spans and metrics show it. Shared strings: cloning is a reference count.
+/// Destination names and templates made `'static` per process, at most this many and each at
+/// most [`MAX_INTERNED_LEN`] bytes; past that, they are shared through a reference count.
+const MAX_INTERNED_DESTINATIONS: usize = 4096;
+const MAX_INTERNED_LEN: usize = 256;
+
+/// One destination as spans and metrics show it. `'static` strings where they fit the bound, so
+/// that cloning one — for each span's attribute and each measurement — touches no reference
+/// count shared between threads.
 #[derive(Clone)]
 pub(crate) struct Destination {
     pub(crate) name: StringValue,
@@ -34,8 +41,8 @@ pub(crate) struct Destination {
 impl Destination {
     fn new(name: &str, hook: Option<&TemplateHook>, policies: &Policies) -> Self {
         Destination {
-            name: Arc::<str>::from(name).into(),
-            template: hook.and_then(|t| t(name)).map(StringValue::from),
+            name: interned_value(name),
+            template: hook.and_then(|t| t(name)).map(|t| interned_value(&t)),
             policy: (policies.iter())
                 .find(|(glob, _)| glob.matches(name))
                 .map(|(_, policy)| policy.clone()),
@@ -127,30 +134,64 @@ impl Destinations {
 /// keep span names low-cardinality (that is what destination templates are for), so the table
 /// holds a bounded set of names for the life of the process.
 fn intern(name: String) -> Cow<'static, str> {
-    let mut names = span_names();
-    if let Some(&known) = names.get(name.as_str()) {
-        return Cow::Borrowed(known);
+    match SPAN_NAMES.get(&name) {
+        Some(known) => Cow::Borrowed(known),
+        None => Cow::Owned(name),
     }
-    if names.len() >= MAX_SPAN_NAMES {
-        return Cow::Owned(name);
-    }
-    let name: &'static str = Box::leak(name.into_boxed_str());
-    names.insert(name);
-    Cow::Borrowed(name)
 }
 
-/// The process-wide table of span names made `'static`.
-fn span_names() -> std::sync::MutexGuard<'static, HashSet<&'static str>> {
-    static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
-    NAMES
-        .get_or_init(Mutex::default)
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
+/// A destination's name or template as an attribute value: `'static` when the process-wide
+/// table has room for it.
+fn interned_value(name: &str) -> StringValue {
+    match DESTINATION_NAMES.get(name) {
+        Some(known) => StringValue::from(known),
+        None => StringValue::from(Arc::<str>::from(name)),
+    }
 }
 
-/// How many span names the process has made `'static` (at most [`MAX_SPAN_NAMES`]).
+static SPAN_NAMES: Interned = Interned::new(MAX_SPAN_NAMES, usize::MAX);
+static DESTINATION_NAMES: Interned = Interned::new(MAX_INTERNED_DESTINATIONS, MAX_INTERNED_LEN);
+
+/// Strings leaked once and shared for the life of the process, bounded in count and length.
+struct Interned {
+    names: OnceLock<Mutex<HashSet<&'static str>>>,
+    max_count: usize,
+    max_len: usize,
+}
+
+impl Interned {
+    const fn new(max_count: usize, max_len: usize) -> Self {
+        Interned {
+            names: OnceLock::new(),
+            max_count,
+            max_len,
+        }
+    }
+
+    fn names(&self) -> std::sync::MutexGuard<'_, HashSet<&'static str>> {
+        (self.names.get_or_init(Mutex::default).lock()).unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The `'static` copy of `name`, made now if the table has room; `None` past the bounds.
+    fn get(&self, name: &str) -> Option<&'static str> {
+        if name.len() > self.max_len {
+            return None;
+        }
+        let mut names = self.names();
+        if let Some(&known) = names.get(name) {
+            return Some(known);
+        }
+        if names.len() >= self.max_count {
+            return None;
+        }
+        let name: &'static str = Box::leak(name.into());
+        names.insert(name);
+        Some(name)
+    }
+}
+
 pub(crate) fn interned_span_names() -> usize {
-    span_names().len()
+    SPAN_NAMES.names().len()
 }
 
 #[cfg(test)]
@@ -197,5 +238,28 @@ mod tests {
             ("one-more", "send one-more")
         );
         assert_eq!(cache.entries.read().unwrap().len(), MAX_DESTINATIONS);
+    }
+
+    #[test]
+    fn destination_names_are_static_within_their_bounds() {
+        let (a, _) = Destinations::default().resolve("send", "interned.a", None, &Vec::new());
+        let (b, _) = Destinations::default().resolve("send", "interned.a", None, &Vec::new());
+        assert!(
+            std::ptr::eq(a.name.as_str(), b.name.as_str()),
+            "one copy per process"
+        );
+        let long = "x".repeat(MAX_INTERNED_LEN + 1);
+        let (d, _) = Destinations::default().resolve("send", &long, None, &Vec::new());
+        assert_eq!(d.name.as_str(), long);
+
+        let table = Interned::new(2, 4);
+        assert_eq!(table.get("a"), Some("a"));
+        assert_eq!(table.get("toolong"), None);
+        assert_eq!(table.get("b"), Some("b"));
+        assert_eq!(table.get("c"), None, "full");
+        assert!(std::ptr::eq(
+            table.get("a").unwrap(),
+            table.get("a").unwrap()
+        ));
     }
 }
