@@ -39,10 +39,17 @@ pub(crate) struct Destination {
 }
 
 impl Destination {
-    fn new(name: &str, hook: Option<&TemplateHook>, policies: &Policies) -> Self {
+    /// `value` makes the strings: interned for a destination the cache keeps, shared for one
+    /// resolved per message past the cache's bound (no process-wide lock per message).
+    fn new(
+        name: &str,
+        hook: Option<&TemplateHook>,
+        policies: &Policies,
+        value: fn(&str) -> StringValue,
+    ) -> Self {
         Destination {
-            name: interned_value(name),
-            template: hook.and_then(|t| t(name)).map(|t| interned_value(&t)),
+            name: value(name),
+            template: hook.and_then(|t| t(name)).map(|t| value(&t)),
             policy: (policies.iter())
                 .find(|(glob, _)| glob.matches(name))
                 .map(|(_, policy)| policy.clone()),
@@ -109,12 +116,12 @@ impl Destinations {
         }
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
         if !entries.contains_key(name) && entries.len() >= MAX_DESTINATIONS {
-            let destination = Destination::new(name, hook, policies);
+            let destination = Destination::new(name, hook, policies, shared_value);
             let span_name = destination.span_name(operation);
             return (destination, Cow::Owned(span_name));
         }
         let entry = entries.entry(name.into()).or_insert_with(|| Entry {
-            destination: Destination::new(name, hook, policies),
+            destination: Destination::new(name, hook, policies, interned_value),
             span_names: Vec::new(),
         });
         let span_name = match entry.span_names.iter().find(|(op, _)| *op == operation) {
@@ -145,8 +152,12 @@ fn intern(name: String) -> Cow<'static, str> {
 fn interned_value(name: &str) -> StringValue {
     match DESTINATION_NAMES.get(name) {
         Some(known) => StringValue::from(known),
-        None => StringValue::from(Arc::<str>::from(name)),
+        None => shared_value(name),
     }
+}
+
+fn shared_value(name: &str) -> StringValue {
+    StringValue::from(Arc::<str>::from(name))
 }
 
 static SPAN_NAMES: Interned = Interned::new(MAX_SPAN_NAMES, usize::MAX);
@@ -190,6 +201,7 @@ impl Interned {
     }
 }
 
+/// How many span names the process has made `'static` (at most [`MAX_SPAN_NAMES`]).
 pub(crate) fn interned_span_names() -> usize {
     SPAN_NAMES.names().len()
 }
@@ -238,6 +250,10 @@ mod tests {
             ("one-more", "send one-more")
         );
         assert_eq!(cache.entries.read().unwrap().len(), MAX_DESTINATIONS);
+        assert!(
+            !DESTINATION_NAMES.names().contains("one-more"),
+            "resolved per message: not interned, no process-wide lock per message"
+        );
     }
 
     #[test]
