@@ -180,7 +180,7 @@ impl Traceparent {
     }
 }
 
-fn field(digits: &[u8], which: Field) -> Result<u128, TraceparentError> {
+fn field(digits: &[u8], which: Field) -> Result<u64, TraceparentError> {
     hex::decode(digits).ok_or(TraceparentError::NotLowerHex(which))
 }
 
