@@ -2,7 +2,7 @@
 //! each cycle rotating — so drift in the broker (and the cost of going first) hits every mode
 //! alike — and turns the chunk timings into per-round rates.
 
-use crate::alloc;
+use crate::{alloc, cpu};
 use opentelemetry::Context;
 use std::time::{Duration, Instant};
 use tracewire::task::TracedExt;
@@ -165,6 +165,8 @@ pub struct Measured {
     pub mode: Mode,
     /// Messages per second, one per round.
     pub rates: Vec<f64>,
+    /// CPU nanoseconds per message (the whole process), one per round.
+    pub cpu: Vec<f64>,
     /// Heap allocations per message (all threads of the process).
     pub allocations: f64,
 }
@@ -185,22 +187,29 @@ pub async fn measure<R: Row>(
         settle(mode);
     }
     let mut elapsed = vec![Vec::with_capacity(plan.rounds); modes.len()];
+    let mut cpu_used = vec![Vec::with_capacity(plan.rounds); modes.len()];
     let mut allocations = vec![0u64; modes.len()];
     let mut cycle = 0;
     for _ in 0..plan.rounds {
         let mut round = vec![Duration::ZERO; modes.len()];
+        let mut round_cpu = vec![Duration::ZERO; modes.len()];
         for _ in 0..plan.chunks {
             for i in (0..modes.len()).map(|i| (i + cycle) % modes.len()) {
                 let before = alloc::count();
+                let cpu_before = cpu::used();
                 let started = Instant::now();
                 row.run(modes[i], plan.chunk).traced_in(cx.clone()).await;
                 settle(modes[i]);
                 round[i] += started.elapsed();
+                round_cpu[i] += cpu::used() - cpu_before;
                 allocations[i] += alloc::count() - before;
             }
             cycle += 1;
         }
         for (mode, time) in elapsed.iter_mut().zip(round) {
+            mode.push(time);
+        }
+        for (mode, time) in cpu_used.iter_mut().zip(round_cpu) {
             mode.push(time);
         }
     }
@@ -209,10 +218,15 @@ pub async fn measure<R: Row>(
     modes
         .iter()
         .zip(elapsed)
+        .zip(cpu_used)
         .zip(allocations)
-        .map(|((&mode, times), allocated)| Measured {
+        .map(|(((&mode, times), cpu), allocated)| Measured {
             mode,
             rates: times.iter().map(|t| per_round / t.as_secs_f64()).collect(),
+            cpu: cpu
+                .iter()
+                .map(|t| t.as_nanos() as f64 / per_round)
+                .collect(),
             allocations: allocated as f64 / total,
         })
         .collect()
@@ -276,7 +290,10 @@ mod tests {
             [Mode::Raw, Mode::RawHeaders, Mode::Unsampled].repeat(2)
         );
         assert_eq!(measured.len(), 3);
-        assert!(measured.iter().all(|m| m.rates.len() == 2));
+        assert!(measured
+            .iter()
+            .all(|m| m.rates.len() == 2 && m.cpu.len() == 2));
+        assert!(measured.iter().all(|m| m.cpu.iter().all(|&ns| ns >= 0.0)));
         assert_eq!(plan.per_mode(), 70);
     }
 
@@ -287,11 +304,13 @@ mod tests {
         let a = Measured {
             mode: Mode::Unsampled,
             rates: vec![90.0, 45.0],
+            cpu: vec![],
             allocations: 0.0,
         };
         let b = Measured {
             mode: Mode::RawHeaders,
             rates: vec![100.0, 50.0],
+            cpu: vec![],
             allocations: 0.0,
         };
         assert_eq!(

@@ -15,6 +15,7 @@
 
 mod alloc;
 mod amqp;
+mod cpu;
 mod harness;
 mod in_flight;
 mod kafka;
