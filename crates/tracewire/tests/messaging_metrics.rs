@@ -119,6 +119,28 @@ fn sends_and_consumes_are_counted_and_timed() {
     );
 }
 
+#[test]
+fn a_duration_is_in_seconds_from_open_to_end() {
+    let (exporter, provider, _rec, m) = metered();
+    let span = m.open_consume(
+        &Context::new(),
+        OperationSpec::new(OperationType::Process, "process", "orders"),
+    );
+    // A lower bound the sleep guarantees; the upper one only rules out a unit or scale mistake
+    // (the clock is the CPU's counter, scaled to nanoseconds).
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    span.end(Outcome::Ok);
+    provider.force_flush().unwrap();
+    let all = exporter.get_finished_metrics().unwrap();
+    let AggregatedMetrics::F64(MetricData::Histogram(process)) =
+        metric(&all, "messaging.process.duration")
+    else {
+        panic!("an f64 histogram")
+    };
+    let seconds: f64 = process.data_points().map(|p| p.sum()).sum();
+    assert!((0.030..60.0).contains(&seconds), "{seconds} s");
+}
+
 #[tokio::test]
 async fn a_batch_of_messages_is_timed_and_counted_once() {
     let (exporter, provider, _rec, m) = metered();

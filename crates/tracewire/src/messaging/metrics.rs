@@ -8,8 +8,7 @@ use crate::span::{Outcome, ERROR_TYPE};
 use opentelemetry::metrics::{Counter, Histogram, Meter};
 use opentelemetry::trace::SpanContext;
 use opentelemetry::{KeyValue, StringValue};
-use std::sync::Arc;
-use std::time::SystemTime;
+use std::sync::{Arc, OnceLock};
 
 /// The metric names, as the conventions spell them.
 const OPERATION_DURATION: &str = "messaging.client.operation.duration";
@@ -31,8 +30,19 @@ pub(crate) struct Instruments {
     consumed: Counter<u64>,
 }
 
+/// The clock the durations are measured with: the CPU's time-stamp counter where it is invariant
+/// (quanta calibrates it once per process against the OS's monotonic clock, and uses that clock
+/// itself where the counter cannot be trusted). Every measured operation reads it twice, an
+/// unsampled one too: a reading is ~12 ns where `SystemTime::now` took 45–90 ns (a VM's vDSO
+/// clock). Durations are monotonic: a wall clock stepped mid-operation cannot bend them.
+pub(crate) fn clock() -> &'static quanta::Clock {
+    static CLOCK: OnceLock<quanta::Clock> = OnceLock::new();
+    CLOCK.get_or_init(quanta::Clock::new)
+}
+
 impl Instruments {
     pub(crate) fn new(meter: &Meter) -> Self {
+        clock(); // calibrated now, not on the first message
         let histogram = |name: &'static str, description: &'static str| {
             meter
                 .f64_histogram(name)
@@ -83,7 +93,7 @@ impl Instruments {
             } else {
                 count
             },
-            started: SystemTime::now(),
+            started: clock().now(),
         }
     }
 }
@@ -99,28 +109,21 @@ pub(crate) struct Measurement {
     destination: StringValue,
     /// How many messages the operation adds to the sent or consumed counter.
     count: u64,
-    /// Wall-clock, as spans are: the span starts and ends on the same readings.
-    started: SystemTime,
+    /// When the operation started, on [`clock`].
+    started: quanta::Instant,
 }
 
 impl Measurement {
-    /// When the operation started: its span's start time too.
-    pub(crate) fn started(&self) -> SystemTime {
-        self.started
-    }
-
     /// How many messages the operation turned out to deliver (a fetch learns it at the end).
     pub(crate) fn set_count(&mut self, count: u64) {
         self.count = count;
     }
 
-    /// Records the duration up to `ended` (the span's end time) and the count, if any, of the
-    /// span whose context is `span`, with `error.type` on failure; the metrics tap gets them
-    /// too, with the span for exemplars. A clock set back mid-operation records zero.
-    pub(crate) fn record(self, outcome: &Outcome, span: &SpanContext, ended: SystemTime) {
-        let seconds = (ended.duration_since(self.started))
-            .unwrap_or_default()
-            .as_secs_f64();
+    /// Records the duration up to `ended` (read on [`clock`] as the span ends) and the count, if
+    /// any, of the span whose context is `span`, with `error.type` on failure; the metrics tap
+    /// gets them too, with the span for exemplars.
+    pub(crate) fn record(self, outcome: &Outcome, span: &SpanContext, ended: quanta::Instant) {
+        let seconds = ended.saturating_duration_since(self.started).as_secs_f64();
         let base = [
             KeyValue::new(SYSTEM, self.system),
             KeyValue::new(OPERATION_NAME, self.name),

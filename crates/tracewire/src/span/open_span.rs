@@ -1,7 +1,7 @@
 //! A span that belongs to one operation and ends exactly once: on settle, or when dropped.
 
 use super::{Outcome, SETTLED};
-use crate::messaging::metrics::Measurement;
+use crate::messaging::metrics::{self, Measurement};
 use crate::traced::Traced;
 use opentelemetry::trace::{SpanContext, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
@@ -122,15 +122,13 @@ impl OpenSpan {
         if std::mem::take(&mut self.open) {
             let span = self.cx.span();
             outcome.record(&self.cx);
-            // One clock reading for the span's end and its metrics; a span that records nothing
-            // and measures nothing reads no clock at all.
-            let measurement = self.measurement.take();
-            let recording = span.is_recording();
-            let ended = (recording || measurement.is_some()).then(SystemTime::now);
-            if let Some(ended) = ended.filter(|_| recording) {
-                span.end_with_timestamp(ended);
+            // The metrics' duration ends first (their cheap clock), then the span (the wall
+            // clock, read only for a span that records: `Span::end` reads it even for a no-op).
+            let measured = (self.measurement.take()).map(|m| (m, metrics::clock().now()));
+            if span.is_recording() {
+                span.end_with_timestamp(SystemTime::now());
             }
-            if let (Some(m), Some(ended)) = (measurement, ended) {
+            if let Some((m, ended)) = measured {
                 m.record(outcome, span.span_context(), ended);
             }
         }
