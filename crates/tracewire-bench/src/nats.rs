@@ -234,6 +234,10 @@ impl Row for CoreSubscribe {
     }
 }
 
+/// The bench stream's bounds: past them the server discards the oldest messages.
+const STREAM_MESSAGES: i64 = 2_000_000;
+const STREAM_BYTES: i64 = 1 << 30;
+
 /// Creates (or reuses) the bench stream — every `tracewire.js.>` subject, file storage, bounded —
 /// and empties it.
 async fn bench_stream(js: &jetstream::Context) -> stream::Stream {
@@ -241,8 +245,8 @@ async fn bench_stream(js: &jetstream::Context) -> stream::Stream {
         .get_or_create_stream(stream::Config {
             name: "TRACEWIRE_BENCH".into(),
             subjects: vec!["tracewire.js.>".into()],
-            max_messages: 2_000_000,
-            max_bytes: 1 << 30,
+            max_messages: STREAM_MESSAGES,
+            max_bytes: STREAM_BYTES,
             ..Default::default()
         })
         .await
@@ -336,6 +340,15 @@ enum JsMessages {
 impl JsConsume {
     /// Connects, pre-fills `per_mode` messages on each mode's subject and opens the consumers.
     pub async fn new(url: &str, telemetry: &Telemetry, per_mode: u64) -> Self {
+        // A pre-fill past the stream's bounds loses its oldest messages, and the first mode's
+        // consumer then waits for them for ever (heartbeats keep coming): say so instead.
+        let prefill = per_mode * Mode::ALL.len() as u64;
+        let bytes = prefill * 512; // a 256-byte payload, its headers, the store's overhead (~430 B)
+        assert!(
+            prefill <= STREAM_MESSAGES as u64 && bytes <= STREAM_BYTES as u64,
+            "the pre-fill ({prefill} messages) does not fit the bench stream \
+             ({STREAM_MESSAGES} messages, {STREAM_BYTES} bytes): fewer --rounds or a smaller --scale"
+        );
         let nats = Nats::connect(url, telemetry).await;
         let js = jetstream::new(nats.client.clone());
         let stream = bench_stream(&js).await;

@@ -11,6 +11,7 @@ mod line;
 use crate::offload::{Done, Drops, FullPolicy, Offload, QueueStats, Sink};
 use held::Held;
 use line::{LineKind, SpanView};
+use opentelemetry::trace::TraceContextExt;
 use opentelemetry::trace::{Link, SpanId, SpanKind, TraceId};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::error::OTelSdkResult;
@@ -19,7 +20,7 @@ use smallvec::SmallVec;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-use tracewire::messaging::attributes::{CONVERSATION_ID, SYSTEM};
+use tracewire::messaging::attributes::CONVERSATION_ID;
 use tracewire::CorrelationContextExt;
 
 /// `tracewire.correlation_id`: set on spans without a conversation id, from the context they start in.
@@ -46,10 +47,11 @@ struct Started {
 }
 
 /// The attributes a start line keeps: what `tracewire lost` needs of a span that never ends
-/// (the end line has them all).
+/// (the end line has them all) — a messaging span's identifying ones (system, destination,
+/// conversation id), which the skeleton also tells directly ([`tracewire::span::Starting`]).
 fn kept_at_start(key: &str) -> bool {
-    key.starts_with("messaging.destination.")
-        || [SYSTEM, CONVERSATION_ID, CORRELATION_ATTRIBUTE].contains(&key)
+    tracewire::span::identifying(key)
+        || key == CORRELATION_ATTRIBUTE
         || key == "target" // a `tracing` span's: tells a client library's own spans apart
         || key == "code.module.name"
 }
@@ -107,6 +109,8 @@ impl SpanLogProcessor {
     ) -> Self {
         let mut field = b"\"service\":".to_vec();
         json::string(&mut field, &service.into());
+        // Messaging spans' start records from what the skeleton tells, not a copy of the span.
+        tracewire::span::want_starting();
         let sink = LineWriter {
             service_field: field,
             out,
@@ -138,6 +142,32 @@ impl SpanLogProcessor {
 
 impl SpanProcessor for SpanLogProcessor {
     fn on_start(&self, span: &mut Span, cx: &Context) {
+        use opentelemetry::trace::Span as _;
+        if !span.is_recording() {
+            return;
+        }
+        let parent = Some(cx.span().span_context())
+            .filter(|sc| sc.is_valid())
+            .map_or(SpanId::INVALID, |sc| sc.span_id());
+        // A messaging span the skeleton describes needs no copy of the whole span (the SDK's
+        // `exported_data`: every attribute, link and the scope, freed again at once). Its start
+        // time is read here, just after the SDK's own: a start line is written only for a span
+        // still open after `HOLD`, the end line carries the SDK's.
+        if let Some(s) = tracewire::span::take_starting(parent) {
+            let sc = span.span_context();
+            self.queue.push(Record::Start(Started {
+                trace_id: sc.trace_id(),
+                span_id: sc.span_id(),
+                parent,
+                sampled: sc.is_sampled(),
+                kind: s.kind,
+                start: SystemTime::now(),
+                name: InlineName::new(&s.name),
+                attributes: s.attributes,
+                links: s.links,
+            }));
+            return;
+        }
         let Some(mut data) = span.exported_data() else {
             return; // not recording
         };

@@ -22,7 +22,7 @@ pub use spec::{OperationSpec, OperationType};
 pub use system::System;
 
 use crate::carrier::HeaderReader;
-use crate::span::OpenSpan;
+use crate::span::{self, OpenSpan, Starting};
 use crate::tracer::AnyTracer;
 use crate::{CorrelationContextExt, Propagator};
 use attributes as attr;
@@ -31,7 +31,7 @@ use destinations::{Destination, Destinations, Policies, TemplateHook};
 use metrics::{Instruments, Measurement};
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::global;
-use opentelemetry::trace::{Link, SpanBuilder, TraceContextExt, Tracer};
+use opentelemetry::trace::{Link, SpanBuilder, SpanId, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue, StringValue};
 use std::borrow::Cow;
 use std::fmt;
@@ -616,11 +616,23 @@ impl Messaging {
         if let Some(enrich) = &inner.enrich {
             enrich(&spec, &mut attrs);
         }
+        let starting = span::wanted().then(|| Starting {
+            parent: Some(parent.span().span_context())
+                .filter(|sc| sc.is_valid())
+                .map_or(SpanId::INVALID, |sc| sc.span_id()),
+            name: name.clone(),
+            kind: spec.kind.span_kind(),
+            attributes: (attrs.iter())
+                .filter(|kv| span::identifying(kv.key.as_str()))
+                .cloned()
+                .collect(),
+            links: links.clone(),
+        });
         let builder = SpanBuilder::from_name(name)
             .with_kind(spec.kind.span_kind())
             .with_attributes(attrs)
             .with_links(links);
-        inner.tracer.start_in(builder, parent)
+        span::describing(starting, || inner.tracer.start_in(builder, parent))
     }
 }
 

@@ -4,10 +4,13 @@
 
 mod open_span;
 mod outcome;
+mod starting;
 mod tap;
 
 pub use open_span::OpenSpan;
 pub use outcome::Outcome;
+pub(crate) use starting::{describing, wanted};
+pub use starting::{identifying, take_starting, want_starting, Starting};
 pub(crate) use tap::tap;
 pub use tap::{set_metrics_tap, MetricsTap};
 
