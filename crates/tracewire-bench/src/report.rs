@@ -54,34 +54,41 @@ pub fn table(title: &str, measured: &[Measured]) -> String {
         measured.iter().find(|m| m.mode == Mode::Batch),
     );
     if let (Some(span_log), Some(batch)) = (span_log, batch) {
-        let paired = added_ratios(span_log, batch, headers);
-        if !paired.is_empty() {
-            let _ = writeln!(
-                out,
-                "\nspan log ÷ batch export, added ns per message, paired per round: {} ({} of {} rounds: those where batch export added time)",
-                ratio(&paired),
-                paired.len(),
-                batch.rates.len(),
-            );
-        }
-        let paired = added_cpu_ratios(span_log, batch, headers);
-        if !paired.is_empty() {
-            let _ = writeln!(
-                out,
-                "span log ÷ batch export, added CPU ns per message, paired per round: {} ({} of {} rounds: those where batch export added CPU time)",
-                ratio(&paired),
-                paired.len(),
-                batch.cpu.len(),
-            );
+        out.push('\n');
+        for (what, per_message) in [("ns", wall_ns as PerMessage), ("CPU ns", cpu_ns)] {
+            let paired = added_ratios(span_log, batch, headers, per_message);
+            if !paired.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "span log ÷ batch export, added {what} per message, paired per round: {} ({} of {} rounds: those where batch export added {what})",
+                    ratio(&paired),
+                    paired.len(),
+                    batch.rates.len(),
+                );
+            }
         }
     }
     out
 }
 
-/// Per round, the CPU time `a` adds per message over `base` divided by the CPU time `b` adds;
-/// rounds where `b` adds nothing measurable are left out.
-fn added_cpu_ratios(a: &Measured, b: &Measured, base: &Measured) -> Vec<f64> {
-    let rounds = a.cpu.iter().zip(&b.cpu).zip(&base.cpu);
+/// One mode's nanoseconds per message, a value per round.
+type PerMessage = fn(&Measured) -> Vec<f64>;
+
+/// Wall-clock nanoseconds per message, per round.
+fn wall_ns(m: &Measured) -> Vec<f64> {
+    m.rates.iter().map(|rate| 1e9 / rate).collect()
+}
+
+/// The process's CPU nanoseconds per message, per round.
+fn cpu_ns(m: &Measured) -> Vec<f64> {
+    m.cpu.clone()
+}
+
+/// Per round, what `a` adds per message over `base` divided by what `b` adds (the rounds are
+/// paired); rounds where `b` adds nothing measurable are left out.
+fn added_ratios(a: &Measured, b: &Measured, base: &Measured, ns: PerMessage) -> Vec<f64> {
+    let (a, b, base) = (ns(a), ns(b), ns(base));
+    let rounds = a.iter().zip(&b).zip(&base);
     rounds
         .map(|((a, b), base)| (a - base, b - base))
         .filter(|&(_, added_b)| added_b > 0.0)
@@ -89,13 +96,33 @@ fn added_cpu_ratios(a: &Measured, b: &Measured, base: &Measured) -> Vec<f64> {
         .collect()
 }
 
-/// Per round, the time `a` adds per message over `base` divided by the time `b` adds (the
-/// rounds are paired); rounds where `b` adds nothing measurable are left out.
-fn added_ratios(a: &Measured, b: &Measured, base: &Measured) -> Vec<f64> {
-    let rounds = a.rates.iter().zip(&b.rates).zip(&base.rates);
-    rounds
-        .map(|((a, b), base)| (1e9 / a - 1e9 / base, 1e9 / b - 1e9 / base))
-        .filter(|&(_, added_b)| added_b > 0.0)
-        .map(|(added_a, added_b)| added_a / added_b)
-        .collect()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn measured(mode: Mode, rates: [f64; 2], cpu: [f64; 2]) -> Measured {
+        Measured {
+            mode,
+            rates: rates.to_vec(),
+            cpu: cpu.to_vec(),
+            allocations: 0.0,
+        }
+    }
+
+    #[test]
+    fn added_time_ratios_pair_rounds_and_skip_those_where_the_divisor_adds_nothing() {
+        // ns per message: base 1000 / 1000, batch 2000 / 1000 (adds nothing in round 2),
+        // span log 2500 / 1500; CPU: base 100, batch 300 / 200, span log 400 / 400.
+        let base = measured(Mode::RawHeaders, [1e6, 1e6], [100.0, 100.0]);
+        let batch = measured(Mode::Batch, [5e5, 1e6], [300.0, 200.0]);
+        let span_log = measured(Mode::SpanLog, [4e5, 1e9 / 1500.0], [400.0, 400.0]);
+        let wall = added_ratios(&span_log, &batch, &base, wall_ns);
+        assert_eq!(wall.len(), 1);
+        assert!((wall[0] - 1.5).abs() < 1e-9);
+        assert_eq!(added_ratios(&span_log, &batch, &base, cpu_ns), [1.5, 3.0]);
+        let raw = measured(Mode::Raw, [1e6, 1e6], [100.0, 100.0]);
+        let table = table("row", &[raw, base, batch, span_log]);
+        assert!(table.contains("added ns per message, paired per round: 1.500"));
+        assert!(table.contains("added CPU ns per message, paired per round: 2.250"));
+    }
 }
