@@ -11,7 +11,6 @@ mod line;
 use crate::offload::{Done, Drops, FullPolicy, Offload, QueueStats, Sink};
 use held::Held;
 use line::{LineKind, SpanView};
-use opentelemetry::trace::TraceContextExt;
 use opentelemetry::trace::{Link, SpanId, SpanKind, TraceId};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::error::OTelSdkResult;
@@ -146,19 +145,16 @@ impl SpanProcessor for SpanLogProcessor {
         if !span.is_recording() {
             return;
         }
-        let parent = Some(cx.span().span_context())
-            .filter(|sc| sc.is_valid())
-            .map_or(SpanId::INVALID, |sc| sc.span_id());
         // A messaging span the skeleton describes needs no copy of the whole span (the SDK's
         // `exported_data`: every attribute, link and the scope, freed again at once). Its start
         // time is read here, just after the SDK's own: a start line is written only for a span
         // still open after `HOLD`, the end line carries the SDK's.
-        if let Some(s) = tracewire::span::take_starting(parent) {
+        if let Some(s) = tracewire::span::take_starting(cx) {
             let sc = span.span_context();
             self.queue.push(Record::Start(Started {
                 trace_id: sc.trace_id(),
                 span_id: sc.span_id(),
-                parent,
+                parent: s.parent,
                 sampled: sc.is_sampled(),
                 kind: s.kind,
                 start: SystemTime::now(),

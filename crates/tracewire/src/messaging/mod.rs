@@ -31,7 +31,7 @@ use destinations::{Destination, Destinations, Policies, TemplateHook};
 use metrics::{Instruments, Measurement};
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::global;
-use opentelemetry::trace::{Link, SpanBuilder, SpanId, TraceContextExt, Tracer};
+use opentelemetry::trace::{Link, SpanBuilder, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue, StringValue};
 use std::borrow::Cow;
 use std::fmt;
@@ -617,9 +617,7 @@ impl Messaging {
             enrich(&spec, &mut attrs);
         }
         let starting = span::wanted().then(|| Starting {
-            parent: Some(parent.span().span_context())
-                .filter(|sc| sc.is_valid())
-                .map_or(SpanId::INVALID, |sc| sc.span_id()),
+            parent: span::parent_span_id(parent),
             name: name.clone(),
             kind: spec.kind.span_kind(),
             attributes: (attrs.iter())

@@ -9,7 +9,7 @@ mod tap;
 
 pub use open_span::OpenSpan;
 pub use outcome::Outcome;
-pub(crate) use starting::{describing, wanted};
+pub(crate) use starting::{describing, parent_span_id, wanted};
 pub use starting::{identifying, take_starting, want_starting, Starting};
 pub(crate) use tap::tap;
 pub use tap::{set_metrics_tap, MetricsTap};

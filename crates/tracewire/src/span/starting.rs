@@ -5,8 +5,8 @@
 //! its start lines — reads them here instead. Described only once a processor asked
 //! ([`want_starting`]): an atomic load a span otherwise.
 
-use opentelemetry::trace::{Link, SpanId, SpanKind};
-use opentelemetry::KeyValue;
+use opentelemetry::trace::{Link, SpanId, SpanKind, TraceContextExt};
+use opentelemetry::{Context, KeyValue};
 use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 /// span's own order. Not the rest (operation name and type, sizes, server, a hook's additions).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Starting {
-    /// The parent's span id, [`SpanId::INVALID`] for a root: which start this describes.
+    /// The parent's span id, [`SpanId::INVALID`] for a root (as the SDK records it).
     pub parent: SpanId,
     /// The span's name.
     pub name: Cow<'static, str>,
@@ -49,9 +49,11 @@ pub fn want_starting() {
     WANTED.store(true, Relaxed);
 }
 
-/// The messaging span being started on this thread whose parent is `parent`, if the skeleton is
-/// starting one: taken, so a second call gets `None`. For `SpanProcessor::on_start`.
-pub fn take_starting(parent: SpanId) -> Option<Starting> {
+/// The messaging span being started on this thread in `parent` (the context
+/// `SpanProcessor::on_start` is given), if the skeleton is starting one there: taken, so a
+/// second call gets `None`.
+pub fn take_starting(parent: &Context) -> Option<Starting> {
+    let parent = parent_span_id(parent);
     STARTING.with(|s| {
         let mut s = s.borrow_mut();
         match s.as_ref() {
@@ -59,6 +61,17 @@ pub fn take_starting(parent: SpanId) -> Option<Starting> {
             _ => None,
         }
     })
+}
+
+/// The span id a span started in `cx` gets as its parent: the active span's, if valid.
+pub(crate) fn parent_span_id(cx: &Context) -> SpanId {
+    let parent = cx.span();
+    let sc = parent.span_context();
+    if sc.is_valid() {
+        sc.span_id()
+    } else {
+        SpanId::INVALID
+    }
 }
 
 /// Whether a processor wants spans described.
@@ -111,24 +124,38 @@ mod tests {
         }
     }
 
+    /// A context whose active span has id `n` (0: no valid span).
+    fn in_span(n: u64) -> Context {
+        use opentelemetry::trace::{SpanContext, TraceFlags, TraceId, TraceState};
+        if n == 0 {
+            return Context::new();
+        }
+        let sc = SpanContext::new(
+            TraceId::from(7),
+            SpanId::from(n),
+            TraceFlags::SAMPLED,
+            true,
+            TraceState::NONE,
+        );
+        Context::new().with_remote_span_context(sc)
+    }
+
     #[test]
-    fn told_only_while_starting_to_the_start_of_its_parent_and_once() {
-        assert_eq!(take_starting(SpanId::from(1)), None, "nothing is starting");
+    fn told_only_while_starting_to_the_start_in_its_parent_and_once() {
+        assert_eq!(take_starting(&in_span(1)), None, "nothing is starting");
         let (wrong_parent, taken, again) = describing(Some(starting(1)), || {
             (
-                take_starting(SpanId::from(2)),
-                take_starting(SpanId::from(1)),
-                take_starting(SpanId::from(1)),
+                take_starting(&in_span(2)),
+                take_starting(&in_span(1)),
+                take_starting(&in_span(1)),
             )
         });
         assert_eq!(wrong_parent, None);
         assert_eq!(taken, Some(starting(1)));
         assert_eq!(again, None, "taken once");
         describing(Some(starting(3)), || ()); // nobody takes it
-        assert_eq!(
-            take_starting(SpanId::from(3)),
-            None,
-            "dropped after the start"
-        );
+        assert_eq!(take_starting(&in_span(3)), None, "dropped after the start");
+        let root = describing(Some(starting(0)), || take_starting(&in_span(0)));
+        assert_eq!(root.map(|s| s.parent), Some(SpanId::INVALID), "a root");
     }
 }
