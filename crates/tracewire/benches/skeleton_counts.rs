@@ -7,7 +7,9 @@
 //! callgrind_annotate --inclusive=yes callgrind.out.*
 //! ```
 //!
-//! Paths: `receive`, `peer-receive`, `send`, `peer-send`; then `unsampled` or `sampled`.
+//! Paths: `receive`, `peer-receive`, `send`, `peer-send`; then `unsampled` or `sampled`; then
+//! `listened` to install a start listener (what a span log is) that asks for every description:
+//! what a span log costs the skeleton.
 //! Without valgrind it just runs them (so `cargo bench` passes over it quickly).
 
 mod common;
@@ -15,6 +17,19 @@ mod common;
 use common::Paths;
 
 const RUNS: usize = 10_000;
+
+/// A start listener that asks for every description and drops it.
+struct Describes;
+
+impl tracewire::span::StartListener for Describes {
+    fn started(
+        &self,
+        _cx: &opentelemetry::Context,
+        describe: &mut dyn FnMut() -> tracewire::span::Starting,
+    ) {
+        std::hint::black_box(describe());
+    }
+}
 
 /// What callgrind counts: `RUNS` runs of one path, after the warm-up.
 #[inline(never)]
@@ -28,6 +43,9 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let which = args.first().map_or("receive", String::as_str);
     let sampled = args.get(1).is_some_and(|s| s == "sampled");
+    if args.get(2).is_some_and(|s| s == "listened") {
+        tracewire::span::set_start_listener(std::sync::Arc::new(Describes));
+    }
     let path: fn(&Paths) = match which {
         "receive" => Paths::receive,
         "peer-receive" => Paths::peer_receive,

@@ -78,7 +78,50 @@ enum Record {
 /// it starts in (`tracewire.correlation_id`), so every span log line has one.
 #[derive(Debug)]
 pub struct SpanLogProcessor {
-    queue: Offload<Record>,
+    queue: Arc<Offload<Record>>,
+    /// Whether this is the process's start listener: the skeleton tells it what its messaging
+    /// spans are once they have started (the first span log of a process; any other copies).
+    told: bool,
+}
+
+thread_local! {
+    /// The span whose `on_start` the told span log has just seen, waiting for the skeleton's
+    /// description (`StartLines::started`).
+    static PENDING: std::cell::Cell<Option<SpanId>> = const { std::cell::Cell::new(None) };
+}
+
+/// The span log's start listener: a messaging span's start record from what the skeleton tells,
+/// not from the SDK's copy of the whole span.
+struct StartLines {
+    queue: std::sync::Weak<Offload<Record>>,
+}
+
+impl tracewire::span::StartListener for StartLines {
+    fn started(&self, cx: &Context, describe: &mut dyn FnMut() -> tracewire::span::Starting) {
+        use opentelemetry::trace::TraceContextExt;
+        let span = cx.span();
+        let sc = span.span_context();
+        if PENDING.with(std::cell::Cell::take) != Some(sc.span_id()) {
+            return; // not a span this span log saw start
+        }
+        let Some(queue) = self.queue.upgrade() else {
+            return;
+        };
+        let s = describe();
+        // Its start time is read here, just after the SDK's own: a start line is written only
+        // for a span still open after `HOLD`, and the end line carries the SDK's.
+        queue.push(Record::Start(Started {
+            trace_id: sc.trace_id(),
+            span_id: sc.span_id(),
+            parent: s.parent,
+            sampled: sc.is_sampled(),
+            kind: s.kind,
+            start: SystemTime::now(),
+            name: InlineName::new(&s.name),
+            attributes: s.attributes,
+            links: s.links,
+        }));
+    }
 }
 
 impl SpanLogProcessor {
@@ -108,8 +151,6 @@ impl SpanLogProcessor {
     ) -> Self {
         let mut field = b"\"service\":".to_vec();
         json::string(&mut field, &service.into());
-        // Messaging spans' start records from what the skeleton tells, not a copy of the span.
-        tracewire::span::want_starting();
         let sink = LineWriter {
             service_field: field,
             out,
@@ -118,16 +159,19 @@ impl SpanLogProcessor {
             held: Held::default(),
             write_failures: None,
         };
-        SpanLogProcessor {
-            queue: Offload::spawn(
-                "tracewire-span-log",
-                capacity,
-                256,
-                Duration::from_millis(200),
-                full,
-                sink,
-            ),
-        }
+        let queue = Arc::new(Offload::spawn(
+            "tracewire-span-log",
+            capacity,
+            256,
+            Duration::from_millis(200),
+            full,
+            sink,
+        ));
+        let lines = StartLines {
+            queue: Arc::downgrade(&queue),
+        };
+        let told = tracewire::span::set_start_listener(Arc::new(lines));
+        SpanLogProcessor { queue, told }
     }
 
     /// Lines accepted, dropped (queue full), written and failed (a span's end counts its event
@@ -145,23 +189,11 @@ impl SpanProcessor for SpanLogProcessor {
         if !span.is_recording() {
             return;
         }
-        // A messaging span the skeleton describes needs no copy of the whole span (the SDK's
-        // `exported_data`: every attribute, link and the scope, freed again at once). Its start
-        // time is read here, just after the SDK's own: a start line is written only for a span
-        // still open after `HOLD`, the end line carries the SDK's.
-        if let Some(s) = tracewire::span::take_starting(cx) {
-            let sc = span.span_context();
-            self.queue.push(Record::Start(Started {
-                trace_id: sc.trace_id(),
-                span_id: sc.span_id(),
-                parent: s.parent,
-                sampled: sc.is_sampled(),
-                kind: s.kind,
-                start: SystemTime::now(),
-                name: InlineName::new(&s.name),
-                attributes: s.attributes,
-                links: s.links,
-            }));
+        // A messaging span the skeleton starts needs no copy of the whole span (the SDK's
+        // `exported_data`: every attribute, link and the scope, freed again at once): the
+        // skeleton tells what it is once it has started (`StartLines`).
+        if self.told && tracewire::span::skeleton_starting() {
+            PENDING.with(|p| p.set(Some(span.span_context().span_id())));
             return;
         }
         let Some(mut data) = span.exported_data() else {

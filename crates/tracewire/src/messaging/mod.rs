@@ -33,6 +33,7 @@ use opentelemetry::baggage::BaggageExt;
 use opentelemetry::global;
 use opentelemetry::trace::{Link, SpanBuilder, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue, StringValue};
+use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
@@ -582,18 +583,10 @@ impl Messaging {
         let mut spec = spec;
         // The spec's own attributes first, in the Vec the span keeps.
         let mut attrs = std::mem::take(&mut spec.attributes);
-        attrs.push(KeyValue::new(attr::SYSTEM, inner.system.name()));
+        let has_destination = !spec.destination.is_empty();
+        self.identifying(has_destination, &dest, parent, |kv| attrs.push(kv));
         attrs.push(KeyValue::new(attr::OPERATION_NAME, spec.name));
         attrs.push(KeyValue::new(attr::OPERATION_TYPE, spec.kind.as_str()));
-        if !spec.destination.is_empty() {
-            attrs.push(KeyValue::new(attr::DESTINATION_NAME, dest.name));
-        }
-        if let Some(t) = dest.template {
-            attrs.push(KeyValue::new(attr::DESTINATION_TEMPLATE, t));
-        }
-        if let Some(id) = parent.correlation_value() {
-            attrs.push(KeyValue::new(attr::CONVERSATION_ID, id));
-        }
         if let Some(size) = spec.body_size {
             attrs.push(KeyValue::new(attr::BODY_SIZE, size as i64));
         }
@@ -616,21 +609,55 @@ impl Messaging {
         if let Some(enrich) = &inner.enrich {
             enrich(&spec, &mut attrs);
         }
-        let starting = span::wanted().then(|| Starting {
-            parent: span::parent_span_id(parent),
-            name: name.clone(),
-            kind: spec.kind.span_kind(),
-            attributes: (attrs.iter())
-                .filter(|kv| span::identifying(kv.key.as_str()))
-                .cloned()
-                .collect(),
-            links: links.clone(),
-        });
-        let builder = SpanBuilder::from_name(name)
-            .with_kind(spec.kind.span_kind())
+        let kind = spec.kind.span_kind();
+        if !span::listening() {
+            let builder = (SpanBuilder::from_name(name).with_kind(kind))
+                .with_attributes(attrs)
+                .with_links(links);
+            return inner.tracer.start_in(builder, parent);
+        }
+        // A start listener (the span log) is told what started, if it records: the name and
+        // links the SDK takes are kept back (a name is interned, links are usually none), the
+        // attributes made again only for a span that records.
+        let (told_name, told_links) = (name.clone(), links.clone());
+        let builder = (SpanBuilder::from_name(name).with_kind(kind.clone()))
             .with_attributes(attrs)
             .with_links(links);
-        span::describing(starting, || inner.tracer.start_in(builder, parent))
+        let mut told = Some((told_name, told_links));
+        let describe = || {
+            let (name, links) = told.take().unwrap_or_default();
+            let mut attributes = SmallVec::new();
+            self.identifying(has_destination, &dest, parent, |kv| attributes.push(kv));
+            Starting {
+                parent: span::parent_span_id(parent),
+                name,
+                kind: kind.clone(),
+                attributes,
+                links,
+            }
+        };
+        span::start_told(|| inner.tracer.start_in(builder, parent), describe)
+    }
+
+    /// The core's attributes that say which operation a span is — system, destination name
+    /// and template, conversation id — to `push`: the span's, and a start listener's.
+    fn identifying(
+        &self,
+        has_destination: bool,
+        dest: &Destination,
+        parent: &Context,
+        mut push: impl FnMut(KeyValue),
+    ) {
+        push(KeyValue::new(attr::SYSTEM, self.inner.system.name()));
+        if has_destination {
+            push(KeyValue::new(attr::DESTINATION_NAME, dest.name.clone()));
+        }
+        if let Some(t) = &dest.template {
+            push(KeyValue::new(attr::DESTINATION_TEMPLATE, t.clone()));
+        }
+        if let Some(id) = parent.correlation_value() {
+            push(KeyValue::new(attr::CONVERSATION_ID, id));
+        }
     }
 }
 

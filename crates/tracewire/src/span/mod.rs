@@ -9,8 +9,8 @@ mod tap;
 
 pub use open_span::OpenSpan;
 pub use outcome::Outcome;
-pub(crate) use starting::{describing, parent_span_id, wanted};
-pub use starting::{identifying, take_starting, want_starting, Starting};
+pub use starting::{identifying, set_start_listener, skeleton_starting, StartListener, Starting};
+pub(crate) use starting::{listening, parent_span_id, start_told};
 pub(crate) use tap::tap;
 pub use tap::{set_metrics_tap, MetricsTap};
 

@@ -1,21 +1,22 @@
-//! What the messaging skeleton knows of the span it is starting, told to span processors on the
-//! starting thread. `SpanProcessor::on_start` sees a started span only through
-//! `Span::exported_data`, a copy of the whole span (every attribute, every link, the scope) per
-//! span; a processor that keeps a few fields of it at start — tracewire-telemetry's span log, for
-//! its start lines — reads them here instead. Described only once a processor asked
-//! ([`want_starting`]): an atomic load a span otherwise.
+//! What the messaging skeleton knows of a span it has just started, told to one listener (a span
+//! processor that keeps a few fields of every started span: tracewire-telemetry's span log, for
+//! its start lines). `SpanProcessor::on_start` sees a started span only through
+//! `Span::exported_data`, a copy of the whole span — every attribute, every link, the scope — per
+//! span; a listener is told the few fields instead, built only for a span that records and that
+//! its processor saw start. Without a listener a span pays one atomic load; with one, a span that
+//! does not record pays a thread-local flag set and cleared, and a few cheap copies.
 
 use opentelemetry::trace::{Link, SpanId, SpanKind, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 use smallvec::SmallVec;
 use std::borrow::Cow;
-use std::cell::RefCell;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::cell::Cell;
+use std::sync::{Arc, OnceLock};
 
-/// A messaging span being started, as the skeleton hands it to the SDK: its name, kind and links,
-/// and the attributes that say which operation it is — `messaging.system`, every
-/// `messaging.destination.*` (name, template, partition…) and the conversation id — in the
-/// span's own order. Not the rest (operation name and type, sizes, server, a hook's additions).
+/// A messaging span that has just started, as the skeleton handed it to the SDK: its parent,
+/// name, kind and links, and the attributes that say which operation it is —
+/// `messaging.system`, `messaging.destination.name` and `.template`, the conversation id. Not
+/// the rest (operation name and type, partition, sizes, server, a hook's additions).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Starting {
     /// The parent's span id, [`SpanId::INVALID`] for a root (as the SDK records it).
@@ -32,35 +33,41 @@ pub struct Starting {
 
 /// Whether an attribute says which operation a messaging span is (and so is in [`Starting`]).
 pub fn identifying(key: &str) -> bool {
-    key.starts_with("messaging.destination.")
-        || key == crate::messaging::attributes::SYSTEM
-        || key == crate::CONVERSATION_ID_ATTRIBUTE
+    use crate::messaging::attributes::{
+        CONVERSATION_ID, DESTINATION_NAME, DESTINATION_TEMPLATE, SYSTEM,
+    };
+    [
+        SYSTEM,
+        DESTINATION_NAME,
+        DESTINATION_TEMPLATE,
+        CONVERSATION_ID,
+    ]
+    .contains(&key)
 }
 
-static WANTED: AtomicBool = AtomicBool::new(false);
+/// Told of every messaging span the skeleton starts that records.
+pub trait StartListener: Send + Sync + 'static {
+    /// The span active in `cx` has just started; `describe` says what it is — call it only if
+    /// the span is one of yours (its processor's `on_start` saw it): it copies a few values.
+    fn started(&self, cx: &Context, describe: &mut dyn FnMut() -> Starting);
+}
+
+static LISTENER: OnceLock<Arc<dyn StartListener>> = OnceLock::new();
 
 thread_local! {
-    static STARTING: RefCell<Option<Starting>> = const { RefCell::new(None) };
+    /// Set while the skeleton starts a span (and will tell the listener).
+    static STARTING: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Asks the skeleton to describe every messaging span it starts from now on (for
-/// [`take_starting`]); for the process's lifetime.
-pub fn want_starting() {
-    WANTED.store(true, Relaxed);
+/// Installs the process's listener; `false` if one is installed already (it stays).
+pub fn set_start_listener(listener: Arc<dyn StartListener>) -> bool {
+    LISTENER.set(listener).is_ok()
 }
 
-/// The messaging span being started on this thread in `parent` (the context
-/// `SpanProcessor::on_start` is given), if the skeleton is starting one there: taken, so a
-/// second call gets `None`.
-pub fn take_starting(parent: &Context) -> Option<Starting> {
-    let parent = parent_span_id(parent);
-    STARTING.with(|s| {
-        let mut s = s.borrow_mut();
-        match s.as_ref() {
-            Some(starting) if starting.parent == parent => s.take(),
-            _ => None,
-        }
-    })
+/// Whether the span now starting on this thread is the skeleton's, which tells the listener once
+/// it has started: for the listener's processor's `on_start`, which can then leave the copy out.
+pub fn skeleton_starting() -> bool {
+    STARTING.with(Cell::get)
 }
 
 /// The span id a span started in `cx` gets as its parent: the active span's, if valid.
@@ -74,43 +81,39 @@ pub(crate) fn parent_span_id(cx: &Context) -> SpanId {
     }
 }
 
-/// Whether a processor wants spans described.
-pub(crate) fn wanted() -> bool {
-    WANTED.load(Relaxed)
+/// Whether a listener is installed (so the skeleton keeps what a description needs).
+pub(crate) fn listening() -> bool {
+    LISTENER.get().is_some()
 }
 
-/// Runs `start` (the SDK starting the span, its processors' `on_start` with it) with `starting`
-/// told on this thread; what no processor took is dropped after.
-pub(crate) fn describing<T>(starting: Option<Starting>, start: impl FnOnce() -> T) -> T {
-    if starting.is_none() {
+/// Runs `start` (the SDK starting the span, its processors' `on_start` with it), marked as the
+/// skeleton's, then tells the listener, if any, about the span if it records.
+pub(crate) fn start_told(
+    start: impl FnOnce() -> Context,
+    mut describe: impl FnMut() -> Starting,
+) -> Context {
+    let Some(listener) = LISTENER.get() else {
         return start();
+    };
+    STARTING.with(|s| s.set(true));
+    let cx = start();
+    STARTING.with(|s| s.set(false));
+    if cx.span().is_recording() {
+        listener.started(&cx, &mut describe);
     }
-    STARTING.with(|s| *s.borrow_mut() = starting);
-    let started = start();
-    STARTING.with(|s| s.borrow_mut().take());
-    started
+    cx
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn starting(parent: u64) -> Starting {
-        Starting {
-            parent: SpanId::from(parent),
-            name: "process orders".into(),
-            kind: SpanKind::Consumer,
-            attributes: SmallVec::new(),
-            links: Vec::new(),
-        }
-    }
-
     #[test]
     fn identifying_attributes() {
         for key in [
             "messaging.system",
             "messaging.destination.name",
-            "messaging.destination.partition.id",
+            "messaging.destination.template",
             "messaging.message.conversation_id",
         ] {
             assert!(identifying(key), "{key}");
@@ -119,43 +122,9 @@ mod tests {
             "messaging.operation.name",
             "server.address",
             "messaging.destination",
+            "messaging.destination.partition.id",
         ] {
             assert!(!identifying(key), "{key}");
         }
-    }
-
-    /// A context whose active span has id `n` (0: no valid span).
-    fn in_span(n: u64) -> Context {
-        use opentelemetry::trace::{SpanContext, TraceFlags, TraceId, TraceState};
-        if n == 0 {
-            return Context::new();
-        }
-        let sc = SpanContext::new(
-            TraceId::from(7),
-            SpanId::from(n),
-            TraceFlags::SAMPLED,
-            true,
-            TraceState::NONE,
-        );
-        Context::new().with_remote_span_context(sc)
-    }
-
-    #[test]
-    fn told_only_while_starting_to_the_start_in_its_parent_and_once() {
-        assert_eq!(take_starting(&in_span(1)), None, "nothing is starting");
-        let (wrong_parent, taken, again) = describing(Some(starting(1)), || {
-            (
-                take_starting(&in_span(2)),
-                take_starting(&in_span(1)),
-                take_starting(&in_span(1)),
-            )
-        });
-        assert_eq!(wrong_parent, None);
-        assert_eq!(taken, Some(starting(1)));
-        assert_eq!(again, None, "taken once");
-        describing(Some(starting(3)), || ()); // nobody takes it
-        assert_eq!(take_starting(&in_span(3)), None, "dropped after the start");
-        let root = describing(Some(starting(0)), || take_starting(&in_span(0)));
-        assert_eq!(root.map(|s| s.parent), Some(SpanId::INVALID), "a root");
     }
 }
