@@ -610,20 +610,17 @@ impl Messaging {
             enrich(&spec, &mut attrs);
         }
         let kind = spec.kind.span_kind();
-        if !span::listening() {
-            let builder = (SpanBuilder::from_name(name).with_kind(kind))
-                .with_attributes(attrs)
-                .with_links(links);
-            return inner.tracer.start_in(builder, parent);
-        }
         // A start listener (the span log) is told what started, if it records: the name and
         // links the SDK takes are kept back (a name is interned, links are usually none), the
         // attributes made again only for a span that records.
-        let (told_name, told_links) = (name.clone(), links.clone());
+        let told = span::listening().then(|| (name.clone(), links.clone()));
         let builder = (SpanBuilder::from_name(name).with_kind(kind.clone()))
             .with_attributes(attrs)
             .with_links(links);
-        let mut told = Some((told_name, told_links));
+        let Some(told) = told else {
+            return inner.tracer.start_in(builder, parent);
+        };
+        let mut told = Some(told);
         let describe = || {
             let (name, links) = told.take().unwrap_or_default();
             let mut attributes = SmallVec::new();
