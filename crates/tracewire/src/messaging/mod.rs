@@ -617,20 +617,18 @@ impl Messaging {
         let builder = (SpanBuilder::from_name(name).with_kind(kind.clone()))
             .with_attributes(attrs)
             .with_links(links);
-        let Some(told) = told else {
+        let Some((mut name, mut links)) = told else {
             return inner.tracer.start_in(builder, parent);
         };
-        let mut told = Some(told);
         let describe = || {
-            let (name, links) = told.take().unwrap_or_default();
             let mut attributes = SmallVec::new();
             self.identifying(has_destination, &dest, parent, |kv| attributes.push(kv));
             Starting {
                 parent: span::parent_span_id(parent),
-                name,
+                name: std::mem::take(&mut name),
                 kind: kind.clone(),
                 attributes,
-                links,
+                links: std::mem::take(&mut links),
             }
         };
         span::start_told(|| inner.tracer.start_in(builder, parent), describe)
