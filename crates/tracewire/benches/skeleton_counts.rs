@@ -7,7 +7,8 @@
 //! callgrind_annotate --inclusive=yes callgrind.out.*
 //! ```
 //!
-//! Paths: `receive`, `peer-receive`, `send`, `peer-send`; then `unsampled` or `sampled`; then
+//! Paths: `receive`, `receive-in-context` (the handler asks for the span's context),
+//! `peer-receive`, `send`, `peer-send`; then `unsampled` or `sampled`; then
 //! `listened` to install a start listener (what a span log is) that asks for every description:
 //! what a span log costs the skeleton.
 //! Without valgrind it just runs them (so `cargo bench` passes over it quickly).
@@ -48,6 +49,7 @@ fn main() {
     }
     let path: fn(&Paths) = match which {
         "receive" => Paths::receive,
+        "receive-in-context" => Paths::receive_in_context,
         "peer-receive" => Paths::peer_receive,
         "send" => Paths::send,
         "peer-send" => Paths::peer_send,
@@ -56,6 +58,7 @@ fn main() {
             let paths = Paths::new(false);
             for path in [
                 Paths::receive,
+                Paths::receive_in_context,
                 Paths::peer_receive,
                 Paths::send,
                 Paths::peer_send,

@@ -373,3 +373,78 @@ fn batch_count_includes_messages_without_a_context() {
         "only the message with a context is linked"
     );
 }
+
+/// A received message's span that does not record has no context until one is asked for; then
+/// it is the span's own (not the producer's), with the message's correlation id and baggage, and
+/// a send from it continues the trace — as when the context was made at once.
+#[test]
+fn an_unrecorded_message_span_makes_its_context_when_asked() {
+    use opentelemetry::baggage::BaggageExt;
+    use opentelemetry::trace::TraceContextExt;
+    use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+    let provider = SdkTracerProvider::builder()
+        .with_sampler(Sampler::AlwaysOff)
+        .build();
+    let m = Messaging::builder(tracewire::messaging::System::new("kafka"))
+        .tracer(provider.tracer("t"))
+        .build();
+    let sent = tracewire::testing::sample_context().with_baggage([KeyValue::new("tenant", "acme")]);
+    let mut headers = MemoryHeaders::new();
+    m.propagator().inject(&sent, &mut headers);
+    let producer = sent.span().span_context().clone();
+
+    let open = process(&m, &headers, "orders");
+    assert!(!open.is_recording());
+    let cx = open.context();
+    let sc = cx.span().span_context().clone();
+    assert!(sc.is_valid() && !sc.is_remote() && !sc.is_sampled());
+    assert_eq!(sc.trace_id(), producer.trace_id());
+    assert_ne!(
+        sc.span_id(),
+        producer.span_id(),
+        "the span's own, not its parent's"
+    );
+    assert_eq!(cx.correlation_id(), sent.correlation_id());
+    assert_eq!(cx.baggage().get("tenant").map(|v| v.as_str()), Some("acme"));
+    assert!(std::ptr::eq(cx, open.context()), "made once");
+
+    // A send from the handler continues the message's trace, under this span.
+    let spec = OperationSpec::new(OperationType::Send, "send", "next");
+    let (span, onward) = m.open_send_with(open.context(), spec, |p, cx| {
+        let mut headers = MemoryHeaders::new();
+        p.inject(cx, &mut headers);
+        headers
+    });
+    span.end(Outcome::Ok);
+    let next = m.propagator().extract(&onward).context;
+    assert_eq!(next.span().span_context().trace_id(), producer.trace_id());
+    assert_eq!(next.correlation_id(), sent.correlation_id());
+
+    // Detached, the context is the same span's.
+    let detached = process(&m, &headers, "orders").into_context();
+    assert_eq!(detached.correlation_id(), sent.correlation_id());
+    assert_eq!(
+        detached.span().span_context().trace_id(),
+        producer.trace_id()
+    );
+}
+
+/// With another parent (the Link topology), the message's correlation id still wins over the
+/// ambient one, whether the span records or not.
+#[test]
+fn the_message_correlation_id_wins_over_the_ambient_one() {
+    let rec = SpanRecorder::new();
+    let m = messaging(&rec, Topology::Link);
+    let headers = send(&m, "orders");
+    let sent = m.propagator().extract(&headers).context;
+    let ambient = Context::new().with_correlation_id(CorrelationId::parse(b"ambient").unwrap());
+    let _attached = ambient.attach();
+    let open = process(&m, &headers, "orders");
+    assert_eq!(open.context().correlation_id(), sent.correlation_id());
+    open.end(Outcome::Ok);
+    let span = rec.span("process orders");
+    assert_eq!(
+        attribute_str(&span, a::CONVERSATION_ID).as_deref(),
+        sent.correlation_id().map(CorrelationId::as_str)
+    );
+}

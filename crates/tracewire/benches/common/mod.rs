@@ -79,6 +79,15 @@ impl Paths {
         span.end(Outcome::Ok);
     }
 
+    /// tracewire: `open_message`, the handler asks for the span's context, end.
+    pub(crate) fn receive_in_context(&self) {
+        let spec =
+            OperationSpec::new(OperationType::Process, "process", "orders").body(&self.payload);
+        let span = self.messaging.open_message(black_box(&self.incoming), spec);
+        black_box(span.context());
+        span.end(Outcome::Ok);
+    }
+
     /// The peer: extract + span + end.
     pub(crate) fn peer_receive(&self) {
         let parent = (self.peer_propagator).extract(&PeerHeaders(black_box(&self.incoming)));

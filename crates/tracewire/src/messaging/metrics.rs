@@ -24,6 +24,9 @@ pub const DURATION_BUCKETS: [f64; 14] = [
 /// The four instruments of one [`Messaging`](super::Messaging).
 #[derive(Debug)]
 pub(crate) struct Instruments {
+    /// `messaging.system`: one per instrumentation, kept here rather than in every measurement
+    /// (which travels with its span: a span handle past 128 bytes is copied by a call).
+    system: &'static str,
     operation_duration: Histogram<f64>,
     process_duration: Histogram<f64>,
     sent: Counter<u64>,
@@ -41,7 +44,7 @@ pub(crate) fn clock() -> &'static quanta::Clock {
 }
 
 impl Instruments {
-    pub(crate) fn new(meter: &Meter) -> Self {
+    pub(crate) fn new(meter: &Meter, system: &'static str) -> Self {
         clock(); // calibrated now, not on the first message
         let histogram = |name: &'static str, description: &'static str| {
             meter
@@ -52,6 +55,7 @@ impl Instruments {
                 .build()
         };
         Instruments {
+            system,
             operation_duration: histogram(
                 OPERATION_DURATION,
                 "Duration of messaging operation initiated by a producer or consumer client.",
@@ -77,7 +81,6 @@ impl Instruments {
     pub(crate) fn measure(
         self: &Arc<Self>,
         kind: OperationType,
-        system: &'static str,
         name: &'static str,
         destination: StringValue,
         count: u64,
@@ -85,7 +88,6 @@ impl Instruments {
         Measurement {
             instruments: self.clone(),
             kind,
-            system,
             name,
             destination,
             count: if kind == OperationType::Settle {
@@ -104,7 +106,6 @@ impl Instruments {
 pub(crate) struct Measurement {
     instruments: Arc<Instruments>,
     kind: OperationType,
-    system: &'static str,
     name: &'static str,
     destination: StringValue,
     /// How many messages the operation adds to the sent or consumed counter.
@@ -125,7 +126,7 @@ impl Measurement {
     pub(crate) fn record(self, outcome: &Outcome, span: &SpanContext, ended: quanta::Instant) {
         let seconds = ended.saturating_duration_since(self.started).as_secs_f64();
         let base = [
-            KeyValue::new(SYSTEM, self.system),
+            KeyValue::new(SYSTEM, self.instruments.system),
             KeyValue::new(OPERATION_NAME, self.name),
             KeyValue::new(OPERATION_TYPE, self.kind.as_str()),
             KeyValue::new(DESTINATION_NAME, self.destination),

@@ -246,7 +246,7 @@ impl MessagingBuilder {
                 .meter
                 .unwrap_or_else(|| global::meter_with_scope(crate::scope()));
             self.propagator.export_problems(&meter);
-            Arc::new(Instruments::new(&meter))
+            Arc::new(Instruments::new(&meter, self.system.name()))
         });
         Messaging {
             inner: Arc::new(Inner {
@@ -514,13 +514,7 @@ impl Messaging {
             (inner.destinations).resolve(spec.name, spec.destination, hook, &inner.policies);
         let measurement = inner.instruments.as_ref().map(|i| {
             let shown = destination.shown().clone();
-            i.measure(
-                spec.kind,
-                inner.system.name(),
-                spec.name,
-                shown,
-                spec.message_count,
-            )
+            i.measure(spec.kind, spec.name, shown, spec.message_count)
         });
         let resolved = Resolved { destination, name };
         (resolved, measurement)
