@@ -99,6 +99,47 @@ fn a_messaging_span_start_line_is_told_and_matches_its_end_line() {
         2,
         "the send ended before the flush: its end line only"
     );
-    drop(provider);
+
+    // A second span log in the process (another service's) is not the listener: its messaging
+    // span's start line comes from the copy, with the conversation id all the same, and the span
+    // gets no second correlation attribute.
+    let other = std::env::temp_dir().join(format!("tracewire-copy-{}.jsonl", std::process::id()));
+    let processor = SpanLogProcessor::new(
+        "billing",
+        Box::new(std::fs::File::create(&other).unwrap()),
+        1024,
+    );
+    let second = SdkTracerProvider::builder()
+        .with_span_processor(processor)
+        .build();
+    let m = Messaging::builder(System::new("kafka"))
+        .tracer(second.tracer("t"))
+        .build();
+    let process = m.open_message(
+        &headers,
+        OperationSpec::new(OperationType::Process, "process", "orders"),
+    );
+    second.force_flush().unwrap();
+    process.end(Outcome::Ok);
+    second.force_flush().unwrap();
+    let copied = self::lines(&other);
+    let (copy_start, copy_end) = (
+        line(&copied, "process orders", "span_start"),
+        line(&copied, "process orders", "span_end"),
+    );
+    let id = &start["attributes"]["messaging.message.conversation_id"];
+    assert_eq!(
+        &copy_start["attributes"]["messaging.message.conversation_id"],
+        id
+    );
+    assert_eq!(
+        &copy_end["attributes"]["messaging.message.conversation_id"],
+        id
+    );
+    assert!(copy_end["attributes"]
+        .get("tracewire.correlation_id")
+        .is_none());
+    drop((provider, second));
     let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_file(&other);
 }

@@ -171,7 +171,7 @@ impl CorrelationContextExt for Context {
 
     fn with_correlation_id(&self, id: CorrelationId) -> Context {
         let w3c = self.get::<Carried>().and_then(|c| c.w3c.clone());
-        with_carried(self, id, w3c, Attribute::Later)
+        with_carried(self, id, w3c)
     }
 
     fn with_correlation_id_or_new(&self) -> Context {
@@ -183,10 +183,7 @@ impl CorrelationContextExt for Context {
 
     fn correlation_value(&self) -> Option<StringValue> {
         let c = self.get::<Carried>()?;
-        Some(match &c.attribute {
-            Value::Made(value) => value.clone(),
-            Value::Lazy(cell) => cell.get_or_init(|| attribute_value(&c.id)).clone(),
-        })
+        Some(c.attribute.get_or_init(|| attribute_value(&c.id)).clone())
     }
 }
 
@@ -202,25 +199,9 @@ pub(crate) fn with_correlation_of(to: Context, from: &Context) -> Context {
     }
 }
 
-/// When the correlation id's span attribute value is made: by the first span that records it,
-/// or with the context, for a context whose span starts at once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Attribute {
-    Later,
-    Now,
-}
-
 /// `cx` with `id` and what the received trace context carried beyond OpenTelemetry's types.
-pub(crate) fn with_carried(
-    cx: &Context,
-    id: CorrelationId,
-    w3c: Option<W3cExtras>,
-    attribute: Attribute,
-) -> Context {
-    let attribute = match attribute {
-        Attribute::Later => Value::Lazy(OnceLock::new()),
-        Attribute::Now => Value::Made(attribute_value(&id)),
-    };
+pub(crate) fn with_carried(cx: &Context, id: CorrelationId, w3c: Option<W3cExtras>) -> Context {
+    let attribute = OnceLock::new();
     cx.with_value(Carried { id, attribute, w3c })
 }
 
@@ -234,19 +215,12 @@ pub(crate) fn w3c_extras(cx: &Context) -> Option<&W3cExtras> {
 }
 
 /// Everything tracewire carries per message, in ONE context value (one allocation, made when
-/// the correlation id is set): the id and its text as a span attribute value (made with a
-/// received message's context, whose span records it at once, else by the first span that
-/// records it; shared by every later one), and the W3C extras.
+/// the correlation id is set): the id and its text as a span attribute value (made by the first
+/// span that records it — a span that does not record never asks —, shared by every later one),
+/// and the W3C extras.
 #[derive(Clone)]
 struct Carried {
     id: CorrelationId,
-    attribute: Value,
+    attribute: OnceLock<StringValue>,
     w3c: Option<W3cExtras>,
-}
-
-/// The id's attribute value: made with the context, or by the first span that records it.
-#[derive(Clone)]
-enum Value {
-    Made(StringValue),
-    Lazy(OnceLock<StringValue>),
 }

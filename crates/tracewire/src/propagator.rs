@@ -4,7 +4,7 @@ use crate::carrier::Transport;
 use crate::carrier::{
     AppendHeaders, HeaderReader, HeaderRejected, HeaderWriter, PendingHeaders, PropagationHeaders,
 };
-use crate::correlation::{Attribute, CorrelationContextExt, CorrelationId, CorrelationIdError};
+use crate::correlation::{CorrelationContextExt, CorrelationId, CorrelationIdError};
 use crate::header::{BAGGAGE, CORRELATION_HEADER, TRACEPARENT, TRACESTATE};
 use crate::stats::{bump, PropagationStats};
 use crate::w3c::baggage::{self, Dropped};
@@ -389,22 +389,6 @@ impl Propagator {
     /// Reads a message's headers onto `cx`: the remote parent when one is valid, baggage, and a
     /// correlation id — the incoming one, `cx`'s own, or a fresh one, in that order. Never fails.
     pub fn extract_with_context<R: HeaderReader>(&self, cx: &Context, carrier: &R) -> Extracted {
-        self.extract_carrying(cx, carrier, Attribute::Later)
-    }
-
-    /// [`extract`](Self::extract) for a message whose span starts at once: the correlation id's
-    /// attribute value is made with the context, not lazily by the span (a lazy cell's first
-    /// initialisation costs more than the value).
-    pub(crate) fn extract_for_span<R: HeaderReader>(&self, carrier: &R) -> Extracted {
-        self.extract_carrying(&Context::new(), carrier, Attribute::Now)
-    }
-
-    fn extract_carrying<R: HeaderReader>(
-        &self,
-        cx: &Context,
-        carrier: &R,
-        attribute: Attribute,
-    ) -> Extracted {
         let stats = &self.inner.stats;
         let mut issues = ExtractIssues::default();
         // One pass over the headers for all four, where the carrier can.
@@ -453,7 +437,7 @@ impl Propagator {
         // No trace context arrived: the trace `cx` had goes on, with what it carried.
         let w3c = w3c.or_else(|| crate::correlation::w3c_extras(cx).cloned());
         Extracted {
-            context: crate::correlation::with_carried(&context, id, w3c, attribute),
+            context: crate::correlation::with_carried(&context, id, w3c),
             issues,
         }
     }

@@ -8,7 +8,7 @@
 
 use opentelemetry::global::{self, BoxedTracer};
 use opentelemetry::trace::{Span, SpanBuilder, TraceContextExt, Tracer};
-use opentelemetry::Context;
+use opentelemetry::{Context, KeyValue};
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
@@ -51,7 +51,19 @@ impl AnyTracer {
     /// Starts a span as a child of `parent` and returns `parent` with that span active (a span
     /// that does not record is kept as its `SpanContext` only).
     pub fn start_in(&self, builder: SpanBuilder, parent: &Context) -> Context {
-        self.0.start_in(builder, parent)
+        self.0.start_in(builder, parent, &mut || None)
+    }
+
+    /// [`start_in`](Self::start_in), giving a span that records the attribute `late` makes:
+    /// one the sampler need not see, made only for a span that records, and set before the span
+    /// is shared (no lock).
+    pub(crate) fn start_in_then(
+        &self,
+        builder: SpanBuilder,
+        parent: &Context,
+        late: Late<'_>,
+    ) -> Context {
+        self.0.start_in(builder, parent, late)
     }
 }
 
@@ -61,8 +73,11 @@ impl fmt::Debug for AnyTracer {
     }
 }
 
+/// An attribute for a span that records, made only for one.
+pub(crate) type Late<'a> = &'a mut dyn FnMut() -> Option<KeyValue>;
+
 trait StartSpan: Send + Sync {
-    fn start_in(&self, builder: SpanBuilder, parent: &Context) -> Context;
+    fn start_in(&self, builder: SpanBuilder, parent: &Context, late: Late<'_>) -> Context;
 }
 
 impl<T> StartSpan for T
@@ -70,14 +85,22 @@ where
     T: Tracer + Send + Sync,
     T::Span: Send + Sync + 'static,
 {
-    fn start_in(&self, builder: SpanBuilder, parent: &Context) -> Context {
-        active_in(self.build_with_context(builder, parent), parent)
+    fn start_in(&self, builder: SpanBuilder, parent: &Context, late: Late<'_>) -> Context {
+        active_in(self.build_with_context(builder, parent), parent, late)
     }
 }
 
-/// `parent` with `span` active: the span itself when it records, else only its context.
-fn active_in<S: Span + Send + Sync + 'static>(span: S, parent: &Context) -> Context {
+/// `parent` with `span` active: the span itself when it records (with `late`'s attribute),
+/// else only its context.
+fn active_in<S: Span + Send + Sync + 'static>(
+    mut span: S,
+    parent: &Context,
+    late: Late<'_>,
+) -> Context {
     if span.is_recording() {
+        if let Some(kv) = late() {
+            span.set_attribute(kv);
+        }
         parent.with_span(span)
     } else {
         // `with_remote_span_context` stores the span context as given (not marked remote).
@@ -92,9 +115,9 @@ struct LateGlobal {
 }
 
 impl StartSpan for LateGlobal {
-    fn start_in(&self, builder: SpanBuilder, parent: &Context) -> Context {
+    fn start_in(&self, builder: SpanBuilder, parent: &Context, late: Late<'_>) -> Context {
         if let Some(tracer) = self.real.get() {
-            return tracer.start_in(builder, parent);
+            return tracer.start_in(builder, parent, late);
         }
         let tracer = global::tracer_with_scope(crate::scope());
         let span = tracer.build_with_context(builder, parent);
@@ -103,7 +126,7 @@ impl StartSpan for LateGlobal {
         } else {
             let _ = self.real.set(tracer);
         }
-        active_in(span, parent)
+        active_in(span, parent, late)
     }
 }
 

@@ -192,7 +192,8 @@ impl SpanProcessor for SpanLogProcessor {
         // A messaging span the skeleton starts needs no copy of the whole span (the SDK's
         // `exported_data`: every attribute, link and the scope, freed again at once): the
         // skeleton tells what it is once it has started (`StartLines`).
-        if self.told && tracewire::span::skeleton_starting() {
+        let skeleton = tracewire::span::skeleton_starting();
+        if self.told && skeleton {
             PENDING.with(|p| p.set(Some(span.span_context().span_id())));
             return;
         }
@@ -204,10 +205,18 @@ impl SpanProcessor for SpanLogProcessor {
             .attributes
             .iter()
             .any(|kv| kv.key.as_str() == CONVERSATION_ID);
-        if let (false, Some(id)) = (has_id, cx.correlation_value()) {
-            let kv = KeyValue::new(CORRELATION_ATTRIBUTE, id);
-            opentelemetry::trace::Span::set_attribute(span, kv.clone());
-            data.attributes.push(kv);
+        match (has_id, cx.correlation_value()) {
+            // The skeleton gives its span the conversation id once started (no sampling input):
+            // the start line has it now.
+            (false, Some(id)) if skeleton => {
+                data.attributes.push(KeyValue::new(CONVERSATION_ID, id));
+            }
+            (false, Some(id)) => {
+                let kv = KeyValue::new(CORRELATION_ATTRIBUTE, id);
+                opentelemetry::trace::Span::set_attribute(span, kv.clone());
+                data.attributes.push(kv);
+            }
+            _ => {}
         }
         // The copy's attributes are moved, not cloned: the kept ones into the record, the rest
         // dropped here with the copy's `Vec`, not on the writer's thread.

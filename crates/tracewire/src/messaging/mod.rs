@@ -437,7 +437,7 @@ impl Messaging {
     /// process span per the topology ([`open_consume`](Self::open_consume)).
     pub fn open_message<R: HeaderReader>(&self, headers: &R, spec: OperationSpec<'_>) -> OpenSpan {
         let spec = self.capture_headers(spec, || headers);
-        let extracted = self.inner.propagator.extract_for_span(headers);
+        let extracted = self.inner.propagator.extract(headers);
         self.consume(Cow::Owned(extracted.context), spec)
     }
 
@@ -578,7 +578,7 @@ impl Messaging {
         // The spec's own attributes first, in the Vec the span keeps.
         let mut attrs = std::mem::take(&mut spec.attributes);
         let has_destination = !spec.destination.is_empty();
-        self.identifying(has_destination, &dest, parent, |kv| attrs.push(kv));
+        self.identifying(has_destination, &dest, None, |kv| attrs.push(kv));
         attrs.push(KeyValue::new(attr::OPERATION_NAME, spec.name));
         attrs.push(KeyValue::new(attr::OPERATION_TYPE, spec.kind.as_str()));
         if let Some(size) = spec.body_size {
@@ -611,12 +611,21 @@ impl Messaging {
         let builder = (SpanBuilder::from_name(name).with_kind(kind.clone()))
             .with_attributes(attrs)
             .with_links(links);
+        // The conversation id is no sampling input (the conventions' sampling-relevant
+        // attributes are the system, destination, operation, server and consumer group): made
+        // only for a span that records.
+        let mut conversation = || {
+            let id = parent.correlation_value()?;
+            Some(KeyValue::new(attr::CONVERSATION_ID, id))
+        };
         let Some((mut name, mut links)) = told else {
-            return inner.tracer.start_in(builder, parent);
+            return (inner.tracer).start_in_then(builder, parent, &mut conversation);
         };
         let describe = || {
             let mut attributes = SmallVec::new();
-            self.identifying(has_destination, &dest, parent, |kv| attributes.push(kv));
+            self.identifying(has_destination, &dest, Some(parent), |kv| {
+                attributes.push(kv)
+            });
             Starting {
                 parent: span::parent_span_id(parent),
                 name: std::mem::take(&mut name),
@@ -625,7 +634,8 @@ impl Messaging {
                 links: std::mem::take(&mut links),
             }
         };
-        span::start_told(|| inner.tracer.start_in(builder, parent), describe)
+        let start = || (inner.tracer).start_in_then(builder, parent, &mut conversation);
+        span::start_told(start, describe)
     }
 
     /// The core's attributes that say which operation a span is — system, destination name
@@ -634,7 +644,7 @@ impl Messaging {
         &self,
         has_destination: bool,
         dest: &Destination,
-        parent: &Context,
+        parent: Option<&Context>,
         mut push: impl FnMut(KeyValue),
     ) {
         push(KeyValue::new(attr::SYSTEM, self.inner.system.name()));
@@ -644,7 +654,7 @@ impl Messaging {
         if let Some(t) = &dest.template {
             push(KeyValue::new(attr::DESTINATION_TEMPLATE, t.clone()));
         }
-        if let Some(id) = parent.correlation_value() {
+        if let Some(id) = parent.and_then(|p| p.correlation_value()) {
             push(KeyValue::new(attr::CONVERSATION_ID, id));
         }
     }
