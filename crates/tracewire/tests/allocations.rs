@@ -99,7 +99,10 @@ fn a_received_message_that_does_not_record_allocates_no_conversation_id() {
     // The remote parent's context entry; the carried value's hash table, `Arc` and value; the
     // span's context entry; the attribute Vec. Not the conversation id's value: it is made only
     // for a span that records (7 before).
-    assert!(received <= 6, "a received message allocated {received} times");
+    assert!(
+        received <= 6,
+        "a received message allocated {received} times"
+    );
 }
 
 #[test]
