@@ -215,7 +215,9 @@ impl MessagingBuilder {
 
     /// Adds attributes of your own to every span: the hook gets the operation and the span's
     /// attributes so far (the system's own and the conventions'; `spec.attributes` is empty by
-    /// then, its contents already moved there), to push onto.
+    /// then, its contents already moved there), to push onto. They are given at creation, where
+    /// a sampler sees them; the conversation id is not among them (it is set on a span that
+    /// records, once started).
     pub fn attributes(
         mut self,
         hook: impl Fn(&OperationSpec<'_>, &mut Vec<KeyValue>) + Send + Sync + 'static,
@@ -639,7 +641,8 @@ impl Messaging {
     }
 
     /// The core's attributes that say which operation a span is — system, destination name
-    /// and template, conversation id — to `push`: the span's, and a start listener's.
+    /// and template, and with `parent` its conversation id — to `push`: the span's (whose
+    /// conversation id is set once it records), and a start listener's.
     fn identifying(
         &self,
         has_destination: bool,
