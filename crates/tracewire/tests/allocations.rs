@@ -54,17 +54,10 @@ fn collecting_pending_headers_allocates_only_what_the_transport_converts() {
 
 #[test]
 fn an_unsampled_messaging_span_allocates_only_its_attributes_links_and_context_entries() {
-    use opentelemetry::trace::TracerProvider;
-    use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
-    use tracewire::messaging::{Messaging, OperationSpec, OperationType};
+    use tracewire::messaging::{OperationSpec, OperationType};
     use tracewire::Outcome;
     let cx = context();
-    let provider = SdkTracerProvider::builder()
-        .with_sampler(Sampler::AlwaysOff)
-        .build();
-    let m = Messaging::builder(tracewire::messaging::System::new("kafka"))
-        .tracer(provider.tracer("t"))
-        .build();
+    let m = tracewire::testing::unsampled_messaging().build();
     let send = || OperationSpec::new(OperationType::Send, "send", "orders").body(b"{}");
     let process = || OperationSpec::new(OperationType::Process, "process", "orders").body(b"{}");
     // The first use of a destination resolves and caches its strings; later ones reuse them.
@@ -93,18 +86,11 @@ fn an_unsampled_messaging_span_allocates_only_its_attributes_links_and_context_e
 
 #[test]
 fn hop_policies_cost_nothing_where_none_applies() {
-    use opentelemetry::trace::TracerProvider;
-    use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
     use tracewire::carrier::MemoryHeaders;
     use tracewire::messaging::{HopPolicy, Messaging, OperationSpec, OperationType};
     use tracewire::Outcome;
     let cx = context();
-    let provider = SdkTracerProvider::builder()
-        .with_sampler(Sampler::AlwaysOff)
-        .build();
-    let builder = || {
-        Messaging::builder(tracewire::messaging::System::new("kafka")).tracer(provider.tracer("t"))
-    };
+    let builder = tracewire::testing::unsampled_messaging;
     let without = builder().build();
     let elsewhere = builder()
         .policy(

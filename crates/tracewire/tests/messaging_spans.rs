@@ -381,13 +381,7 @@ fn batch_count_includes_messages_without_a_context() {
 fn an_unrecorded_message_span_makes_its_context_when_asked() {
     use opentelemetry::baggage::BaggageExt;
     use opentelemetry::trace::TraceContextExt;
-    use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
-    let provider = SdkTracerProvider::builder()
-        .with_sampler(Sampler::AlwaysOff)
-        .build();
-    let m = Messaging::builder(tracewire::messaging::System::new("kafka"))
-        .tracer(provider.tracer("t"))
-        .build();
+    let m = tracewire::testing::unsampled_messaging().build();
     let sent = tracewire::testing::sample_context().with_baggage([KeyValue::new("tenant", "acme")]);
     let mut headers = MemoryHeaders::new();
     m.propagator().inject(&sent, &mut headers);

@@ -139,6 +139,16 @@ pub fn ids(span: &SpanData) -> (TraceId, SpanId) {
     (span.span_context.trace_id(), span.span_context.span_id())
 }
 
+/// Kafka messaging instrumentation whose tracer samples nothing (its provider stays alive with
+/// the tracer): for tests of what a span that does not record costs and carries.
+pub fn unsampled_messaging() -> crate::messaging::MessagingBuilder {
+    use crate::messaging::{Messaging, System};
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_sampler(opentelemetry_sdk::trace::Sampler::AlwaysOff)
+        .build();
+    Messaging::builder(System::new("kafka")).tracer(provider.tracer("unsampled"))
+}
+
 /// A remote, sampled parent (`4bf92f35…`/`00f067aa…`) with correlation id `order-7f3a9c`: the
 /// context the benchmarks and allocation tests inject and extract.
 pub fn sample_context() -> Context {
