@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tracewire::task::TracedExt;
 
 /// One way of sending or receiving the same messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Mode {
     /// The raw client, no headers.
     Raw,

@@ -15,6 +15,7 @@
 
 mod alloc;
 mod amqp;
+mod count;
 mod cpu;
 mod harness;
 mod in_flight;
@@ -26,7 +27,7 @@ mod setup;
 mod soak;
 
 use clap::{Parser, ValueEnum};
-use harness::{measure, Plan, Row};
+use harness::{measure, Mode, Plan, Row};
 use setup::{sending_context, Telemetry};
 
 #[global_allocator]
@@ -111,9 +112,24 @@ struct Args {
     /// and tables stay bounded (the soak).
     #[arg(long)]
     soak: Option<u64>,
+    /// Instead of measuring every mode: run this mode alone, its messages inside the future
+    /// callgrind counts (`--toggle-collect='*Counted*'`; see `count.rs`).
+    #[arg(long, value_enum)]
+    count: Option<Mode>,
 }
 
-async fn run_row<R: Row>(title: &str, mut row: R, plan: Plan, telemetry: &Telemetry) {
+async fn run_row<R: Row>(
+    title: &str,
+    mut row: R,
+    plan: Plan,
+    telemetry: &Telemetry,
+    count: Option<Mode>,
+) {
+    if let Some(mode) = count {
+        assert!(row.modes().contains(&mode), "{title}: no {mode:?} mode");
+        let n = count::count(&mut row, plan, &sending_context(), mode).await;
+        return println!("{title}: {n} messages counted, {}", mode.label());
+    }
     let settle = |mode| telemetry.settle(mode);
     let measured = measure(&mut row, plan, &sending_context(), settle).await;
     println!("{}", report::table(title, &measured));
@@ -139,23 +155,24 @@ async fn run(name: RowName, args: &Args, telemetry: &Telemetry) {
                 kafka::Produce::new(&args.kafka, telemetry).await,
                 plan,
                 telemetry,
+                args.count,
             )
             .await
         }
         RowName::KafkaConsume => {
             let row = kafka::Consume::new(&args.kafka, telemetry, plan.per_mode()).await;
-            run_row(&title, row, plan, telemetry).await
+            run_row(&title, row, plan, telemetry, args.count).await
         }
         RowName::AmqpPublish | RowName::AmqpPublishConfirms => {
             let connection = amqp::connect(&args.amqp).await;
             let confirms = name == RowName::AmqpPublishConfirms;
             let row = amqp::Publish::new(&connection, telemetry, confirms).await;
-            run_row(&title, row, plan, telemetry).await
+            run_row(&title, row, plan, telemetry, args.count).await
         }
         RowName::AmqpConsume => {
             let connection = amqp::connect(&args.amqp).await;
             let row = amqp::Consume::new(&connection, telemetry, plan.per_mode()).await;
-            run_row(&title, row, plan, telemetry).await
+            run_row(&title, row, plan, telemetry, args.count).await
         }
         RowName::NatsPublish => {
             run_row(
@@ -163,6 +180,7 @@ async fn run(name: RowName, args: &Args, telemetry: &Telemetry) {
                 nats::CorePublish::new(&args.nats, telemetry).await,
                 plan,
                 telemetry,
+                args.count,
             )
             .await
         }
@@ -172,6 +190,7 @@ async fn run(name: RowName, args: &Args, telemetry: &Telemetry) {
                 nats::CoreSubscribe::new(&args.nats, telemetry).await,
                 plan,
                 telemetry,
+                args.count,
             )
             .await
         }
@@ -181,12 +200,13 @@ async fn run(name: RowName, args: &Args, telemetry: &Telemetry) {
                 nats::JsPublish::new(&args.nats, telemetry).await,
                 plan,
                 telemetry,
+                args.count,
             )
             .await
         }
         RowName::JetstreamConsume => {
             let row = nats::JsConsume::new(&args.nats, telemetry, plan.per_mode()).await;
-            run_row(&title, row, plan, telemetry).await
+            run_row(&title, row, plan, telemetry, args.count).await
         }
     }
 }
