@@ -16,7 +16,7 @@ use opentelemetry::{Context, KeyValue};
 use std::future::IntoFuture;
 use tracewire::messaging::attributes::{CONSUMER_GROUP_NAME, MESSAGE_ID, REDELIVERED};
 use tracewire::messaging::{Messaging, OperationSpec, OperationType};
-use tracewire::wrapper::{Settle, TracedStream, WrapMessage, WrapStream};
+use tracewire::wrapper::{Repeated, Settle, TracedStream, WrapMessage, WrapStream};
 use tracewire::{OpenSpan, Outcome};
 
 /// A JetStream context whose publishes carry the current trace context.
@@ -24,6 +24,7 @@ use tracewire::{OpenSpan, Outcome};
 pub struct TracedJetStream {
     inner: jetstream::Context,
     messaging: Messaging,
+    names: Names,
 }
 
 /// The `PublishAck` future, which also ends the publish span (stream and sequence recorded; a
@@ -41,6 +42,7 @@ impl TracedJetStream {
         TracedJetStream {
             inner: js,
             messaging,
+            names: Names::default(),
         }
     }
 
@@ -110,7 +112,7 @@ impl TracedJetStream {
         let messages: Vec<_> = {
             let _in_receive = receive.context().clone().attach();
             let mut open = |m| {
-                let (message, own) = TracedJsMessage::open(m, &self.messaging, 0);
+                let (message, own) = TracedJsMessage::open(m, &self.messaging, &self.names, 0);
                 contexts.push(own);
                 message
             };
@@ -123,6 +125,13 @@ impl TracedJetStream {
 }
 
 /// What the stream's `PublishAck` means for the publish span.
+/// The stream and consumer names a consumer's messages repeat, made once (not per message).
+#[derive(Debug, Clone, Default)]
+struct Names {
+    stream: Repeated,
+    consumer: Repeated,
+}
+
 fn stored(result: &Result<PublishAck, PublishError>, span: &OpenSpan) -> Outcome {
     if let Ok(ack) = result {
         span.set_attribute(KeyValue::new(NATS_STREAM, ack.stream.clone()));
@@ -144,16 +153,21 @@ impl TracedJsMessage {
     /// Extracts the message's context and opens its span in the current context; returns the
     /// message's own context too (for the receive span's links). `count`: 1, or 0 when a receive
     /// span counts the message.
-    fn open(message: jetstream::Message, messaging: &Messaging, count: u64) -> (Self, Context) {
+    fn open(
+        message: jetstream::Message,
+        messaging: &Messaging,
+        names: &Names,
+        count: u64,
+    ) -> (Self, Context) {
         let own = messaging.extract(&NatsHeaders(message.headers.as_ref()));
         let mut spec = OperationSpec::new(OperationType::Process, "process", &message.subject)
             .body(&message.payload)
             .message_count(count);
         if let Ok(info) = message.info() {
             spec = spec
-                .attribute(KeyValue::new(NATS_STREAM, info.stream.to_owned()))
+                .attribute(KeyValue::new(NATS_STREAM, names.stream.value(info.stream)))
                 .attribute(KeyValue::new(NATS_SEQUENCE, info.stream_sequence as i64))
-                .attribute(KeyValue::new(CONSUMER_GROUP_NAME, info.consumer.to_owned()))
+                .attribute(KeyValue::new(CONSUMER_GROUP_NAME, names.consumer.value(info.consumer)))
                 .attribute(KeyValue::new(REDELIVERED, info.delivered > 1))
                 .sent_at(Some(info.published.into()));
         }
@@ -209,11 +223,15 @@ impl TracedJsMessage {
 #[derive(Debug, Clone)]
 pub struct WrapJetStream {
     messaging: Messaging,
+    names: Names,
 }
 
 impl<S> WrapStream<S> for WrapJetStream {
     fn for_stream(_: &S, messaging: Messaging) -> Self {
-        WrapJetStream { messaging }
+        WrapJetStream {
+            messaging,
+            names: Names::default(),
+        }
     }
 
     fn default_messaging() -> Messaging {
@@ -229,7 +247,7 @@ impl<E> WrapMessage<Result<jetstream::Message, E>> for WrapJetStream {
     }
 
     fn wrap(&self, item: Result<jetstream::Message, E>) -> Self::Wrapped {
-        item.map(|m| TracedJsMessage::open(m, &self.messaging, 1).0)
+        item.map(|m| TracedJsMessage::open(m, &self.messaging, &self.names, 1).0)
     }
 }
 

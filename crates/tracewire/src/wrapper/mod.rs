@@ -9,13 +9,16 @@
 //!   opens the span per the topology.
 //! - [`Settle`]: the client's acknowledgement future, ending the span with its answer.
 //! - [`TracedStream`]: the client's message stream, yielding traced messages.
+//! - [`Repeated`]: an attribute value every message of a consumer repeats, made once.
 //! - [`wrapper_accessors!`](crate::wrapper_accessors) and
 //!   [`message_accessors!`](crate::message_accessors): the same accessor names on every wrapper
 //!   and every message, by construction (docs/api.md has the table).
 
+mod repeated;
 mod settle;
 mod stream;
 
+pub use repeated::Repeated;
 pub use settle::Settle;
 pub use stream::{TracedStream, WrapMessage, WrapStream};
 
