@@ -72,16 +72,10 @@ impl<'a> PropagationHeaders<'a> {
             let Some(value) = value else { continue };
             // Lengths first: most headers are none of the four.
             match name.len() {
-                11 if name.eq_ignore_ascii_case(TRACEPARENT.as_bytes()) => {
-                    found.traceparent.push(value)
-                }
-                10 if name.eq_ignore_ascii_case(TRACESTATE.as_bytes()) => {
-                    found.tracestate.push(value)
-                }
-                7 if name.eq_ignore_ascii_case(BAGGAGE.as_bytes()) => found.baggage.push(value),
-                n if n == correlation.len()
-                    && name.eq_ignore_ascii_case(correlation.as_bytes()) =>
-                {
+                11 if named(name, TRACEPARENT) => found.traceparent.push(value),
+                10 if named(name, TRACESTATE) => found.tracestate.push(value),
+                7 if named(name, BAGGAGE) => found.baggage.push(value),
+                n if n == correlation.len() && named(name, correlation) => {
                     found.correlation = Some(value)
                 }
                 _ => {}
@@ -89,6 +83,13 @@ impl<'a> PropagationHeaders<'a> {
         }
         found
     }
+}
+
+/// Whether header `name` is `known` (lowercase): compared exactly first — senders write the
+/// names lowercase, and an exact comparison is a few word loads where a case-blind one goes
+/// byte by byte.
+fn named(name: &[u8], known: &str) -> bool {
+    name == known.as_bytes() || name.eq_ignore_ascii_case(known.as_bytes())
 }
 
 impl<R: Transport> Transport for &R {
