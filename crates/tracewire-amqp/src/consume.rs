@@ -8,9 +8,10 @@ use lapin::options::{BasicAckOptions, BasicGetOptions, BasicNackOptions, BasicRe
 use lapin::types::ShortString;
 use lapin::Consumer;
 use opentelemetry::KeyValue;
+use std::sync::Arc;
 use tracewire::messaging::attributes::{MESSAGE_ID, REDELIVERED, SUBSCRIPTION_NAME};
 use tracewire::messaging::{Messaging, OperationSpec, OperationType};
-use tracewire::wrapper::{TracedStream, WrapMessage, WrapStream};
+use tracewire::wrapper::{Repeated, TracedStream, WrapMessage, WrapStream};
 use tracewire::{OpenSpan, Outcome};
 
 /// A delivery with its span. Settle it with [`ack`](Self::ack), [`nack`](Self::nack) or
@@ -26,11 +27,11 @@ pub struct TracedDelivery {
 impl TracedDelivery {
     /// Extracts the message's context and opens its span: `process {destination}` for pushed
     /// messages, `receive {destination}` for pulled ones (`kind`).
-    fn open(message: Delivery, queue: &str, messaging: &Messaging, kind: OperationType) -> Self {
+    fn open(message: Delivery, queue: &Queue, messaging: &Messaging, kind: OperationType) -> Self {
         let destination = consume_destination(
             message.exchange.as_str(),
             message.routing_key.as_str(),
-            queue,
+            &queue.name,
         );
         let mut spec = OperationSpec::new(kind, kind.as_str(), &destination)
             .body(&message.data)
@@ -40,11 +41,11 @@ impl TracedDelivery {
             ))
             .attribute(KeyValue::new(REDELIVERED, message.redelivered));
         if !message.routing_key.as_str().is_empty() {
-            let key = message.routing_key.to_string();
+            let key = queue.routing_keys.value(message.routing_key.as_str());
             spec = spec.attribute(KeyValue::new(RABBITMQ_ROUTING_KEY, key));
         }
-        if !queue.is_empty() {
-            spec = spec.attribute(KeyValue::new(SUBSCRIPTION_NAME, queue.to_owned()));
+        if let Some(subscription) = &queue.subscription {
+            spec = spec.attribute(subscription.clone());
         }
         if let Some(id) = message.properties.message_id() {
             spec = spec.attribute(KeyValue::new(MESSAGE_ID, id.to_string()));
@@ -84,16 +85,37 @@ impl TracedDelivery {
     }
 }
 
-/// The consumer's half of [`TracedConsumer`]: the queue's name and the instrumentation.
+/// The queue a delivery came from, and what its deliveries repeat: made once per consumer.
+#[derive(Debug)]
+struct Queue {
+    name: String,
+    /// `messaging.destination.subscription.name`, the queue's; none for a nameless queue.
+    subscription: Option<KeyValue>,
+    routing_keys: Repeated,
+}
+
+impl Queue {
+    fn new(name: String) -> Self {
+        let subscription = (!name.is_empty())
+            .then(|| KeyValue::new(SUBSCRIPTION_NAME, Arc::<str>::from(name.as_str())));
+        Queue {
+            name,
+            subscription,
+            routing_keys: Repeated::default(),
+        }
+    }
+}
+
+/// The consumer's half of [`TracedConsumer`]: the queue and the instrumentation.
 #[derive(Debug)]
 pub struct WrapDelivery {
-    queue: String,
+    queue: Queue,
     messaging: Messaging,
 }
 
 impl WrapStream<Consumer> for WrapDelivery {
     fn for_stream(consumer: &Consumer, messaging: Messaging) -> Self {
-        let queue = consumer.queue().to_string();
+        let queue = Queue::new(consumer.queue().to_string());
         WrapDelivery { queue, messaging }
     }
 
@@ -127,9 +149,9 @@ impl crate::TracedChannel {
         queue: ShortString,
         options: BasicGetOptions,
     ) -> lapin::Result<Option<TracedDelivery>> {
-        let name = queue.to_string();
+        let queue_of = Queue::new(queue.to_string());
         let got = self.inner().basic_get(queue, options).await?;
         let receive = OperationType::Receive;
-        Ok(got.map(|m| TracedDelivery::open(m.delivery, &name, self.messaging(), receive)))
+        Ok(got.map(|m| TracedDelivery::open(m.delivery, &queue_of, self.messaging(), receive)))
     }
 }
