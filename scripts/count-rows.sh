@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Counts the instructions of every tracewire-bench row, one mode at a time, under callgrind
+# (`tracewire-bench --count`, see crates/tracewire-bench/src/count.rs), about 1,000 messages a
+# row, then prints each row's instructions per message and who spends them (tracewire, the
+# peer's code, OpenTelemetry, the client, the allocator, std).
+#
+#   scripts/brokers.sh && cargo build --release -p tracewire-bench
+#   scripts/count-rows.sh [OUT_DIR] [MODE…]       # default: target/count-rows; the five modes
+#   ROWS="kafka-consume jetstream-consume" scripts/count-rows.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-target/count-rows}
+shift || true
+modes=("$@")
+[ ${#modes[@]} -gt 0 ] || modes=(raw-headers unsampled peer-unsampled batch peer-batch)
+bin=${BIN:-target/release/tracewire-bench}
+declare -A chunk=([kafka-produce]=20000 [kafka-consume]=20000 [nats-publish]=20000
+  [nats-subscribe]=10000 [amqp-publish]=4000 [amqp-publish-confirms]=2000 [amqp-consume]=2000
+  [jetstream-publish]=2000 [jetstream-consume]=2000)
+rows=${ROWS:-"kafka-produce kafka-consume nats-publish nats-subscribe amqp-publish amqp-publish-confirms amqp-consume jetstream-publish jetstream-consume"}
+mkdir -p "$out"
+for row in $rows; do
+  scale=$(python3 -c "print(1000 / ${chunk[$row]})")
+  for mode in "${modes[@]}"; do
+    valgrind --tool=callgrind --toggle-collect='*Counted*' \
+      --callgrind-out-file="$out/$row.$mode.out" \
+      "$bin" "$row" --count "$mode" --rounds 1 --chunks 1 --scale "$scale" \
+      >"$out/$row.$mode.log" 2>&1
+  done
+  python3 scripts/callgrind-owners.py 1000 $(for m in "${modes[@]}"; do echo "$out/$row.$m.out"; done) | sed "s|$out/||"
+done
