@@ -196,6 +196,10 @@ async fn trace_baggage_and_correlation_id_survive_publish_and_consume() {
         Some(queue.as_str())
     );
     assert_eq!(
+        attribute_str(&process, a::SUBSCRIPTION_NAME).as_deref(),
+        Some(queue.as_str())
+    );
+    assert_eq!(
         attribute_str(&process, a::SYSTEM).as_deref(),
         Some("rabbitmq")
     );

@@ -211,6 +211,10 @@ async fn jetstream_publish_ack_and_pull_consume() {
         Some("workers")
     );
     assert_eq!(
+        attribute_str(&process, tracewire_nats::NATS_STREAM).as_deref(),
+        Some(js.stream.as_str())
+    );
+    assert_eq!(
         attribute_str(&process, a::SETTLED),
         None,
         "ended by the ack"

@@ -167,7 +167,10 @@ impl TracedJsMessage {
             spec = spec
                 .attribute(KeyValue::new(NATS_STREAM, names.stream.value(info.stream)))
                 .attribute(KeyValue::new(NATS_SEQUENCE, info.stream_sequence as i64))
-                .attribute(KeyValue::new(CONSUMER_GROUP_NAME, names.consumer.value(info.consumer)))
+                .attribute(KeyValue::new(
+                    CONSUMER_GROUP_NAME,
+                    names.consumer.value(info.consumer),
+                ))
                 .attribute(KeyValue::new(REDELIVERED, info.delivered > 1))
                 .sent_at(Some(info.published.into()));
         }
