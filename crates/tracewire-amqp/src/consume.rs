@@ -27,7 +27,12 @@ pub struct TracedDelivery {
 impl TracedDelivery {
     /// Extracts the message's context and opens its span: `process {destination}` for pushed
     /// messages, `receive {destination}` for pulled ones (`kind`).
-    fn open(message: Delivery, queue: &Queue, messaging: &Messaging, kind: OperationType) -> Self {
+    fn open(
+        message: Delivery,
+        queue: &mut Queue,
+        messaging: &Messaging,
+        kind: OperationType,
+    ) -> Self {
         let destination = consume_destination(
             message.exchange.as_str(),
             message.routing_key.as_str(),
@@ -131,9 +136,9 @@ impl WrapMessage<lapin::Result<Delivery>> for WrapDelivery {
         &self.messaging
     }
 
-    fn wrap(&self, item: lapin::Result<Delivery>) -> Self::Wrapped {
+    fn wrap(&mut self, item: lapin::Result<Delivery>) -> Self::Wrapped {
         let process = OperationType::Process;
-        item.map(|d| TracedDelivery::open(d, &self.queue, &self.messaging, process))
+        item.map(|d| TracedDelivery::open(d, &mut self.queue, &self.messaging, process))
     }
 }
 
@@ -149,9 +154,9 @@ impl crate::TracedChannel {
         queue: ShortString,
         options: BasicGetOptions,
     ) -> lapin::Result<Option<TracedDelivery>> {
-        let queue_of = Queue::new(queue.to_string());
+        let mut queue_of = Queue::new(queue.to_string());
         let got = self.inner().basic_get(queue, options).await?;
         let receive = OperationType::Receive;
-        Ok(got.map(|m| TracedDelivery::open(m.delivery, &queue_of, self.messaging(), receive)))
+        Ok(got.map(|m| TracedDelivery::open(m.delivery, &mut queue_of, self.messaging(), receive)))
     }
 }

@@ -245,7 +245,7 @@ impl<'c, C: ConsumerContext + 'static, R> WrapMessage<KafkaResult<BorrowedMessag
         &self.0.messaging
     }
 
-    fn wrap(&self, item: KafkaResult<BorrowedMessage<'c>>) -> Self::Wrapped {
+    fn wrap(&mut self, item: KafkaResult<BorrowedMessage<'c>>) -> Self::Wrapped {
         item.map(|message| self.0.traced(message))
     }
 }

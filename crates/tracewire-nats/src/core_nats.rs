@@ -147,7 +147,7 @@ impl WrapMessage<Message> for WrapNats {
         &self.client.messaging
     }
 
-    fn wrap(&self, message: Message) -> TracedMessage {
+    fn wrap(&mut self, message: Message) -> TracedMessage {
         let spec = OperationSpec::new(OperationType::Process, "process", &message.subject)
             .body(&message.payload);
         let headers = NatsHeaders(message.headers.as_ref());

@@ -24,7 +24,6 @@ use tracewire::{OpenSpan, Outcome};
 pub struct TracedJetStream {
     inner: jetstream::Context,
     messaging: Messaging,
-    names: Names,
 }
 
 /// The `PublishAck` future, which also ends the publish span (stream and sequence recorded; a
@@ -42,7 +41,6 @@ impl TracedJetStream {
         TracedJetStream {
             inner: js,
             messaging,
-            names: Names::default(),
         }
     }
 
@@ -111,8 +109,9 @@ impl TracedJetStream {
         let mut contexts = Vec::with_capacity(received.len());
         let messages: Vec<_> = {
             let _in_receive = receive.context().clone().attach();
+            let mut names = Names::default(); // the batch's messages share theirs
             let mut open = |m| {
-                let (message, own) = TracedJsMessage::open(m, &self.messaging, &self.names, 0);
+                let (message, own) = TracedJsMessage::open(m, &self.messaging, &mut names, 0);
                 contexts.push(own);
                 message
             };
@@ -156,7 +155,7 @@ impl TracedJsMessage {
     fn open(
         message: jetstream::Message,
         messaging: &Messaging,
-        names: &Names,
+        names: &mut Names,
         count: u64,
     ) -> (Self, Context) {
         let own = messaging.extract(&NatsHeaders(message.headers.as_ref()));
@@ -249,8 +248,8 @@ impl<E> WrapMessage<Result<jetstream::Message, E>> for WrapJetStream {
         &self.messaging
     }
 
-    fn wrap(&self, item: Result<jetstream::Message, E>) -> Self::Wrapped {
-        item.map(|m| TracedJsMessage::open(m, &self.messaging, &self.names, 1).0)
+    fn wrap(&mut self, item: Result<jetstream::Message, E>) -> Self::Wrapped {
+        item.map(|m| TracedJsMessage::open(m, &self.messaging, &mut self.names, 1).0)
     }
 }
 

@@ -13,8 +13,9 @@ pub trait WrapMessage<T> {
     type Wrapped;
     /// The instrumentation the spans start with.
     fn messaging(&self) -> &Messaging;
-    /// Starts the item's span.
-    fn wrap(&self, item: T) -> Self::Wrapped;
+    /// Starts the item's span. `&mut`: the stream yields one item at a time, so what the
+    /// wrapper keeps between items (a [`Repeated`](super::Repeated) value) needs no lock.
+    fn wrap(&mut self, item: T) -> Self::Wrapped;
 }
 
 /// How a broker crate's wrapper is made for a client stream, so that
