@@ -2,13 +2,13 @@
 
 use opentelemetry::global::BoxedTracer;
 use opentelemetry::trace::{TraceContextExt, TracerProvider};
-use opentelemetry::Context;
 use serde_json::Value;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use tracewire::carrier::MemoryHeaders;
 use tracewire::messaging::{Messaging, OperationSpec, OperationType};
 use tracewire::task::Traced;
+use tracewire::testing::linked_send;
 use tracewire::Outcome;
 use tracewire_telemetry::{Config, LogTarget, SpanLogTarget, Telemetry, TelemetryGuard};
 
@@ -123,17 +123,8 @@ fn start_end_and_error_lines_have_the_schema_and_the_relations() {
     let path = temp("schema");
     let guard = telemetry("inventory", &path);
     let tracer = BoxedTracer::new(Box::new(guard.tracer_provider().tracer("t")));
-    let m = Messaging::builder(tracewire::messaging::System::new("kafka"))
-        .tracer(tracer)
-        // The parent linked too, so the `links` field has something to show.
-        .link_parent(true)
-        .build();
-    let send = m.open_send(
-        &Context::new(),
-        OperationSpec::new(OperationType::Send, "send", "orders").body(b"{}"),
-    );
-    let mut headers = MemoryHeaders::new();
-    m.propagator().inject(send.context(), &mut headers);
+    // The parent linked too, so the `links` field has something to show.
+    let (m, send, headers) = linked_send(tracer);
     guard.flush(); // written while the span is open: its start line is kept
     send.end(Outcome::Ok);
     let extracted = m.propagator().extract(&headers);

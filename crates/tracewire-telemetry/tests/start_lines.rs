@@ -3,11 +3,10 @@
 //! binary: the first span log of a process is the listener.
 
 use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
-use opentelemetry::Context;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use serde_json::Value;
-use tracewire::carrier::MemoryHeaders;
 use tracewire::messaging::{Messaging, OperationSpec, OperationType, System};
+use tracewire::testing::linked_send;
 use tracewire::Outcome;
 use tracewire_telemetry::SpanLogProcessor;
 
@@ -33,16 +32,7 @@ fn a_messaging_span_start_line_is_told_and_matches_its_end_line() {
         .with_span_processor(processor)
         .build();
     let tracer = opentelemetry::global::BoxedTracer::new(Box::new(provider.tracer("t")));
-    let m = Messaging::builder(System::new("kafka"))
-        .tracer(tracer)
-        .link_parent(true)
-        .build();
-    let send = m.open_send(
-        &Context::new(),
-        OperationSpec::new(OperationType::Send, "send", "orders").body(b"{}"),
-    );
-    let mut headers = MemoryHeaders::new();
-    m.propagator().inject(send.context(), &mut headers);
+    let (m, send, headers) = linked_send(tracer);
     send.end(Outcome::Ok);
     let process = m.open_message(
         &headers,

@@ -6,10 +6,9 @@ use opentelemetry::trace::{SpanKind, TraceContextExt};
 use opentelemetry::Context;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use std::sync::{Arc, Mutex};
-use tracewire::carrier::MemoryHeaders;
 use tracewire::messaging::{Messaging, OperationSpec, OperationType, System};
 use tracewire::span::{set_start_listener, skeleton_starting, StartListener, Starting};
-use tracewire::testing::{attribute_str, SpanRecorder};
+use tracewire::testing::{attribute_str, linked_send, SpanRecorder};
 use tracewire::Outcome;
 
 /// Keeps what it is told (every description asked for), and whether each `started` call came
@@ -36,16 +35,7 @@ fn the_listener_is_told_what_each_recording_span_started_as() {
     assert!(!skeleton_starting());
 
     let rec = SpanRecorder::new();
-    let m = Messaging::builder(System::new("kafka"))
-        .tracer(rec.tracer())
-        .link_parent(true)
-        .build();
-    let send = m.open_send(
-        &Context::new(),
-        OperationSpec::new(OperationType::Send, "send", "orders"),
-    );
-    let mut headers = MemoryHeaders::new();
-    m.propagator().inject(send.context(), &mut headers);
+    let (m, send, headers) = linked_send(rec.tracer());
     send.end(Outcome::Ok);
     let process = m.open_message(
         &headers,

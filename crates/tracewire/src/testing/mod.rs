@@ -149,6 +149,31 @@ pub fn unsampled_messaging() -> crate::messaging::MessagingBuilder {
     Messaging::builder(System::new("kafka")).tracer(provider.tracer("unsampled"))
 }
 
+/// Kafka messaging instrumentation on `tracer` that links a message's span to its parent too
+/// (so a span's links have something to show), and a send of `{}` to `orders` opened by it, its
+/// context injected into the returned headers: what the start-listener and span-log tests
+/// start from. End the send yourself.
+pub fn linked_send(
+    tracer: BoxedTracer,
+) -> (
+    crate::messaging::Messaging,
+    crate::OpenSpan,
+    crate::carrier::MemoryHeaders,
+) {
+    use crate::messaging::{Messaging, OperationSpec, OperationType, System};
+    let m = Messaging::builder(System::new("kafka"))
+        .tracer(tracer)
+        .link_parent(true)
+        .build();
+    let send = m.open_send(
+        &Context::new(),
+        OperationSpec::new(OperationType::Send, "send", "orders").body(b"{}"),
+    );
+    let mut headers = crate::carrier::MemoryHeaders::new();
+    m.propagator().inject(send.context(), &mut headers);
+    (m, send, headers)
+}
+
 /// A remote, sampled parent (`4bf92f35…`/`00f067aa…`) with correlation id `order-7f3a9c`: the
 /// context the benchmarks and allocation tests inject and extract.
 pub fn sample_context() -> Context {
