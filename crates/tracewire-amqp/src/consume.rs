@@ -1,6 +1,6 @@
 //! Consuming: deliveries that own their CONSUMER span until they are acked, nacked or rejected.
 
-use crate::destination::consume_destination;
+use crate::destination::LastDestination;
 use crate::headers::AmqpHeaders;
 use crate::{RABBITMQ_DELIVERY_TAG, RABBITMQ_ROUTING_KEY};
 use lapin::message::Delivery;
@@ -33,12 +33,12 @@ impl TracedDelivery {
         messaging: &Messaging,
         kind: OperationType,
     ) -> Self {
-        let destination = consume_destination(
+        let destination = queue.destination.of(
             message.exchange.as_str(),
             message.routing_key.as_str(),
             &queue.name,
         );
-        let mut spec = OperationSpec::new(kind, kind.as_str(), &destination)
+        let mut spec = OperationSpec::new(kind, kind.as_str(), destination)
             .body(&message.data)
             .attribute(KeyValue::new(
                 RABBITMQ_DELIVERY_TAG,
@@ -96,6 +96,7 @@ struct Queue {
     name: String,
     /// `messaging.destination.subscription.name`, the queue's; none for a nameless queue.
     subscription: Option<KeyValue>,
+    destination: LastDestination,
     routing_keys: Repeated,
 }
 
@@ -106,6 +107,7 @@ impl Queue {
         Queue {
             name,
             subscription,
+            destination: LastDestination::default(),
             routing_keys: Repeated::default(),
         }
     }

@@ -21,6 +21,30 @@ pub fn consume_destination(exchange: &str, routing_key: &str, queue: &str) -> St
     joined(&[exchange_name(exchange), routing_key, queue])
 }
 
+/// A consumer's destination name, made again only when a delivery's exchange or routing key
+/// differs from the last delivery's (the queue is the consumer's own): a consumer's deliveries
+/// mostly share both, and the name is otherwise an allocation per delivery.
+#[derive(Debug, Default)]
+pub(crate) struct LastDestination {
+    exchange: String,
+    routing_key: String,
+    name: String,
+}
+
+impl LastDestination {
+    /// [`consume_destination`] of these parts.
+    pub(crate) fn of(&mut self, exchange: &str, routing_key: &str, queue: &str) -> &str {
+        if self.name.is_empty() || self.exchange != exchange || self.routing_key != routing_key {
+            self.exchange.clear();
+            self.exchange.push_str(exchange);
+            self.routing_key.clear();
+            self.routing_key.push_str(routing_key);
+            self.name = consume_destination(exchange, routing_key, queue);
+        }
+        &self.name
+    }
+}
+
 /// The non-empty `parts` joined by `:`, in one allocation of the exact size: made for every
 /// message, where `format!` and a push cost several times as much.
 fn joined(parts: &[&str]) -> String {
@@ -47,5 +71,14 @@ mod tests {
         assert_eq!(consume_destination("", "q1", "q1"), "amq.default:q1:q1");
         assert_eq!(consume_destination("shop", "", "q1"), "shop:q1");
         assert_eq!(consume_destination("shop", "", ""), "shop");
+    }
+
+    #[test]
+    fn the_last_destination_follows_the_deliveries() {
+        let mut last = LastDestination::default();
+        assert_eq!(last.of("shop", "pay", "q1"), "shop:pay:q1");
+        assert_eq!(last.of("shop", "pay", "q1"), "shop:pay:q1");
+        assert_eq!(last.of("shop", "refund", "q1"), "shop:refund:q1");
+        assert_eq!(last.of("", "refund", "q1"), "amq.default:refund:q1");
     }
 }
