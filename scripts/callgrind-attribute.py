@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Instructions and allocations per message in callgrind profiles, charged to whose code asked.
+
+    callgrind-attribute.py MESSAGES PROFILE...
+
+callgrind-owners.py splits self instructions by the function's crate, which leaves the allocator,
+memcpy and std's generic code (format!, Vec growth, Arc drops) in columns of their own. Here
+those are charged to their callers instead, through the call graph, in proportion to what each
+caller spent in them, until they reach code with an owner:
+
+  harness      the bench's own loop (Counted, and Traced::poll, into which each row's loop inlines)
+  tracewire    tracewire's crates
+  peer         the hand-written peer's own code (crates/tracewire-bench/src/peer)
+  propagator   OpenTelemetry's W3C propagator (TraceContextPropagator, TraceId/SpanId::from_hex):
+               the part of the peer's work that tracewire replaces with its own
+  opentelemetry  the rest of OpenTelemetry's API and SDK: spans, contexts, metrics
+  client       the broker client and its runtime
+
+and prints one line per profile: instructions a message, by owner. A row's profiles side by side
+then say where tracewire and the peer differ. (No allocation counts: callgrind counts calls
+whether or not it is collecting costs — the warm-up chunk, other threads — so its call counts
+are not the counted messages'; the bench counts allocations per mode itself.)
+"""
+import re
+import sys
+from collections import defaultdict
+
+OWNERS = [
+    ("harness", ("tracewire_bench::count", "tracewire::traced::Traced<F>")),
+    ("peer", ("tracewire_bench::peer",)),
+    ("tracewire", ("tracewire",)),
+    ("propagator", ("opentelemetry_sdk::propagation", "opentelemetry::trace_context",
+                    "TextMapPropagator")),
+    ("opentelemetry", ("opentelemetry",)),
+    ("client", ("rdkafka", "rd_", "async_nats", "lapin", "amq_protocol", "tokio", "bytes::",
+                "pinky_swear", "flume")),
+]
+COLUMNS = [name for name, _ in OWNERS] + ["unowned"]
+
+
+def owner(function):
+    """The owner of a function's own code, or None for shared code (allocator, libc, std)."""
+    for name, marks in OWNERS:
+        if any(m in function for m in marks):
+            return name
+    return None
+
+
+def load(path):
+    """Self cost per function, and the inclusive cost of each call edge (caller, callee)."""
+    names, self_cost, edges = {}, defaultdict(int), defaultdict(int)
+    current = callee = None
+    in_call = False
+    with open(path) as f:
+        for line in f:
+            if line.startswith(("fn=", "cfn=")):
+                key, rest = line.rstrip("\n").split("=", 1)
+                m = re.match(r"\((\d+)\)(?: (.*))?", rest)
+                name = names.setdefault(m.group(1), m.group(2)) if m else rest
+                if m and m.group(2):
+                    names[m.group(1)] = m.group(2)
+                if key == "fn":
+                    current = name
+                else:
+                    callee = name
+            elif line.startswith("calls="):
+                in_call = True
+            elif line[:1].isdigit() or line[:1] in "+-*":
+                fields = line.split()
+                cost = int(fields[1]) if len(fields) > 1 else 0
+                if in_call:
+                    edges[(current, callee)] += cost
+                    in_call = False
+                else:
+                    self_cost[current] += cost
+    return self_cost, edges
+
+
+def attribute(self_cost, edges):
+    callers = defaultdict(list)
+    for (caller, callee), cost in edges.items():
+        if caller != callee:
+            callers[callee].append((caller, cost))
+    shares, busy = {}, set()
+
+    def share(function):
+        """How a cost in `function` divides between owners."""
+        if function in shares:
+            return shares[function]
+        own = owner(function)
+        if own:
+            return {own: 1.0}
+        if function in busy:  # recursion: this path adds nothing
+            return {}
+        busy.add(function)
+        total = sum(cost for _, cost in callers[function])
+        result = defaultdict(float)
+        for caller, cost in callers[function]:
+            if total:
+                for o, s in share(caller).items():
+                    result[o] += s * cost / total
+        busy.discard(function)
+        shares[function] = dict(result) or {"unowned": 1.0}
+        return shares[function]
+
+    instructions = defaultdict(float)
+    for function, cost in self_cost.items():
+        for o, s in share(function).items():
+            instructions[o] += s * cost
+    return instructions
+
+
+def main():
+    n, paths = float(sys.argv[1]), sys.argv[2:]
+    head = "".join(f"{c:>14}" for c in COLUMNS)
+    print(f"{'instructions a message':<40}{'total':>8}{head}")
+    for path in paths:
+        instructions = attribute(*load(path))
+        total = sum(instructions.values()) / n
+        row = "".join(f"{instructions.get(c, 0) / n:>14,.0f}" for c in COLUMNS)
+        print(f"{path:<40}{total:>8,.0f}{row}")
+
+
+if __name__ == "__main__":
+    main()
