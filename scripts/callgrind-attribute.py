@@ -5,12 +5,15 @@
 
 callgrind-owners.py splits self instructions by the function's crate, which leaves the allocator,
 memcpy and std's generic code (format!, Vec growth, Arc drops) in columns of their own. Here
-those are charged to their callers instead, through the call graph, in proportion to what each
-caller spent in them, until they reach code with an owner:
+each instruction goes to the owner of its source file where the binary has line tables
+(`CARGO_PROFILE_RELEASE_DEBUG=line-tables-only`: code inlined into another crate's function
+still counts for its own crate), else of its function's name; instructions of code nobody owns
+(the allocator, libc, std, hashbrown…) are charged to their callers through the call graph, in
+proportion to what each caller spent in them, until they reach code with an owner:
 
-  harness      the bench's own loop (Counted, and Traced::poll, into which each row's loop inlines)
-  tracewire    tracewire's crates
+  harness      the bench's own loop (crates/tracewire-bench, Counted, Traced::poll)
   peer         the hand-written peer's own code (crates/tracewire-bench/src/peer)
+  tracewire    tracewire's crates
   propagator   OpenTelemetry's W3C propagator (TraceContextPropagator, TraceId/SpanId::from_hex):
                the part of the peer's work that tracewire replaces with its own
   opentelemetry  the rest of OpenTelemetry's API and SDK: spans, contexts, metrics
@@ -35,35 +38,63 @@ OWNERS = [
     ("client", ("rdkafka", "rd_", "async_nats", "lapin", "amq_protocol", "tokio", "bytes::",
                 "pinky_swear", "flume")),
 ]
+FILE_OWNERS = [
+    ("peer", ("crates/tracewire-bench/src/peer/",)),
+    ("harness", ("crates/tracewire-bench/", "crates/tracewire/src/traced.rs")),
+    ("tracewire", ("crates/tracewire",)),
+    ("propagator", ("/propagation/trace_context.rs", "/src/trace_context.rs")),
+    ("opentelemetry", ("/opentelemetry",)),
+    ("client", ("/rdkafka", "/librdkafka/", "/async-nats-", "/lapin-", "/amq-protocol",
+                "/tokio-", "/bytes-", "/pinky-swear-", "/flume-")),
+]
 COLUMNS = [name for name, _ in OWNERS] + ["unowned"]
 
 
 def owner(function):
-    """The owner of a function's own code, or None for shared code (allocator, libc, std)."""
+    """The owner of a function by its name, or None for shared code (allocator, libc, std)."""
     for name, marks in OWNERS:
         if any(m in function for m in marks):
             return name
     return None
 
 
+def file_owner(path):
+    """The owner of a source file, or None (std, libc, shared crates, no line tables)."""
+    for name, marks in FILE_OWNERS:
+        if any(m in path for m in marks):
+            return name
+    return None
+
+
 def load(path):
-    """Self cost per function, and the inclusive cost of each call edge (caller, callee)."""
-    names, self_cost, edges = {}, defaultdict(int), defaultdict(int)
+    """Self cost per (function, owner of its line's file, or None), and the inclusive cost of
+    each call edge (caller, callee)."""
+    names, files = {}, {}
+    self_cost, edges = defaultdict(int), defaultdict(int)
     current = callee = None
+    here = None  # the owner of the file the next cost lines are in
     in_call = False
+
+    def named(table, rest):
+        m = re.match(r"\((\d+)\)(?: (.*))?", rest)
+        if not m:
+            return rest
+        if m.group(2):
+            table[m.group(1)] = m.group(2)
+        return table.get(m.group(1), "")
+
     with open(path) as f:
         for line in f:
-            if line.startswith(("fn=", "cfn=")):
-                key, rest = line.rstrip("\n").split("=", 1)
-                m = re.match(r"\((\d+)\)(?: (.*))?", rest)
-                name = names.setdefault(m.group(1), m.group(2)) if m else rest
-                if m and m.group(2):
-                    names[m.group(1)] = m.group(2)
-                if key == "fn":
-                    current = name
-                else:
-                    callee = name
-            elif line.startswith("calls="):
+            key, _, rest = line.rstrip("\n").partition("=")
+            if key in ("fl", "fi", "fe"):
+                here = file_owner(named(files, rest))
+            elif key in ("cfi", "cfl"):
+                named(files, rest)
+            elif key == "fn":
+                current = named(names, rest)
+            elif key == "cfn":
+                callee = named(names, rest)
+            elif key == "calls":
                 in_call = True
             elif line[:1].isdigit() or line[:1] in "+-*":
                 fields = line.split()
@@ -72,7 +103,7 @@ def load(path):
                     edges[(current, callee)] += cost
                     in_call = False
                 else:
-                    self_cost[current] += cost
+                    self_cost[(current, here)] += cost
     return self_cost, edges
 
 
@@ -104,8 +135,8 @@ def attribute(self_cost, edges):
         return shares[function]
 
     instructions = defaultdict(float)
-    for function, cost in self_cost.items():
-        for o, s in share(function).items():
+    for (function, here), cost in self_cost.items():
+        for o, s in ({here: 1.0} if here else share(function)).items():
             instructions[o] += s * cost
     return instructions
 

@@ -3,8 +3,10 @@
 //! message to a destination seen before allocates none of them.
 
 use super::glob::Glob;
+use super::metrics::Instruments;
 use super::policy::HopPolicy;
-use opentelemetry::StringValue;
+use super::OperationType;
+use opentelemetry::{KeyValue, StringValue};
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
@@ -75,7 +77,43 @@ impl Destination {
 struct Entry {
     destination: Destination,
     /// Per operation (`send`, `process`, `ack`…): a handful at most.
-    span_names: Vec<(&'static str, Cow<'static, str>)>,
+    operations: Vec<Operation>,
+}
+
+/// One operation on a destination, made on its first sight.
+struct Operation {
+    name: &'static str,
+    kind: OperationType,
+    span_name: Cow<'static, str>,
+    /// Its metrics' attributes (`None`: no metrics, or past the process-wide bound).
+    metric_attributes: Option<&'static [KeyValue]>,
+}
+
+impl Entry {
+    #[inline(always)] // on the per-message path; a call would copy the whole `Resolved` out
+    fn resolved(&self, operation: usize) -> Resolved {
+        let op = &self.operations[operation];
+        Resolved {
+            destination: self.destination.clone(),
+            span_name: op.span_name.clone(),
+            metric_attributes: op.metric_attributes,
+        }
+    }
+}
+
+impl Operation {
+    fn is(&self, name: &'static str, kind: OperationType) -> bool {
+        self.name == name && self.kind == kind
+    }
+}
+
+/// What an operation on a destination resolves to.
+pub(crate) struct Resolved {
+    pub(crate) destination: Destination,
+    /// `{operation} {destination}`.
+    pub(crate) span_name: Cow<'static, str>,
+    /// The operation's metric attributes, made once (`None`: made per measurement).
+    pub(crate) metric_attributes: Option<&'static [KeyValue]>,
 }
 
 /// The destinations one `Messaging` has resolved, with their span names. Looked up on every
@@ -95,44 +133,58 @@ impl Destinations {
             .len()
     }
 
-    /// The destination `name` and the span name of `operation` on it. The hook runs once per
-    /// destination while the cache has room (a template hook is expected to be a pure function).
+    /// The destination `name`, the span name of operation `operation` (of `kind`) on it, and
+    /// with `metrics` the operation's metric attributes. The hook runs once per destination
+    /// while the cache has room (a template hook is expected to be a pure function).
     pub(crate) fn resolve(
         &self,
-        operation: &'static str,
+        (operation, kind): (&'static str, OperationType),
         name: &str,
         hook: Option<&TemplateHook>,
         policies: &Policies,
-    ) -> (Destination, Cow<'static, str>) {
+        metrics: Option<&Instruments>,
+    ) -> Resolved {
         {
             let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
             if let Some(entry) = entries.get(name) {
-                if let Some((_, span_name)) =
-                    entry.span_names.iter().find(|(op, _)| *op == operation)
+                if let Some(i) = entry
+                    .operations
+                    .iter()
+                    .position(|op| op.is(operation, kind))
                 {
-                    return (entry.destination.clone(), span_name.clone());
+                    return entry.resolved(i);
                 }
             }
         }
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
         if !entries.contains_key(name) && entries.len() >= MAX_DESTINATIONS {
             let destination = Destination::new(name, hook, policies, shared_value);
-            let span_name = destination.span_name(operation);
-            return (destination, Cow::Owned(span_name));
+            let span_name = Cow::Owned(destination.span_name(operation));
+            return Resolved {
+                destination,
+                span_name,
+                metric_attributes: None,
+            };
         }
         let entry = entries.entry(name.into()).or_insert_with(|| Entry {
             destination: Destination::new(name, hook, policies, interned_value),
-            span_names: Vec::new(),
+            operations: Vec::new(),
         });
-        let span_name = match entry.span_names.iter().find(|(op, _)| *op == operation) {
-            Some((_, span_name)) => span_name.clone(),
-            None => {
-                let span_name = intern(entry.destination.span_name(operation));
-                entry.span_names.push((operation, span_name.clone()));
-                span_name
-            }
-        };
-        (entry.destination.clone(), span_name)
+        let found = entry
+            .operations
+            .iter()
+            .position(|op| op.is(operation, kind));
+        let i = found.unwrap_or_else(|| {
+            let shown = entry.destination.shown();
+            entry.operations.push(Operation {
+                name: operation,
+                kind,
+                span_name: intern(entry.destination.span_name(operation)),
+                metric_attributes: metrics.and_then(|m| m.interned(kind, operation, shown)),
+            });
+            entry.operations.len() - 1
+        });
+        entry.resolved(i)
     }
 }
 
@@ -211,6 +263,18 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    /// `operation` (a send, here) on `name`, without metrics: the destination and span name.
+    fn resolve(
+        cache: &Destinations,
+        operation: &'static str,
+        name: &str,
+        hook: Option<&TemplateHook>,
+    ) -> (Destination, Cow<'static, str>) {
+        let kind = OperationType::Send;
+        let r = cache.resolve((operation, kind), name, hook, &Vec::new(), None);
+        (r.destination, r.span_name)
+    }
+
     #[test]
     fn the_hook_runs_once_per_destination_and_names_are_shared() {
         static CALLS: AtomicUsize = AtomicUsize::new(0);
@@ -219,9 +283,9 @@ mod tests {
             d.starts_with("user.").then(|| "user.{id}".to_owned())
         };
         let cache = Destinations::default();
-        let (d1, n1) = cache.resolve("send", "user.42", Some(&hook), &Vec::new());
-        let (d2, n2) = cache.resolve("send", "user.42", Some(&hook), &Vec::new());
-        let (_, n3) = cache.resolve("ack", "user.42", Some(&hook), &Vec::new());
+        let (d1, n1) = resolve(&cache, "send", "user.42", Some(&hook));
+        let (d2, n2) = resolve(&cache, "send", "user.42", Some(&hook));
+        let (_, n3) = resolve(&cache, "ack", "user.42", Some(&hook));
         assert_eq!(CALLS.load(Ordering::Relaxed), 1);
         assert_eq!(d1.name.as_str(), "user.42");
         assert_eq!(d2.shown().as_str(), "user.{id}");
@@ -233,8 +297,34 @@ mod tests {
     }
 
     #[test]
+    fn an_operations_metric_attributes_are_made_once_per_process() {
+        let instruments = Instruments::new(&opentelemetry::global::meter("test"), "kafka");
+        let resolve = |cache: &Destinations, kind| {
+            let r = cache.resolve(
+                ("op", kind),
+                "metrics.a",
+                None,
+                &Vec::new(),
+                Some(&instruments),
+            );
+            r.metric_attributes.expect("within the bound")
+        };
+        let first = resolve(&Destinations::default(), OperationType::Process);
+        let again = resolve(&Destinations::default(), OperationType::Process);
+        assert!(std::ptr::eq(first, again), "one set per process");
+        let shown: Vec<_> = first.iter().map(|kv| kv.value.as_str()).collect();
+        assert_eq!(shown, ["kafka", "op", "process", "metrics.a"]);
+        let other = resolve(&Destinations::default(), OperationType::Receive);
+        assert_eq!(
+            other[2].value.as_str(),
+            "receive",
+            "kind is part of the key"
+        );
+    }
+
+    #[test]
     fn no_destination_names_the_span_after_the_operation() {
-        let (d, name) = Destinations::default().resolve("process", "", None, &Vec::new());
+        let (d, name) = resolve(&Destinations::default(), "process", "", None);
         assert_eq!((d.shown().as_str(), name.as_ref()), ("", "process"));
     }
 
@@ -242,9 +332,9 @@ mod tests {
     fn a_full_cache_still_resolves_every_destination() {
         let cache = Destinations::default();
         for i in 0..MAX_DESTINATIONS {
-            cache.resolve("send", &format!("t{i}"), None, &Vec::new());
+            resolve(&cache, "send", &format!("t{i}"), None);
         }
-        let (d, name) = cache.resolve("send", "one-more", None, &Vec::new());
+        let (d, name) = resolve(&cache, "send", "one-more", None);
         assert_eq!(
             (d.name.as_str(), name.as_ref()),
             ("one-more", "send one-more")
@@ -258,14 +348,14 @@ mod tests {
 
     #[test]
     fn destination_names_are_static_within_their_bounds() {
-        let (a, _) = Destinations::default().resolve("send", "interned.a", None, &Vec::new());
-        let (b, _) = Destinations::default().resolve("send", "interned.a", None, &Vec::new());
+        let (a, _) = resolve(&Destinations::default(), "send", "interned.a", None);
+        let (b, _) = resolve(&Destinations::default(), "send", "interned.a", None);
         assert!(
             std::ptr::eq(a.name.as_str(), b.name.as_str()),
             "one copy per process"
         );
         let long = "x".repeat(MAX_INTERNED_LEN + 1);
-        let (d, _) = Destinations::default().resolve("send", &long, None, &Vec::new());
+        let (d, _) = resolve(&Destinations::default(), "send", &long, None);
         assert_eq!(d.name.as_str(), long);
 
         let table = Interned::new(2, 4);

@@ -8,7 +8,9 @@ use crate::span::{Outcome, ERROR_TYPE};
 use opentelemetry::metrics::{Counter, Histogram, Meter};
 use opentelemetry::trace::SpanContext;
 use opentelemetry::{KeyValue, StringValue};
-use std::sync::{Arc, OnceLock};
+use smallvec::SmallVec;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 /// The metric names, as the conventions spell them.
 const OPERATION_DURATION: &str = "messaging.client.operation.duration";
@@ -77,19 +79,24 @@ impl Instruments {
 
 impl Instruments {
     /// Starts measuring one operation of `count` messages (1, a batch's size, or 0 for a
-    /// message its batch or receive already counts): recorded when its span ends.
+    /// message its batch or receive already counts): recorded when its span ends. `interned`:
+    /// the operation's attributes made once ([`interned`](Self::interned)), if they were.
     pub(crate) fn measure(
         self: &Arc<Self>,
         kind: OperationType,
         name: &'static str,
-        destination: StringValue,
+        destination: &StringValue,
+        interned: Option<&'static [KeyValue]>,
         count: u64,
     ) -> Measurement {
+        let attributes = match interned {
+            Some(set) => Attributes::Interned(set),
+            None => Attributes::Made(name, destination.clone()),
+        };
         Measurement {
             instruments: self.clone(),
             kind,
-            name,
-            destination,
+            attributes,
             count: if kind == OperationType::Settle {
                 0
             } else {
@@ -98,20 +105,74 @@ impl Instruments {
             started: clock().now(),
         }
     }
+
+    /// The attributes of an operation's measurements: system, operation name and type,
+    /// destination.
+    fn attributes(
+        &self,
+        kind: OperationType,
+        name: &'static str,
+        destination: StringValue,
+    ) -> [KeyValue; 4] {
+        [
+            KeyValue::new(SYSTEM, self.system),
+            KeyValue::new(OPERATION_NAME, name),
+            KeyValue::new(OPERATION_TYPE, kind.as_str()),
+            KeyValue::new(DESTINATION_NAME, destination),
+        ]
+    }
+
+    /// An operation's attributes made `'static` once per process — a measurement then builds and
+    /// drops none (four values, ~200 instructions a message) —, at most
+    /// [`MAX_ATTRIBUTE_SETS`] sets; `None` past that (each measurement makes its own).
+    pub(crate) fn interned(
+        &self,
+        kind: OperationType,
+        name: &'static str,
+        destination: &StringValue,
+    ) -> Option<&'static [KeyValue]> {
+        type Sets =
+            HashMap<(&'static str, &'static str, OperationType, String), &'static [KeyValue]>;
+        static SETS: OnceLock<Mutex<Sets>> = OnceLock::new();
+        let mut sets =
+            (SETS.get_or_init(Mutex::default).lock()).unwrap_or_else(PoisonError::into_inner);
+        let key = (self.system, name, kind, destination.as_str().to_owned());
+        if let Some(&set) = sets.get(&key) {
+            return Some(set);
+        }
+        if sets.len() >= MAX_ATTRIBUTE_SETS {
+            return None;
+        }
+        let set: &'static [KeyValue] =
+            Box::leak(Box::new(self.attributes(kind, name, destination.clone())));
+        sets.insert(key, set);
+        Some(set)
+    }
 }
 
+/// Metric attribute sets made `'static` per process (system × operation × destination, which
+/// the conventions keep low-cardinality, as span names); past this, made per measurement.
+pub const MAX_ATTRIBUTE_SETS: usize = 4096;
+
 /// One operation being measured; recorded once, when its span ends. Small on purpose: it
-/// travels with the span (into every message handle), so the attributes are made at the end.
+/// travels with the span (into every message handle).
 #[derive(Debug)]
 pub(crate) struct Measurement {
     instruments: Arc<Instruments>,
     kind: OperationType,
-    name: &'static str,
-    destination: StringValue,
+    attributes: Attributes,
     /// How many messages the operation adds to the sent or consumed counter.
     count: u64,
     /// When the operation started, on [`clock`].
     started: quanta::Instant,
+}
+
+/// A measurement's attributes: made once for the operation, or made when it is recorded from
+/// its operation name and destination.
+#[derive(Debug)]
+enum Attributes {
+    Interned(&'static [KeyValue]),
+    Made(&'static str, StringValue),
 }
 
 impl Measurement {
@@ -125,22 +186,24 @@ impl Measurement {
     /// gets them too, with the span for exemplars.
     pub(crate) fn record(self, outcome: &Outcome, span: &SpanContext, ended: quanta::Instant) {
         let seconds = ended.saturating_duration_since(self.started).as_secs_f64();
-        let base = [
-            KeyValue::new(SYSTEM, self.instruments.system),
-            KeyValue::new(OPERATION_NAME, self.name),
-            KeyValue::new(OPERATION_TYPE, self.kind.as_str()),
-            KeyValue::new(DESTINATION_NAME, self.destination),
-        ];
-        let with_error;
-        let attributes: &[KeyValue] = match outcome {
-            Outcome::Ok => &base,
-            Outcome::Error { error_type, .. } => {
-                let [a, b, c, d] = base;
-                with_error = [a, b, c, d, KeyValue::new(ERROR_TYPE, error_type.clone())];
-                &with_error
+        let i = &self.instruments;
+        let made;
+        let base: &[KeyValue] = match self.attributes {
+            Attributes::Interned(set) => set,
+            Attributes::Made(name, destination) => {
+                made = i.attributes(self.kind, name, destination);
+                &made
             }
         };
-        let i = &self.instruments;
+        let with_error: SmallVec<[KeyValue; 5]>;
+        let attributes = match outcome {
+            Outcome::Ok => base,
+            Outcome::Error { error_type, .. } => {
+                let error = KeyValue::new(ERROR_TYPE, error_type.clone());
+                with_error = base.iter().cloned().chain([error]).collect();
+                &with_error[..]
+            }
+        };
         let (histogram, duration) = match self.kind {
             OperationType::Process => (&i.process_duration, PROCESS_DURATION),
             _ => (&i.operation_duration, OPERATION_DURATION),

@@ -17,6 +17,7 @@ pub use capture::MAX_CAPTURED_VALUE;
 pub use destinations::{MAX_DESTINATIONS, MAX_SPAN_NAMES};
 pub use glob::Glob;
 pub use metrics::DURATION_BUCKETS;
+pub use metrics::MAX_ATTRIBUTE_SETS;
 pub use policy::{BaggageRules, HopPolicy};
 pub use spec::{OperationSpec, OperationType};
 pub use system::System;
@@ -27,7 +28,7 @@ use crate::tracer::AnyTracer;
 use crate::{CorrelationContextExt, Propagator};
 use attributes as attr;
 use capture::printable;
-use destinations::{Destination, Destinations, Policies, TemplateHook};
+use destinations::{Destination, Destinations, Policies, Resolved, TemplateHook};
 use metrics::{Instruments, Measurement};
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::global;
@@ -413,13 +414,17 @@ impl Messaging {
             return None;
         }
         let hook = self.inner.template.as_deref();
-        let (destination, _) = (self.inner.destinations).resolve(
-            spec.name,
+        let resolved = (self.inner.destinations).resolve(
+            (spec.name, spec.kind),
             spec.destination,
             hook,
             &self.inner.policies,
+            self.inner.instruments.as_deref(),
         );
-        destination.policy.filter(|p| !p.capture.is_empty())
+        resolved
+            .destination
+            .policy
+            .filter(|p| !p.capture.is_empty())
     }
 
     fn captured<'a, R: HeaderReader>(
@@ -512,13 +517,18 @@ impl Messaging {
     fn prepare(&self, spec: &OperationSpec<'_>) -> (Resolved, Option<Measurement>) {
         let inner = &self.inner;
         let hook = inner.template.as_deref();
-        let (destination, name) =
-            (inner.destinations).resolve(spec.name, spec.destination, hook, &inner.policies);
-        let measurement = inner.instruments.as_ref().map(|i| {
-            let shown = destination.shown().clone();
-            i.measure(spec.kind, spec.name, shown, spec.message_count)
+        let instruments = inner.instruments.as_ref();
+        let resolved = (inner.destinations).resolve(
+            (spec.name, spec.kind),
+            spec.destination,
+            hook,
+            &inner.policies,
+            instruments.map(|i| &**i),
+        );
+        let measurement = instruments.map(|i| {
+            let (shown, interned) = (resolved.destination.shown(), resolved.metric_attributes);
+            i.measure(spec.kind, spec.name, shown, interned, spec.message_count)
         });
-        let resolved = Resolved { destination, name };
         (resolved, measurement)
     }
 
@@ -572,7 +582,8 @@ impl Messaging {
         links: Vec<Link>,
         Resolved {
             destination: dest,
-            name,
+            span_name: name,
+            ..
         }: Resolved,
     ) -> Context {
         let inner = &*self.inner;
@@ -661,12 +672,6 @@ impl Messaging {
             push(KeyValue::new(attr::CONVERSATION_ID, id));
         }
     }
-}
-
-/// An operation's destination and its span name.
-struct Resolved {
-    destination: Destination,
-    name: Cow<'static, str>,
 }
 
 /// A link to each message's context that has a valid span, and how many messages there are
