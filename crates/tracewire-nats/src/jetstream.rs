@@ -110,10 +110,19 @@ impl TracedJetStream {
         let messages: Vec<_> = {
             let _in_receive = receive.context().clone().attach();
             let mut names = Names::default(); // the batch's messages share theirs
-            let mut open = |m| {
-                let (message, own) = TracedJsMessage::open(m, &self.messaging, &mut names, 0);
+            let mut open = |message: jetstream::Message| {
+                let own = self
+                    .messaging
+                    .extract(&NatsHeaders(message.headers.as_ref()));
+                let span = TracedJsMessage::open_span(
+                    &message,
+                    &self.messaging,
+                    &mut names,
+                    0,
+                    Some(&own),
+                );
                 contexts.push(own);
-                message
+                TracedJsMessage { message, span }
             };
             received.into_iter().map(|r| r.map(&mut open)).collect()
         };
@@ -149,16 +158,17 @@ pub struct TracedJsMessage {
 }
 
 impl TracedJsMessage {
-    /// Extracts the message's context and opens its span in the current context; returns the
-    /// message's own context too (for the receive span's links). `count`: 1, or 0 when a receive
-    /// span counts the message.
-    fn open(
-        message: jetstream::Message,
+    /// Opens `message`'s span in the current context, from the message's own context: `own` when
+    /// the caller has extracted it (a fetch links it from its receive span), else extracted
+    /// here. `count`: 1, or 0 when a receive span counts the message. Takes the message by
+    /// reference: it is several hundred bytes, and each move is a copy.
+    fn open_span(
+        message: &jetstream::Message,
         messaging: &Messaging,
         names: &mut Names,
         count: u64,
-    ) -> (Self, Context) {
-        let own = messaging.extract(&NatsHeaders(message.headers.as_ref()));
+        own: Option<&Context>,
+    ) -> OpenSpan {
         let mut spec = OperationSpec::new(OperationType::Process, "process", &message.subject)
             .body(&message.payload)
             .message_count(count);
@@ -173,16 +183,17 @@ impl TracedJsMessage {
                 .attribute(KeyValue::new(REDELIVERED, info.delivered > 1))
                 .sent_at(Some(info.published.into()));
         }
-        if let Some(id) = message
-            .headers
-            .as_ref()
+        let headers = NatsHeaders(message.headers.as_ref());
+        if let Some(id) = headers
+            .0
             .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID))
         {
             spec = spec.attribute(KeyValue::new(MESSAGE_ID, id.as_str().to_owned()));
         }
-        let spec = messaging.capture_headers(spec, || NatsHeaders(message.headers.as_ref()));
-        let span = messaging.open_consume(&own, spec);
-        (TracedJsMessage { message, span }, own)
+        match own {
+            Some(own) => messaging.open_consume(own, messaging.capture_headers(spec, || headers)),
+            None => messaging.open_message(&headers, spec),
+        }
     }
 
     tracewire::message_accessors!(jetstream::Message);
@@ -249,7 +260,11 @@ impl<E> WrapMessage<Result<jetstream::Message, E>> for WrapJetStream {
     }
 
     fn wrap(&mut self, item: Result<jetstream::Message, E>) -> Self::Wrapped {
-        item.map(|m| TracedJsMessage::open(m, &self.messaging, &mut self.names, 1).0)
+        item.map(|message| {
+            let span =
+                TracedJsMessage::open_span(&message, &self.messaging, &mut self.names, 1, None);
+            TracedJsMessage { message, span }
+        })
     }
 }
 
