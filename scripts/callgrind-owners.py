@@ -29,7 +29,7 @@ def owner(function):
 
 
 def load(path):
-    out = subprocess.run(["callgrind_annotate", "--threshold=100", path],
+    out = subprocess.run(["callgrind_annotate", "--auto=no", "--threshold=100", path],
                          capture_output=True, text=True, check=True).stdout
     total, costs = 0, {}
     for line in out.splitlines():
@@ -41,7 +41,8 @@ def load(path):
             total = cost
             continue
         name = name.split(" [")[0]
-        name = name.split(":", 1)[1] if name.startswith(("???:", "./")) else name
+        # "file:function" (the file is ??? without line tables; a path with them)
+        name = re.sub(r"^(\?\?\?|\.?/[^:]*):", "", name)
         costs[name] = costs.get(name, 0) + cost
     return total, costs
 
