@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Counts the instructions of every tracewire-bench row, one mode at a time, under callgrind
 # (`tracewire-bench --count`, see crates/tracewire-bench/src/count.rs), about 1,000 messages a
-# row, then prints each row's instructions per message and who spends them (tracewire, the
-# peer's code, OpenTelemetry, the client, the allocator, std).
+# row, then prints each row's instructions per message and who spends them: by the function's
+# crate (callgrind-owners.py: the allocator and std apart), then charged to whose code asked
+# (callgrind-attribute.py: tracewire, the peer, OpenTelemetry's propagator, the rest of
+# OpenTelemetry, the client). Line tables let code inlined across crates count for its own:
 #
-#   scripts/brokers.sh && cargo build --release -p tracewire-bench
+#   scripts/brokers.sh
+#   CARGO_PROFILE_RELEASE_DEBUG=line-tables-only cargo build --release -p tracewire-bench
 #   scripts/count-rows.sh [OUT_DIR] [MODE…]       # default: target/count-rows; the five modes
 #   ROWS="kafka-consume jetstream-consume" scripts/count-rows.sh
 set -euo pipefail
@@ -27,5 +30,7 @@ for row in $rows; do
       "$bin" "$row" --count "$mode" --rounds 1 --chunks 1 --scale "$scale" \
       >"$out/$row.$mode.log" 2>&1
   done
-  python3 scripts/callgrind-owners.py 1000 $(for m in "${modes[@]}"; do echo "$out/$row.$m.out"; done) | sed "s|$out/||"
+  profiles=$(for m in "${modes[@]}"; do echo "$out/$row.$m.out"; done)
+  python3 scripts/callgrind-owners.py 1000 $profiles | sed "s|$out/||"
+  python3 scripts/callgrind-attribute.py 1000 $profiles | sed "s|$out/||"
 done
