@@ -30,7 +30,9 @@ use rdkafka::producer::FutureRecord;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tracewire::messaging::{Messaging, MessagingBuilder, MAX_DESTINATIONS, MAX_SPAN_NAMES};
+use tracewire::messaging::{
+    Messaging, MessagingBuilder, MAX_ATTRIBUTE_SETS, MAX_DESTINATIONS, MAX_SPAN_NAMES,
+};
 use tracewire::Outcome;
 
 const CHUNK: u64 = 1_000;
@@ -371,7 +373,9 @@ pub async fn run(n: u64, kafka_brokers: &str, amqp_url: &str, nats_url: &str) {
         println!("{}", s.row());
     }
     let names = Messaging::interned_span_names();
+    let sets = Messaging::interned_metric_attribute_sets();
     println!("\nspan names interned (process): {names} (bound {MAX_SPAN_NAMES})");
+    println!("metric attribute sets interned (process): {sets} (bound {MAX_ATTRIBUTE_SETS})");
     for s in &soaked {
         assert_eq!(s.started, s.ended, "{}: every span started ended", s.name);
         assert!(
@@ -392,4 +396,5 @@ pub async fn run(n: u64, kafka_brokers: &str, amqp_url: &str, nats_url: &str) {
         );
     }
     assert!(names <= MAX_SPAN_NAMES, "span-name table bounded");
+    assert!(sets <= MAX_ATTRIBUTE_SETS, "metric attribute sets bounded");
 }

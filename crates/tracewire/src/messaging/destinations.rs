@@ -320,6 +320,9 @@ mod tests {
             "receive",
             "kind is part of the key"
         );
+        use super::super::metrics::{interned_attribute_sets, MAX_ATTRIBUTE_SETS};
+        let counted = interned_attribute_sets();
+        assert!((2..=MAX_ATTRIBUTE_SETS).contains(&counted), "{counted}");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use opentelemetry::trace::SpanContext;
 use opentelemetry::{KeyValue, StringValue};
 use smallvec::SmallVec;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 /// The metric names, as the conventions spell them.
 const OPERATION_DURATION: &str = "messaging.client.operation.duration";
@@ -131,11 +131,7 @@ impl Instruments {
         name: &'static str,
         destination: &StringValue,
     ) -> Option<&'static [KeyValue]> {
-        type Sets =
-            HashMap<(&'static str, &'static str, OperationType, String), &'static [KeyValue]>;
-        static SETS: OnceLock<Mutex<Sets>> = OnceLock::new();
-        let mut sets =
-            (SETS.get_or_init(Mutex::default).lock()).unwrap_or_else(PoisonError::into_inner);
+        let mut sets = attribute_sets();
         let key = (self.system, name, kind, destination.as_str().to_owned());
         if let Some(&set) = sets.get(&key) {
             return Some(set);
@@ -148,6 +144,20 @@ impl Instruments {
         sets.insert(key, set);
         Some(set)
     }
+}
+
+type AttributeSets =
+    HashMap<(&'static str, &'static str, OperationType, String), &'static [KeyValue]>;
+
+fn attribute_sets() -> MutexGuard<'static, AttributeSets> {
+    static SETS: OnceLock<Mutex<AttributeSets>> = OnceLock::new();
+    (SETS.get_or_init(Mutex::default).lock()).unwrap_or_else(PoisonError::into_inner)
+}
+
+/// How many metric attribute sets the process holds as `'static` (at most
+/// [`MAX_ATTRIBUTE_SETS`]).
+pub(crate) fn interned_attribute_sets() -> usize {
+    attribute_sets().len()
 }
 
 /// Metric attribute sets made `'static` per process (system × operation × destination, which

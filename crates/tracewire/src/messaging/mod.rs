@@ -331,6 +331,13 @@ impl Messaging {
         destinations::interned_span_names()
     }
 
+    /// How many metric attribute sets (system, operation, destination) this process holds made
+    /// once (every `Messaging`'s together): at most [`MAX_ATTRIBUTE_SETS`]; past that, each
+    /// measurement makes its own.
+    pub fn interned_metric_attribute_sets() -> usize {
+        metrics::interned_attribute_sets()
+    }
+
     /// Opens a send/publish span as a child of `parent`, giving the context a correlation id
     /// first if it has none (the first hop). The span records the messaging metrics when it
     /// ends. Inject [`OpenSpan::context`] into the message — or let
