@@ -116,6 +116,12 @@ struct Args {
     /// callgrind counts (`--toggle-collect='*Counted*'`; see `count.rs`).
     #[arg(long, value_enum)]
     count: Option<Mode>,
+    /// Record tracewire's messaging metrics into an SDK meter provider (a periodic reader
+    /// exporting to memory once a minute: the instruments aggregate) instead of OpenTelemetry's
+    /// no-op global meter — what a service that collects metrics pays. The peer records no
+    /// metrics either way.
+    #[arg(long)]
+    metrics_sdk: bool,
 }
 
 async fn run_row<R: Row>(
@@ -228,7 +234,7 @@ fn main() {
     if let Some(n) = args.soak {
         return runtime.block_on(soak::run(n, &args.kafka, &args.amqp, &args.nats));
     }
-    let telemetry = Telemetry::new(&args.span_log).expect("the span log file");
+    let telemetry = Telemetry::new(&args.span_log, args.metrics_sdk).expect("the span log file");
     println!(
         "tracewire-bench: 256-byte payloads; rounds {}, chunks {}, scale {}",
         args.rounds, args.chunks, args.scale

@@ -5,11 +5,13 @@
 
 use crate::harness::{Mode, PerMode};
 use opentelemetry::global::BoxedTracer;
+use opentelemetry::metrics::MeterProvider;
 use opentelemetry::trace::{
     SpanContext, TraceContextExt, TraceFlags, TraceId, TraceState, TracerProvider,
 };
 use opentelemetry::Context;
 use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider, SpanData, SpanExporter,
     SpanProcessor,
@@ -121,11 +123,15 @@ pub struct Telemetry {
     span_log_stats: [Arc<QueueStats>; 2],
     /// Spans ended and exported with batch export.
     batch_counts: [Arc<AtomicU64>; 2],
+    /// Where tracewire's metrics go with `--metrics-sdk` (else OpenTelemetry's no-op meter).
+    meters: Option<SdkMeterProvider>,
 }
 
 impl Telemetry {
-    /// Builds the three providers; span logs go to `span_log` (a file, truncated).
-    pub fn new(span_log: &Path) -> std::io::Result<Self> {
+    /// Builds the three providers; span logs go to `span_log` (a file, truncated). With
+    /// `metrics_sdk`, an SDK meter provider (periodic reader, exported to memory) takes
+    /// tracewire's metrics.
+    pub fn new(span_log: &Path, metrics_sdk: bool) -> std::io::Result<Self> {
         let file = Recycled::create(span_log)?;
         let processor = SpanLogProcessor::new("bench", Box::new(file), SPAN_LOG_QUEUE);
         let all_file = Recycled::create(&span_log.with_extension("all.jsonl"))?;
@@ -164,6 +170,12 @@ impl Telemetry {
                 .build(),
             span_log_stats,
             batch_counts,
+            meters: metrics_sdk.then(|| {
+                // Exported once a minute (the SDK's default), to memory: the cost measured is
+                // the instruments' own, per message.
+                let reader = PeriodicReader::builder(InMemoryMetricExporter::default()).build();
+                SdkMeterProvider::builder().with_reader(reader).build()
+            }),
         })
     }
 
@@ -191,7 +203,11 @@ impl Telemetry {
     pub fn messaging(&self, builder: impl Fn() -> MessagingBuilder) -> PerMode<Messaging> {
         PerMode::new(&Mode::INSTRUMENTED, |mode| {
             let tracer = self.provider(mode).tracer("tracewire-bench");
-            builder().tracer(tracer).build()
+            let builder = builder().tracer(tracer);
+            match &self.meters {
+                Some(meters) => builder.meter(meters.meter("tracewire-bench")).build(),
+                None => builder.build(),
+            }
         })
     }
 
