@@ -119,6 +119,54 @@ fn sends_and_consumes_are_counted_and_timed() {
     );
 }
 
+/// Past the destination cache's bound an operation's attributes are made per measurement, not
+/// once: they say the same.
+#[test]
+fn a_destination_past_the_cache_is_measured_with_the_same_attributes() {
+    let (exporter, provider, _rec, m) = metered();
+    fn send(topic: &str) -> OperationSpec<'_> {
+        OperationSpec::new(OperationType::Send, "send", topic)
+    }
+    for i in 0..tracewire::messaging::MAX_DESTINATIONS {
+        m.open_send(&Context::new(), send(&format!("t{i}")))
+            .end(Outcome::Ok);
+    }
+    m.open_send(&Context::new(), send("past.the.cache"))
+        .end(Outcome::error("MessageTimedOut", "timed out"));
+    provider.force_flush().unwrap();
+    let all = exporter.get_finished_metrics().unwrap();
+
+    let AggregatedMetrics::U64(MetricData::Sum(sent)) =
+        metric(&all, "messaging.client.sent.messages")
+    else {
+        panic!("a u64 sum")
+    };
+    let past = sent
+        .data_points()
+        .find(|p| {
+            has(
+                p.attributes(),
+                "messaging.destination.name",
+                "past.the.cache",
+            )
+        })
+        .expect("the destination past the cache is counted");
+    assert_eq!(past.value(), 1);
+    for (key, value) in [
+        ("messaging.system", "kafka"),
+        ("messaging.operation.name", "send"),
+        ("messaging.operation.type", "send"),
+        ("error.type", "MessageTimedOut"),
+    ] {
+        assert!(has(past.attributes(), key, value), "{key}={value}");
+    }
+    let cached = sent
+        .data_points()
+        .find(|p| has(p.attributes(), "messaging.destination.name", "t7"))
+        .expect("a cached destination is counted");
+    assert!(has(cached.attributes(), "messaging.operation.name", "send"));
+}
+
 #[test]
 fn a_duration_is_in_seconds_from_open_to_end() {
     let (exporter, provider, _rec, m) = metered();
