@@ -3,7 +3,7 @@
 
 use opentelemetry::metrics::MeterProvider;
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
+use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics, Sum};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, SdkMeterProvider};
 use tracewire::messaging::{Messaging, OperationSpec, OperationType};
 use tracewire::testing::SpanRecorder;
@@ -16,6 +16,23 @@ fn metric<'a>(all: &'a [ResourceMetrics], name: &str) -> &'a AggregatedMetrics {
         .find(|m| m.name() == name)
         .unwrap_or_else(|| panic!("metric {name} was recorded"))
         .data()
+}
+
+/// A u64 sum metric (the sent, consumed and problem counters).
+fn u64_sum<'a>(all: &'a [ResourceMetrics], name: &str) -> &'a Sum<u64> {
+    let AggregatedMetrics::U64(MetricData::Sum(sum)) = metric(all, name) else {
+        panic!("{name} is a u64 sum")
+    };
+    sum
+}
+
+/// Everything the provider has recorded, flushed to its exporter.
+fn collected(
+    exporter: &InMemoryMetricExporter,
+    provider: &SdkMeterProvider,
+) -> Vec<ResourceMetrics> {
+    provider.force_flush().unwrap();
+    exporter.get_finished_metrics().unwrap()
 }
 
 fn has<'a>(mut attrs: impl Iterator<Item = &'a KeyValue>, key: &str, value: &str) -> bool {
@@ -65,14 +82,9 @@ fn sends_and_consumes_are_counted_and_timed() {
         &msg,
         OperationSpec::new(OperationType::Process, "process", "orders"),
     ));
-    provider.force_flush().unwrap();
-    let all = exporter.get_finished_metrics().unwrap();
+    let all = collected(&exporter, &provider);
 
-    let AggregatedMetrics::U64(MetricData::Sum(sent)) =
-        metric(&all, "messaging.client.sent.messages")
-    else {
-        panic!("a u64 sum")
-    };
+    let sent = u64_sum(&all, "messaging.client.sent.messages");
     let total: u64 = sent.data_points().map(|p| p.value()).sum();
     assert_eq!(total, 2);
     assert!(sent
@@ -84,11 +96,7 @@ fn sends_and_consumes_are_counted_and_timed() {
         "orders"
     )));
 
-    let AggregatedMetrics::U64(MetricData::Sum(consumed)) =
-        metric(&all, "messaging.client.consumed.messages")
-    else {
-        panic!("a u64 sum")
-    };
+    let consumed = u64_sum(&all, "messaging.client.consumed.messages");
     assert_eq!(consumed.data_points().map(|p| p.value()).sum::<u64>(), 2);
 
     let AggregatedMetrics::F64(MetricData::Histogram(process)) =
@@ -133,14 +141,9 @@ fn a_destination_past_the_cache_is_measured_with_the_same_attributes() {
     }
     m.open_send(&Context::new(), send("past.the.cache"))
         .end(Outcome::error("MessageTimedOut", "timed out"));
-    provider.force_flush().unwrap();
-    let all = exporter.get_finished_metrics().unwrap();
+    let all = collected(&exporter, &provider);
 
-    let AggregatedMetrics::U64(MetricData::Sum(sent)) =
-        metric(&all, "messaging.client.sent.messages")
-    else {
-        panic!("a u64 sum")
-    };
+    let sent = u64_sum(&all, "messaging.client.sent.messages");
     let past = sent
         .data_points()
         .find(|p| {
@@ -178,8 +181,7 @@ fn a_duration_is_in_seconds_from_open_to_end() {
     // (the clock is the CPU's counter, scaled to nanoseconds).
     std::thread::sleep(std::time::Duration::from_millis(30));
     span.end(Outcome::Ok);
-    provider.force_flush().unwrap();
-    let all = exporter.get_finished_metrics().unwrap();
+    let all = collected(&exporter, &provider);
     let AggregatedMetrics::F64(MetricData::Histogram(process)) =
         metric(&all, "messaging.process.duration")
     else {
@@ -197,8 +199,7 @@ async fn a_batch_of_messages_is_timed_and_counted_once() {
         .run(items, |i| async move { Ok::<_, String>(i) })
         .await;
     assert_eq!(done.len(), 3);
-    provider.force_flush().unwrap();
-    let all = exporter.get_finished_metrics().unwrap();
+    let all = collected(&exporter, &provider);
     assert_eq!(
         recorded(&all, "messaging.process.duration"),
         4,
@@ -237,13 +238,8 @@ fn propagation_problems_are_exported_by_kind_once_per_propagator() {
         ("traceparent", "junk"),
         ("correlation_id", "a\tb"),
     ]));
-    provider.force_flush().unwrap();
-    let all = exporter.get_finished_metrics().unwrap();
-    let AggregatedMetrics::U64(MetricData::Sum(problems)) =
-        metric(&all, "tracewire.propagation.problems")
-    else {
-        panic!("a u64 sum")
-    };
+    let all = collected(&exporter, &provider);
+    let problems = u64_sum(&all, "tracewire.propagation.problems");
     let count = |kind: &str| -> u64 {
         let points = problems
             .data_points()
