@@ -3,13 +3,14 @@
 //! message to a destination seen before allocates none of them.
 
 use super::glob::Glob;
+use super::leaked::Leaked;
 use super::metrics::Instruments;
 use super::policy::HopPolicy;
 use super::OperationType;
 use opentelemetry::{KeyValue, StringValue};
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
 
 /// Destinations remembered per `Messaging`; past this (high-cardinality names without a
 /// template), further destinations are resolved per message, as if there were no cache.
@@ -217,22 +218,16 @@ static DESTINATION_NAMES: Interned = Interned::new(MAX_INTERNED_DESTINATIONS, MA
 
 /// Strings leaked once and shared for the life of the process, bounded in count and length.
 struct Interned {
-    names: OnceLock<Mutex<HashSet<&'static str>>>,
-    max_count: usize,
+    names: Leaked<&'static str, str>,
     max_len: usize,
 }
 
 impl Interned {
     const fn new(max_count: usize, max_len: usize) -> Self {
         Interned {
-            names: OnceLock::new(),
-            max_count,
+            names: Leaked::new(max_count),
             max_len,
         }
-    }
-
-    fn names(&self) -> std::sync::MutexGuard<'_, HashSet<&'static str>> {
-        (self.names.get_or_init(Mutex::default).lock()).unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The `'static` copy of `name`, made now if the table has room; `None` past the bounds.
@@ -240,22 +235,16 @@ impl Interned {
         if name.len() > self.max_len {
             return None;
         }
-        let mut names = self.names();
-        if let Some(&known) = names.get(name) {
-            return Some(known);
-        }
-        if names.len() >= self.max_count {
-            return None;
-        }
-        let name: &'static str = Box::leak(name.into());
-        names.insert(name);
-        Some(name)
+        self.names.get(name, || {
+            let name: &'static str = Box::leak(name.into());
+            (name, name)
+        })
     }
 }
 
 /// How many span names the process has made `'static` (at most [`MAX_SPAN_NAMES`]).
 pub(crate) fn interned_span_names() -> usize {
-    SPAN_NAMES.names().len()
+    SPAN_NAMES.names.len()
 }
 
 #[cfg(test)]
@@ -344,7 +333,7 @@ mod tests {
         );
         assert_eq!(cache.entries.read().unwrap().len(), MAX_DESTINATIONS);
         assert!(
-            !DESTINATION_NAMES.names().contains("one-more"),
+            !DESTINATION_NAMES.names.contains("one-more"),
             "resolved per message: not interned, no process-wide lock per message"
         );
     }

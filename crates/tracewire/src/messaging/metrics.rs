@@ -3,14 +3,14 @@
 //! `messaging.client.sent.messages`, `messaging.client.consumed.messages`.
 
 use super::attributes::{DESTINATION_NAME, OPERATION_NAME, OPERATION_TYPE, SYSTEM};
+use super::leaked::Leaked;
 use super::OperationType;
 use crate::span::{Outcome, ERROR_TYPE};
 use opentelemetry::metrics::{Counter, Histogram, Meter};
 use opentelemetry::trace::SpanContext;
 use opentelemetry::{KeyValue, StringValue};
 use smallvec::SmallVec;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, OnceLock};
 
 /// The metric names, as the conventions spell them.
 const OPERATION_DURATION: &str = "messaging.client.operation.duration";
@@ -131,33 +131,22 @@ impl Instruments {
         name: &'static str,
         destination: &StringValue,
     ) -> Option<&'static [KeyValue]> {
-        let mut sets = attribute_sets();
         let key = (self.system, name, kind, destination.as_str().to_owned());
-        if let Some(&set) = sets.get(&key) {
-            return Some(set);
-        }
-        if sets.len() >= MAX_ATTRIBUTE_SETS {
-            return None;
-        }
-        let set: &'static [KeyValue] =
-            Box::leak(Box::new(self.attributes(kind, name, destination.clone())));
-        sets.insert(key, set);
-        Some(set)
+        ATTRIBUTE_SETS.get(&key, || {
+            let set = self.attributes(kind, name, destination.clone());
+            (key.clone(), Box::leak(Box::new(set)))
+        })
     }
 }
 
-type AttributeSets =
-    HashMap<(&'static str, &'static str, OperationType, String), &'static [KeyValue]>;
-
-fn attribute_sets() -> MutexGuard<'static, AttributeSets> {
-    static SETS: OnceLock<Mutex<AttributeSets>> = OnceLock::new();
-    (SETS.get_or_init(Mutex::default).lock()).unwrap_or_else(PoisonError::into_inner)
-}
+/// The metric attribute sets made `'static`: system, operation name and type, destination.
+static ATTRIBUTE_SETS: Leaked<(&str, &str, OperationType, String), [KeyValue]> =
+    Leaked::new(MAX_ATTRIBUTE_SETS);
 
 /// How many metric attribute sets the process holds as `'static` (at most
 /// [`MAX_ATTRIBUTE_SETS`]).
 pub(crate) fn interned_attribute_sets() -> usize {
-    attribute_sets().len()
+    ATTRIBUTE_SETS.len()
 }
 
 /// Metric attribute sets made `'static` per process (system × operation × destination, which

@@ -6,6 +6,7 @@ mod boundary;
 mod capture;
 mod destinations;
 mod glob;
+mod leaked;
 pub(crate) mod metrics;
 mod policy;
 mod spec;
