@@ -183,13 +183,14 @@ impl TracedJsMessage {
                 .attribute(KeyValue::new(REDELIVERED, info.delivered > 1))
                 .sent_at(Some(info.published.into()));
         }
-        let headers = NatsHeaders(message.headers.as_ref());
-        if let Some(id) = headers
-            .0
+        if let Some(id) = message
+            .headers
+            .as_ref()
             .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID))
         {
             spec = spec.attribute(KeyValue::new(MESSAGE_ID, id.as_str().to_owned()));
         }
+        let headers = NatsHeaders(message.headers.as_ref());
         match own {
             Some(own) => messaging.open_consume(own, messaging.capture_headers(spec, || headers)),
             None => messaging.open_message(&headers, spec),
