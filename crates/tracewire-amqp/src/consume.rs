@@ -38,26 +38,26 @@ impl TracedDelivery {
             message.routing_key.as_str(),
             &queue.name,
         );
-        let mut spec = OperationSpec::new(kind, kind.as_str(), destination)
-            .body(&message.data)
-            .attribute(KeyValue::new(
-                RABBITMQ_DELIVERY_TAG,
-                message.delivery_tag as i64,
-            ))
-            .attribute(KeyValue::new(REDELIVERED, message.redelivered));
+        let mut spec = OperationSpec::new(kind, kind.as_str(), destination).body(&message.data);
+        // Pushed in place: `spec = spec.attribute(…)` in a branch copies the whole spec.
+        let attributes = &mut spec.attributes;
+        attributes.push(KeyValue::new(
+            RABBITMQ_DELIVERY_TAG,
+            message.delivery_tag as i64,
+        ));
+        attributes.push(KeyValue::new(REDELIVERED, message.redelivered));
         if !message.routing_key.as_str().is_empty() {
             let key = queue.routing_keys.value(message.routing_key.as_str());
-            spec = spec.attribute(KeyValue::new(RABBITMQ_ROUTING_KEY, key));
+            attributes.push(KeyValue::new(RABBITMQ_ROUTING_KEY, key));
         }
         if let Some(subscription) = &queue.subscription {
-            spec = spec.attribute(subscription.clone());
+            attributes.push(subscription.clone());
         }
         if let Some(id) = message.properties.message_id() {
-            spec = spec.attribute(KeyValue::new(MESSAGE_ID, id.to_string()));
+            attributes.push(KeyValue::new(MESSAGE_ID, id.to_string()));
         }
-        let sent_at = (*message.properties.timestamp())
+        spec.sent_at = (*message.properties.timestamp())
             .map(|secs| std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs));
-        let spec = spec.sent_at(sent_at);
         let span = messaging.open_message(&AmqpHeaders::new(&message.properties), spec);
         TracedDelivery { message, span }
     }

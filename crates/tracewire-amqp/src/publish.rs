@@ -67,11 +67,14 @@ impl TracedChannel {
         let destination = publish_destination(exchange.as_str(), routing_key.as_str());
         let mut spec =
             OperationSpec::new(OperationType::Send, "publish", &destination).body(payload);
+        // Pushed in place: `spec = spec.attribute(…)` in a branch copies the whole spec.
         if !routing_key.as_str().is_empty() {
-            spec = spec.attribute(KeyValue::new(RABBITMQ_ROUTING_KEY, routing_key.to_string()));
+            let key = KeyValue::new(RABBITMQ_ROUTING_KEY, routing_key.to_string());
+            spec.attributes.push(key);
         }
         if let Some(id) = properties.message_id() {
-            spec = spec.attribute(KeyValue::new(MESSAGE_ID, id.to_string()));
+            spec.attributes
+                .push(KeyValue::new(MESSAGE_ID, id.to_string()));
         }
         let spec = (self.messaging).capture_headers(spec, || AmqpHeaders::new(&properties));
         let (span, properties) =

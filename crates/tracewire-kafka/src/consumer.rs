@@ -122,14 +122,15 @@ impl<C: ConsumerContext + 'static, R> TracedConsumer<C, R> {
             .attribute(KeyValue::new(KAFKA_OFFSET, message.offset()));
         spec.payload = message.payload();
         spec.body_size = spec.payload.map(<[u8]>::len);
+        // Pushed in place: `spec = spec.attribute(…)` in a branch copies the whole spec.
         if spec.payload.is_none() {
-            spec = spec.attribute(KeyValue::new(KAFKA_TOMBSTONE, true));
+            spec.attributes.push(KeyValue::new(KAFKA_TOMBSTONE, true));
         }
         spec.sent_at = (message.timestamp().to_millis())
             .and_then(|ms| u64::try_from(ms).ok())
             .map(|ms| std::time::UNIX_EPOCH + Duration::from_millis(ms));
         if let Some(group) = &self.group {
-            spec = spec.attribute(group.clone());
+            spec.attributes.push(group.clone());
         }
         spec
     }

@@ -107,12 +107,13 @@ impl<C: ClientContext + 'static, R: rdkafka::util::AsyncRuntime> TracedProducer<
     {
         let mut spec = OperationSpec::new(OperationType::Send, "send", record.topic)
             .key(record.key.map(ToBytes::to_bytes));
-        match record.payload {
-            Some(payload) => spec = spec.body(payload.to_bytes()),
-            None => spec = spec.attribute(KeyValue::new(KAFKA_TOMBSTONE, true)),
+        // Set in place: `spec = spec.body(…)` in a branch copies the whole spec.
+        match record.payload.map(ToBytes::to_bytes) {
+            Some(payload) => (spec.body_size, spec.payload) = (Some(payload.len()), Some(payload)),
+            None => spec.attributes.push(KeyValue::new(KAFKA_TOMBSTONE, true)),
         }
         if let Some(partition) = record.partition {
-            spec = spec.attribute(partition_attribute(partition));
+            spec.attributes.push(partition_attribute(partition));
         }
         let headers = record.headers.take();
         let spec =

@@ -172,23 +172,23 @@ impl TracedJsMessage {
         let mut spec = OperationSpec::new(OperationType::Process, "process", &message.subject)
             .body(&message.payload)
             .message_count(count);
+        // Pushed in place: `spec = spec.attribute(…)` in a branch copies the whole spec.
         if let Ok(info) = message.info() {
-            spec = spec
-                .attribute(KeyValue::new(NATS_STREAM, names.stream.value(info.stream)))
-                .attribute(KeyValue::new(NATS_SEQUENCE, info.stream_sequence as i64))
-                .attribute(KeyValue::new(
-                    CONSUMER_GROUP_NAME,
-                    names.consumer.value(info.consumer),
-                ))
-                .attribute(KeyValue::new(REDELIVERED, info.delivered > 1))
-                .sent_at(Some(info.published.into()));
+            spec.attributes.extend([
+                KeyValue::new(NATS_STREAM, names.stream.value(info.stream)),
+                KeyValue::new(NATS_SEQUENCE, info.stream_sequence as i64),
+                KeyValue::new(CONSUMER_GROUP_NAME, names.consumer.value(info.consumer)),
+                KeyValue::new(REDELIVERED, info.delivered > 1),
+            ]);
+            spec.sent_at = Some(info.published.into());
         }
         if let Some(id) = message
             .headers
             .as_ref()
             .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID))
         {
-            spec = spec.attribute(KeyValue::new(MESSAGE_ID, id.as_str().to_owned()));
+            spec.attributes
+                .push(KeyValue::new(MESSAGE_ID, id.as_str().to_owned()));
         }
         let headers = NatsHeaders(message.headers.as_ref());
         match own {

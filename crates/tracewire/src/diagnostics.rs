@@ -39,7 +39,10 @@ const WINDOW: u64 = 1024;
 const QUIET_SECS: u64 = 600;
 
 /// Counts received messages and those without a trace context; when most of a window of them
-/// had none, warns (rate-limited). One relaxed add per message.
+/// had none, warns (rate-limited). The received count is a plain load and store, not an atomic
+/// add: a locked instruction on every message's path for a heuristic. Threads racing on it may
+/// lose a few counts (a window then runs a little longer); it never skips a window for good,
+/// since it moves one at a time.
 #[derive(Debug, Default)]
 pub(crate) struct MissingContext {
     received: AtomicU64,
@@ -52,7 +55,8 @@ impl MissingContext {
         if missing {
             self.missing.fetch_add(1, Relaxed);
         }
-        let received = self.received.fetch_add(1, Relaxed) + 1;
+        let received = self.received.load(Relaxed) + 1;
+        self.received.store(received, Relaxed);
         if !received.is_multiple_of(WINDOW) {
             return;
         }
