@@ -2,6 +2,7 @@
 """Instructions and allocations per message in callgrind profiles, charged to whose code asked.
 
     callgrind-attribute.py MESSAGES PROFILE...
+    callgrind-attribute.py --calls OWNER MESSAGES PROFILE...   # what OWNER's share is spent on
 
 callgrind-owners.py splits self instructions by the function's crate, which leaves the allocator,
 memcpy and std's generic code (format!, Vec growth, Arc drops) in columns of their own. Here
@@ -134,22 +135,31 @@ def attribute(self_cost, edges):
         shares[function] = dict(result) or {"unowned": 1.0}
         return shares[function]
 
-    instructions = defaultdict(float)
+    instructions, calls = defaultdict(float), defaultdict(float)
     for (function, here), cost in self_cost.items():
         for o, s in ({here: 1.0} if here else share(function)).items():
             instructions[o] += s * cost
-    return instructions
+            calls[(o, function)] += s * cost
+    return instructions, calls
 
 
 def main():
-    n, paths = float(sys.argv[1]), sys.argv[2:]
+    args = sys.argv[1:]
+    detail = args[1] if args[:1] == ["--calls"] else None
+    args = args[2:] if detail else args
+    n, paths = float(args[0]), args[1:]
     head = "".join(f"{c:>14}" for c in COLUMNS)
     print(f"{'instructions a message':<40}{'total':>8}{head}")
     for path in paths:
-        instructions = attribute(*load(path))
+        instructions, calls = attribute(*load(path))
         total = sum(instructions.values()) / n
         row = "".join(f"{instructions.get(c, 0) / n:>14,.0f}" for c in COLUMNS)
         print(f"{path:<40}{total:>8,.0f}{row}")
+        if detail:
+            mine = sorted(((c, f) for (o, f), c in calls.items() if o == detail), reverse=True)
+            for cost, function in mine[:30]:
+                if cost / n >= 1:
+                    print(f"    {cost / n:>8,.0f}  {function[:110]}")
 
 
 if __name__ == "__main__":
