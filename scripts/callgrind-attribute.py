@@ -69,7 +69,7 @@ def file_owner(path):
 
 def load(path):
     """Self cost per (function, owner of its line's file, or None), and the inclusive cost of
-    each call edge (caller, callee)."""
+    each call edge (caller, callee, owner of the call site's file, or None)."""
     names, files = {}, {}
     self_cost, edges = defaultdict(int), defaultdict(int)
     current = callee = None
@@ -101,7 +101,7 @@ def load(path):
                 fields = line.split()
                 cost = int(fields[1]) if len(fields) > 1 else 0
                 if in_call:
-                    edges[(current, callee)] += cost
+                    edges[(current, callee, here)] += cost
                     in_call = False
                 else:
                     self_cost[(current, here)] += cost
@@ -110,9 +110,9 @@ def load(path):
 
 def attribute(self_cost, edges):
     callers = defaultdict(list)
-    for (caller, callee), cost in edges.items():
+    for (caller, callee, site), cost in edges.items():
         if caller != callee:
-            callers[callee].append((caller, cost))
+            callers[callee].append((caller, site, cost))
     shares, busy = {}, set()
 
     def share(function):
@@ -125,11 +125,13 @@ def attribute(self_cost, edges):
         if function in busy:  # recursion: this path adds nothing
             return {}
         busy.add(function)
-        total = sum(cost for _, cost in callers[function])
+        total = sum(cost for _, _, cost in callers[function])
         result = defaultdict(float)
-        for caller, cost in callers[function]:
+        for caller, site, cost in callers[function]:
+            # A call from a line of an owned file (code inlined into another crate's function)
+            # is that file owner's, as its instructions are.
             if total:
-                for o, s in share(caller).items():
+                for o, s in ({site: 1.0} if site else share(caller)).items():
                     result[o] += s * cost / total
         busy.discard(function)
         shares[function] = dict(result) or {"unowned": 1.0}
