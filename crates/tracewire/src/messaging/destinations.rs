@@ -6,6 +6,7 @@ use super::glob::Glob;
 use super::leaked::Leaked;
 use super::metrics::Instruments;
 use super::policy::HopPolicy;
+use super::recent;
 use super::OperationType;
 use opentelemetry::{KeyValue, StringValue};
 use std::borrow::Cow;
@@ -109,6 +110,7 @@ impl Operation {
 }
 
 /// What an operation on a destination resolves to.
+#[derive(Clone)]
 pub(crate) struct Resolved {
     pub(crate) destination: Destination,
     /// `{operation} {destination}`.
@@ -118,11 +120,22 @@ pub(crate) struct Resolved {
 }
 
 /// The destinations one `Messaging` has resolved, with their span names. Looked up on every
-/// message: hashed with foldhash (a few ns for a topic name, against ~20 for the standard
-/// SipHash), seeded per process; the map is bounded ([`MAX_DESTINATIONS`]) whatever arrives.
-#[derive(Default)]
+/// message — first in the thread's recent resolutions ([`recent`](super::recent)), then here:
+/// hashed with foldhash (a few ns for a topic name, against ~20 for the standard SipHash),
+/// seeded per process; the map is bounded ([`MAX_DESTINATIONS`]) whatever arrives.
 pub(crate) struct Destinations {
     entries: RwLock<HashMap<Box<str>, Entry, foldhash::fast::RandomState>>,
+    /// This map's number in the threads' recent resolutions.
+    id: u64,
+}
+
+impl Default for Destinations {
+    fn default() -> Self {
+        Destinations {
+            entries: RwLock::default(),
+            id: recent::owner_id(),
+        }
+    }
 }
 
 impl Destinations {
@@ -145,6 +158,9 @@ impl Destinations {
         policies: &Policies,
         metrics: Option<&Instruments>,
     ) -> Resolved {
+        if let Some(resolved) = recent::get(self.id, (operation, kind), name) {
+            return resolved;
+        }
         {
             let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
             if let Some(entry) = entries.get(name) {
@@ -153,7 +169,9 @@ impl Destinations {
                     .iter()
                     .position(|op| op.is(operation, kind))
                 {
-                    return entry.resolved(i);
+                    let resolved = entry.resolved(i);
+                    recent::put(self.id, (operation, kind), &resolved);
+                    return resolved;
                 }
             }
         }
@@ -312,6 +330,25 @@ mod tests {
         use super::super::metrics::{interned_attribute_sets, MAX_ATTRIBUTE_SETS};
         let counted = interned_attribute_sets();
         assert!((2..=MAX_ATTRIBUTE_SETS).contains(&counted), "{counted}");
+    }
+
+    #[test]
+    fn a_threads_recent_resolutions_answer_only_for_their_own_map() {
+        let user = |d: &str| d.starts_with("user.").then(|| "user.{id}".to_owned());
+        let (templated, plain) = (Destinations::default(), Destinations::default());
+        for _ in 0..3 {
+            // The same destination on two maps, and more destinations than a thread keeps, in
+            // turns: every answer is its own map's, from the map or the thread's slots.
+            for i in 0..6 {
+                let name = format!("user.{i}");
+                let (_, a) = resolve(&templated, "send", &name, Some(&user));
+                let (_, b) = resolve(&plain, "send", &name, None);
+                let (_, c) = resolve(&templated, "ack", &name, Some(&user));
+                assert_eq!(a, "send user.{id}");
+                assert_eq!(b, format!("send {name}"));
+                assert_eq!(c, "ack user.{id}");
+            }
+        }
     }
 
     #[test]

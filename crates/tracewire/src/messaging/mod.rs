@@ -9,6 +9,7 @@ mod glob;
 mod leaked;
 pub(crate) mod metrics;
 mod policy;
+mod recent;
 mod spec;
 mod system;
 
