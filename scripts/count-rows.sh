@@ -25,7 +25,7 @@ mkdir -p "$out"
 for row in $rows; do
   scale=$(python3 -c "print(1000 / ${chunk[$row]})")
   for mode in "${modes[@]}"; do
-    valgrind --tool=callgrind --toggle-collect='*Counted*' \
+    valgrind --tool=callgrind --toggle-collect='*Counted*' --dump-instr=yes \
       --callgrind-out-file="$out/$row.$mode.out" \
       "$bin" "$row" --count "$mode" --rounds 1 --chunks 1 --scale "$scale" \
       >"$out/$row.$mode.log" 2>&1
