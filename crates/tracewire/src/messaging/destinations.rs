@@ -4,11 +4,11 @@
 
 use super::glob::Glob;
 use super::leaked::Leaked;
-use super::metrics::Instruments;
+use super::metrics::{AttributeSet, Instruments};
 use super::policy::HopPolicy;
 use super::recent;
 use super::OperationType;
-use opentelemetry::{KeyValue, StringValue};
+use opentelemetry::StringValue;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -88,7 +88,7 @@ struct Operation {
     kind: OperationType,
     span_name: Cow<'static, str>,
     /// Its metrics' attributes (`None`: no metrics, or past the process-wide bound).
-    metric_attributes: Option<&'static [KeyValue]>,
+    metric_attributes: Option<&'static AttributeSet>,
 }
 
 impl Entry {
@@ -116,7 +116,7 @@ pub(crate) struct Resolved {
     /// `{operation} {destination}`.
     pub(crate) span_name: Cow<'static, str>,
     /// The operation's metric attributes, made once (`None`: made per measurement).
-    pub(crate) metric_attributes: Option<&'static [KeyValue]>,
+    pub(crate) metric_attributes: Option<&'static AttributeSet>,
 }
 
 /// The destinations one `Messaging` has resolved, with their span names. Looked up on every

@@ -86,12 +86,12 @@ impl Instruments {
         kind: OperationType,
         name: &'static str,
         destination: &StringValue,
-        interned: Option<&'static [KeyValue]>,
+        interned: Option<&'static AttributeSet>,
         count: u64,
     ) -> Measurement {
         let attributes = match interned {
             Some(set) => Attributes::Interned(set),
-            None => Attributes::Made(name, destination.clone()),
+            None => Attributes::Made(Box::new((name, destination.clone()))),
         };
         Measurement {
             instruments: self.clone(),
@@ -113,7 +113,7 @@ impl Instruments {
         kind: OperationType,
         name: &'static str,
         destination: StringValue,
-    ) -> [KeyValue; 4] {
+    ) -> AttributeSet {
         [
             KeyValue::new(SYSTEM, self.system),
             KeyValue::new(OPERATION_NAME, name),
@@ -130,7 +130,7 @@ impl Instruments {
         kind: OperationType,
         name: &'static str,
         destination: &StringValue,
-    ) -> Option<&'static [KeyValue]> {
+    ) -> Option<&'static AttributeSet> {
         let key = (self.system, name, kind, destination.as_str().to_owned());
         ATTRIBUTE_SETS.get(&key, || {
             let set = self.attributes(kind, name, destination.clone());
@@ -140,7 +140,7 @@ impl Instruments {
 }
 
 /// The metric attribute sets made `'static`: system, operation name and type, destination.
-static ATTRIBUTE_SETS: Leaked<(&str, &str, OperationType, String), [KeyValue]> =
+static ATTRIBUTE_SETS: Leaked<(&str, &str, OperationType, String), AttributeSet> =
     Leaked::new(MAX_ATTRIBUTE_SETS);
 
 /// How many metric attribute sets the process holds as `'static` (at most
@@ -166,12 +166,17 @@ pub(crate) struct Measurement {
     started: quanta::Instant,
 }
 
+/// An operation's metric attributes: system, operation name and type, destination.
+pub(crate) type AttributeSet = [KeyValue; 4];
+
 /// A measurement's attributes: made once for the operation, or made when it is recorded from
-/// its operation name and destination.
+/// its operation name and destination. Two thin pointers' worth: a measurement travels with its
+/// span, in every message handle and settle future, and each of their moves is a copy.
 #[derive(Debug)]
 enum Attributes {
-    Interned(&'static [KeyValue]),
-    Made(&'static str, StringValue),
+    Interned(&'static AttributeSet),
+    /// Past the process-wide bound (rare): boxed, not carried inline by every measurement.
+    Made(Box<(&'static str, StringValue)>),
 }
 
 impl Measurement {
@@ -189,7 +194,8 @@ impl Measurement {
         let made;
         let base: &[KeyValue] = match self.attributes {
             Attributes::Interned(set) => set,
-            Attributes::Made(name, destination) => {
+            Attributes::Made(made_from) => {
+                let (name, destination) = *made_from;
                 made = i.attributes(self.kind, name, destination);
                 &made
             }
