@@ -174,12 +174,12 @@ impl TracedJsMessage {
             .message_count(count);
         // Pushed in place: `spec = spec.attribute(…)` in a branch copies the whole spec.
         if let Ok(info) = message.info() {
-            spec.attributes.extend([
-                KeyValue::new(NATS_STREAM, names.stream.value(info.stream)),
-                KeyValue::new(NATS_SEQUENCE, info.stream_sequence as i64),
-                KeyValue::new(CONSUMER_GROUP_NAME, names.consumer.value(info.consumer)),
-                KeyValue::new(REDELIVERED, info.delivered > 1),
-            ]);
+            let attributes = &mut spec.attributes;
+            attributes.push(KeyValue::new(NATS_STREAM, names.stream.value(info.stream)));
+            attributes.push(KeyValue::new(NATS_SEQUENCE, info.stream_sequence as i64));
+            let group = names.consumer.value(info.consumer);
+            attributes.push(KeyValue::new(CONSUMER_GROUP_NAME, group));
+            attributes.push(KeyValue::new(REDELIVERED, info.delivered > 1));
             spec.sent_at = Some(info.published.into());
         }
         if let Some(id) = message
