@@ -39,7 +39,6 @@ impl TracedDelivery {
             &queue.name,
         );
         let mut spec = OperationSpec::new(kind, kind.as_str(), destination).body(&message.data);
-        // Pushed in place: `spec = spec.attribute(…)` in a branch copies the whole spec.
         let attributes = &mut spec.attributes;
         attributes.push(KeyValue::new(
             RABBITMQ_DELIVERY_TAG,

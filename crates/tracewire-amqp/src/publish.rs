@@ -67,7 +67,6 @@ impl TracedChannel {
         let destination = publish_destination(exchange.as_str(), routing_key.as_str());
         let mut spec =
             OperationSpec::new(OperationType::Send, "publish", &destination).body(payload);
-        // Pushed in place: `spec = spec.attribute(…)` in a branch copies the whole spec.
         if !routing_key.as_str().is_empty() {
             let key = KeyValue::new(RABBITMQ_ROUTING_KEY, routing_key.to_string());
             spec.attributes.push(key);

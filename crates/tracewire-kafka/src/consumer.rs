@@ -122,7 +122,6 @@ impl<C: ConsumerContext + 'static, R> TracedConsumer<C, R> {
             .attribute(KeyValue::new(KAFKA_OFFSET, message.offset()));
         spec.payload = message.payload();
         spec.body_size = spec.payload.map(<[u8]>::len);
-        // Pushed in place: `spec = spec.attribute(…)` in a branch copies the whole spec.
         if spec.payload.is_none() {
             spec.attributes.push(KeyValue::new(KAFKA_TOMBSTONE, true));
         }

@@ -107,7 +107,6 @@ impl<C: ClientContext + 'static, R: rdkafka::util::AsyncRuntime> TracedProducer<
     {
         let mut spec = OperationSpec::new(OperationType::Send, "send", record.topic)
             .key(record.key.map(ToBytes::to_bytes));
-        // Set in place: `spec = spec.body(…)` in a branch copies the whole spec.
         match record.payload.map(ToBytes::to_bytes) {
             Some(payload) => (spec.body_size, spec.payload) = (Some(payload.len()), Some(payload)),
             None => spec.attributes.push(KeyValue::new(KAFKA_TOMBSTONE, true)),

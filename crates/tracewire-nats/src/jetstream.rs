@@ -172,7 +172,6 @@ impl TracedJsMessage {
         let mut spec = OperationSpec::new(OperationType::Process, "process", &message.subject)
             .body(&message.payload)
             .message_count(count);
-        // Pushed in place: `spec = spec.attribute(…)` in a branch copies the whole spec.
         if let Ok(info) = message.info() {
             let attributes = &mut spec.attributes;
             attributes.push(KeyValue::new(NATS_STREAM, names.stream.value(info.stream)));
