@@ -170,8 +170,9 @@ pub(crate) struct Measurement {
 pub(crate) type AttributeSet = [KeyValue; 4];
 
 /// A measurement's attributes: made once for the operation, or made when it is recorded from
-/// its operation name and destination. Two thin pointers' worth: a measurement travels with its
-/// span, in every message handle and settle future, and each of their moves is a copy.
+/// its operation name and destination. Two words (a thin pointer and its tag): a measurement
+/// travels with its span, in every message handle and settle future, and each of their moves is
+/// a copy.
 #[derive(Debug)]
 enum Attributes {
     Interned(&'static AttributeSet),
