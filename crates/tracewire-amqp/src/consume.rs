@@ -38,22 +38,25 @@ impl TracedDelivery {
             message.routing_key.as_str(),
             &queue.name,
         );
-        let mut spec = OperationSpec::new(kind, kind.as_str(), destination).body(&message.data);
-        let attributes = &mut spec.attributes;
-        attributes.push(KeyValue::new(
-            RABBITMQ_DELIVERY_TAG,
-            message.delivery_tag as i64,
-        ));
-        attributes.push(KeyValue::new(REDELIVERED, message.redelivered));
-        if !message.routing_key.as_str().is_empty() {
-            let key = queue.routing_keys.value(message.routing_key.as_str());
-            attributes.push(KeyValue::new(RABBITMQ_ROUTING_KEY, key));
-        }
+        let routing_keys = &mut queue.routing_keys;
+        let mut details = |push: &mut dyn FnMut(KeyValue)| {
+            push(KeyValue::new(
+                RABBITMQ_DELIVERY_TAG,
+                message.delivery_tag as i64,
+            ));
+            push(KeyValue::new(REDELIVERED, message.redelivered));
+            if !message.routing_key.as_str().is_empty() {
+                let key = routing_keys.value(message.routing_key.as_str());
+                push(KeyValue::new(RABBITMQ_ROUTING_KEY, key));
+            }
+            if let Some(id) = message.properties.message_id() {
+                push(KeyValue::new(MESSAGE_ID, id.to_string()));
+            }
+        };
+        let mut spec = (OperationSpec::new(kind, kind.as_str(), destination).body(&message.data))
+            .details(&mut details);
         if let Some(subscription) = &queue.subscription {
-            attributes.push(subscription.clone());
-        }
-        if let Some(id) = message.properties.message_id() {
-            attributes.push(KeyValue::new(MESSAGE_ID, id.to_string()));
+            spec.attributes.push(subscription.clone());
         }
         spec.sent_at = (*message.properties.timestamp())
             .map(|secs| std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs));

@@ -164,18 +164,31 @@ pub fn inject(
     cx: &Context,
     properties: BasicProperties,
 ) -> BasicProperties {
-    let mut headers = AmqpHeadersMut::from_properties(&properties);
+    injected(propagator, cx, &properties)(properties)
+}
+
+/// [`inject`] in two steps: what `cx` adds, made from a borrow of `properties` (a publish
+/// span's details may still borrow them), then applied to them.
+pub(crate) fn injected(
+    propagator: &Propagator,
+    cx: &Context,
+    properties: &BasicProperties,
+) -> impl FnOnce(BasicProperties) -> BasicProperties {
+    let mut headers = AmqpHeadersMut::from_properties(properties);
     propagator.inject(cx, &mut headers);
-    let mut properties = properties.with_headers(headers.into_field_table());
-    if properties.correlation_id().is_none() {
-        if let Some(id) = cx.correlation_id() {
-            // A valid correlation id is at most 128 bytes, so it always fits a short string.
-            if let Ok(id) = ShortString::try_new(id.as_str()) {
-                properties = properties.with_correlation_id(id);
-            }
+    let headers = headers.into_field_table();
+    // A valid correlation id is at most 128 bytes, so it always fits a short string.
+    let correlation = (properties.correlation_id().is_none())
+        .then(|| cx.correlation_id())
+        .flatten()
+        .and_then(|id| ShortString::try_new(id.as_str()).ok());
+    move |properties| {
+        let properties = properties.with_headers(headers);
+        match correlation {
+            Some(id) => properties.with_correlation_id(id),
+            None => properties,
         }
     }
-    properties
 }
 
 /// The context a message carries (its headers, and the `correlation-id` property as the

@@ -65,24 +65,23 @@ impl TracedChannel {
         properties: BasicProperties,
     ) -> lapin::Result<TracedConfirm> {
         let destination = publish_destination(exchange.as_str(), routing_key.as_str());
-        let mut spec =
-            OperationSpec::new(OperationType::Send, "publish", &destination).body(payload);
-        if !routing_key.as_str().is_empty() {
-            let key = KeyValue::new(RABBITMQ_ROUTING_KEY, routing_key.to_string());
-            spec.attributes.push(key);
-        }
-        if let Some(id) = properties.message_id() {
-            spec.attributes
-                .push(KeyValue::new(MESSAGE_ID, id.to_string()));
-        }
+        let mut details = |push: &mut dyn FnMut(KeyValue)| {
+            if !routing_key.as_str().is_empty() {
+                push(KeyValue::new(RABBITMQ_ROUTING_KEY, routing_key.to_string()));
+            }
+            if let Some(id) = properties.message_id() {
+                push(KeyValue::new(MESSAGE_ID, id.to_string()));
+            }
+        };
+        let spec = (OperationSpec::new(OperationType::Send, "publish", &destination).body(payload))
+            .details(&mut details);
         let spec = (self.messaging).capture_headers(spec, || AmqpHeaders::new(&properties));
-        let (span, properties) =
-            (self.messaging).open_send_with(&Context::current(), spec, |p, cx| {
-                crate::inject(p, cx, properties)
-            });
+        let (span, inject) = (self.messaging).open_send_with(&Context::current(), spec, |p, cx| {
+            crate::headers::injected(p, cx, &properties)
+        });
         let published = self
             .inner
-            .basic_publish(exchange, routing_key, options, payload, properties)
+            .basic_publish(exchange, routing_key, options, payload, inject(properties))
             .await;
         match published {
             Ok(confirm) if self.inner.status().confirm() => {

@@ -3,6 +3,7 @@
 
 use crate::headers::{open_send, NatsHeaders};
 use crate::{NATS_SEQUENCE, NATS_STREAM};
+use async_nats::header::NATS_MESSAGE_ID;
 use async_nats::jetstream::consumer::pull::BatchError;
 use async_nats::jetstream::consumer::PullConsumer;
 use async_nats::jetstream::context::{PublishAckFuture, PublishError};
@@ -169,25 +170,28 @@ impl TracedJsMessage {
         count: u64,
         own: Option<&Context>,
     ) -> OpenSpan {
+        let info = message.info().ok();
+        let Names { stream, consumer } = names;
+        let mut details = |push: &mut dyn FnMut(KeyValue)| {
+            if let Some(info) = &info {
+                push(KeyValue::new(NATS_STREAM, stream.value(info.stream)));
+                push(KeyValue::new(NATS_SEQUENCE, info.stream_sequence as i64));
+                push(KeyValue::new(REDELIVERED, info.delivered > 1));
+            }
+            let id = (message.headers.as_ref()).and_then(|h| h.get(NATS_MESSAGE_ID));
+            if let Some(id) = id {
+                push(KeyValue::new(MESSAGE_ID, id.as_str().to_owned()));
+            }
+        };
         let mut spec = OperationSpec::new(OperationType::Process, "process", &message.subject)
             .body(&message.payload)
-            .message_count(count);
-        if let Ok(info) = message.info() {
-            let attributes = &mut spec.attributes;
-            attributes.push(KeyValue::new(NATS_STREAM, names.stream.value(info.stream)));
-            attributes.push(KeyValue::new(NATS_SEQUENCE, info.stream_sequence as i64));
-            let group = names.consumer.value(info.consumer);
-            attributes.push(KeyValue::new(CONSUMER_GROUP_NAME, group));
-            attributes.push(KeyValue::new(REDELIVERED, info.delivered > 1));
-            spec.sent_at = Some(info.published.into());
-        }
-        if let Some(id) = message
-            .headers
-            .as_ref()
-            .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID))
-        {
+            .message_count(count)
+            .details(&mut details);
+        if let Some(info) = &info {
+            let group = consumer.value(info.consumer);
             spec.attributes
-                .push(KeyValue::new(MESSAGE_ID, id.as_str().to_owned()));
+                .push(KeyValue::new(CONSUMER_GROUP_NAME, group));
+            spec.sent_at = Some(info.published.into());
         }
         let headers = NatsHeaders(message.headers.as_ref());
         match own {

@@ -51,12 +51,12 @@ impl AnyTracer {
     /// Starts a span as a child of `parent` and returns `parent` with that span active (a span
     /// that does not record is kept as its `SpanContext` only).
     pub fn start_in(&self, builder: SpanBuilder, parent: &Context) -> Context {
-        self.0.start_in(builder, parent, &mut || None)
+        self.0.start_in(builder, parent, &mut |_| {})
     }
 
-    /// [`start_in`](Self::start_in), giving a span that records the attribute `late` makes:
-    /// one the sampler need not see, made only for a span that records, and set before the span
-    /// is shared (no lock).
+    /// [`start_in`](Self::start_in), giving a span that records the attributes `late` makes:
+    /// ones the sampler need not see, made only for a span that records, and set before the
+    /// span is shared (no lock).
     pub(crate) fn start_in_then(
         &self,
         builder: SpanBuilder,
@@ -73,8 +73,8 @@ impl fmt::Debug for AnyTracer {
     }
 }
 
-/// An attribute for a span that records, made only for one.
-pub(crate) type Late<'a> = &'a mut dyn FnMut() -> Option<KeyValue>;
+/// The attributes of a span that records, made only for one: each handed to the sink given.
+pub(crate) type Late<'a> = &'a mut dyn FnMut(&mut dyn FnMut(KeyValue));
 
 trait StartSpan: Send + Sync {
     fn start_in(&self, builder: SpanBuilder, parent: &Context, late: Late<'_>) -> Context;
@@ -90,7 +90,7 @@ where
     }
 }
 
-/// `parent` with `span` active: the span itself when it records (with `late`'s attribute),
+/// `parent` with `span` active: the span itself when it records (with `late`'s attributes),
 /// else only its context.
 fn active_in<S: Span + Send + Sync + 'static>(
     mut span: S,
@@ -98,9 +98,7 @@ fn active_in<S: Span + Send + Sync + 'static>(
     late: Late<'_>,
 ) -> Context {
     if span.is_recording() {
-        if let Some(kv) = late() {
-            span.set_attribute(kv);
-        }
+        late(&mut |kv| span.set_attribute(kv));
         parent.with_span(span)
     } else {
         // `with_remote_span_context` stores the span context as given (not marked remote).

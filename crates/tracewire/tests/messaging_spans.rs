@@ -442,3 +442,90 @@ fn the_message_correlation_id_wins_over_the_ambient_one() {
         sent.correlation_id().map(CorrelationId::as_str)
     );
 }
+
+/// A sampler that remembers the attribute keys it was shown, and decides as told.
+#[derive(Debug, Clone)]
+struct Shown {
+    keys: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    record: bool,
+}
+
+impl opentelemetry_sdk::trace::ShouldSample for Shown {
+    fn should_sample(
+        &self,
+        _: Option<&Context>,
+        _: opentelemetry::trace::TraceId,
+        _: &str,
+        _: &SpanKind,
+        attributes: &[KeyValue],
+        _: &[opentelemetry::trace::Link],
+    ) -> opentelemetry_sdk::trace::SamplingResult {
+        use opentelemetry::trace::TraceState;
+        use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult};
+        let mut keys = self.keys.lock().unwrap();
+        keys.extend(attributes.iter().map(|kv| kv.key.to_string()));
+        SamplingResult {
+            decision: match self.record {
+                true => SamplingDecision::RecordAndSample,
+                false => SamplingDecision::Drop,
+            },
+            attributes: Vec::new(),
+            trace_state: TraceState::default(),
+        }
+    }
+}
+
+/// A spec's details reach a span that records — after the sampler, which sees the
+/// conventions' attributes only — and are never made for a span that does not record.
+#[test]
+fn details_are_made_only_for_a_span_that_records_and_no_sampler_sees_them() {
+    use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+    for record in [true, false] {
+        let shown = Shown {
+            keys: Default::default(),
+            record,
+        };
+        let exporter = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_sampler(shown.clone())
+            .with_simple_exporter(exporter.clone())
+            .build();
+        let m = Messaging::builder(tracewire::messaging::System::new("kafka"))
+            .tracer(provider.tracer("details"))
+            .build();
+        let mut made = 0;
+        let mut details = |push: &mut dyn FnMut(KeyValue)| {
+            made += 1;
+            push(KeyValue::new("messaging.kafka.offset", 42));
+        };
+        let spec =
+            OperationSpec::new(OperationType::Process, "process", "orders").details(&mut details);
+        m.open_consume(&tracewire::testing::sample_context(), spec)
+            .end(Outcome::Ok);
+
+        assert_eq!(
+            made,
+            usize::from(record),
+            "made for a span that records only"
+        );
+        let keys = shown.keys.lock().unwrap().clone();
+        assert!(keys.iter().any(|k| k == a::DESTINATION_NAME), "{keys:?}");
+        assert!(
+            !keys.iter().any(|k| k == "messaging.kafka.offset"),
+            "{keys:?}"
+        );
+        let spans = exporter.get_finished_spans().unwrap();
+        assert_eq!(spans.len(), usize::from(record));
+        if let Some(span) = spans.first() {
+            let offset = span
+                .attributes
+                .iter()
+                .find(|kv| kv.key.as_str() == "messaging.kafka.offset");
+            assert_eq!(offset.map(|kv| kv.value.clone()), Some(42.into()));
+            assert!(
+                attribute_str(span, a::CONVERSATION_ID).is_some(),
+                "and the conversation id"
+            );
+        }
+    }
+}

@@ -20,7 +20,7 @@ pub use destinations::{MAX_DESTINATIONS, MAX_SPAN_NAMES};
 pub use glob::Glob;
 pub use metrics::{DURATION_BUCKETS, MAX_ATTRIBUTE_SETS};
 pub use policy::{BaggageRules, HopPolicy};
-pub use spec::{OperationSpec, OperationType};
+pub use spec::{Details, OperationSpec, OperationType};
 pub use system::System;
 
 use crate::carrier::HeaderReader;
@@ -645,13 +645,18 @@ impl Messaging {
             .with_links(links);
         // The conversation id is no sampling input (the conventions' sampling-relevant
         // attributes are the system, destination, operation, server and consumer group): made
-        // only for a span that records.
-        let mut conversation = || {
-            let id = parent.correlation_value()?;
-            Some(KeyValue::new(attr::CONVERSATION_ID, id))
+        // only for a span that records, with the broker crate's details.
+        let mut details = spec.details.take();
+        let mut late = |push: &mut dyn FnMut(KeyValue)| {
+            if let Some(id) = parent.correlation_value() {
+                push(KeyValue::new(attr::CONVERSATION_ID, id));
+            }
+            if let Some(details) = details.as_mut() {
+                details(push);
+            }
         };
         let Some((mut name, mut links)) = told else {
-            return (inner.tracer).start_in_then(builder, parent, &mut conversation);
+            return (inner.tracer).start_in_then(builder, parent, &mut late);
         };
         let describe = || {
             let mut attributes = SmallVec::new();
@@ -666,7 +671,7 @@ impl Messaging {
                 links: std::mem::take(&mut links),
             }
         };
-        let start = || (inner.tracer).start_in_then(builder, parent, &mut conversation);
+        let start = || (inner.tracer).start_in_then(builder, parent, &mut late);
         span::start_told(start, describe)
     }
 

@@ -38,14 +38,18 @@ impl OperationType {
     }
 }
 
-/// Room for a span's attributes, the broker crate's and the core's together (four of the
-/// conventions', conversation id, body size, server address and port, and a few of the
-/// system's own): the span takes this one `Vec`, so a message allocates one, not two.
-const SPAN_ATTRIBUTES: usize = 12;
+/// Room for a span's attributes, the broker crate's and the core's together, its details too
+/// (four of the conventions', conversation id, body size, server address and port, and a few
+/// of the system's own): the span takes this one `Vec` — a span that records gets its details
+/// in the room left —, so a message allocates one, not two.
+const SPAN_ATTRIBUTES: usize = 16;
+
+/// Makes a span's [details](OperationSpec::details): called once, only for a span that
+/// records, with where each attribute goes.
+pub type Details<'a> = &'a mut dyn FnMut(&mut dyn FnMut(KeyValue));
 
 /// One operation on one destination: the broker crate fills this in, the core turns it into a
 /// span with the conventions' name, kind and attributes.
-#[derive(Debug, Clone)]
 pub struct OperationSpec<'a> {
     /// The kind of operation.
     pub kind: OperationType,
@@ -60,8 +64,15 @@ pub struct OperationSpec<'a> {
     /// Body, recorded only when the destination opted in.
     pub payload: Option<&'a [u8]>,
     /// System-specific attributes (partition, offset, routing key, delivery tag…); the span's
-    /// own join them in this `Vec`.
+    /// own join them in this `Vec`. The sampler sees them: what it need not see belongs in
+    /// [`details`](Self::details).
     pub attributes: Vec<KeyValue>,
+    /// The attributes only a span that records needs (offset, sequence, delivery tag, message
+    /// id, redelivered…), made after the sampler has decided: a message whose span does not
+    /// record never builds them — nor allocates their strings. None of the conventions'
+    /// sampling-relevant attributes (system, destination, operation, server, consumer group,
+    /// partition, subscription) belongs here: a sampler must see those at the span's start.
+    pub details: Option<Details<'a>>,
     /// How many messages the operation hands to the application, for the sent/consumed
     /// metrics: 1, or 0 for a message that its batch or receive span already counts.
     pub message_count: u64,
@@ -86,6 +97,7 @@ impl<'a> OperationSpec<'a> {
             key: None,
             payload: None,
             attributes: Vec::with_capacity(SPAN_ATTRIBUTES),
+            details: None,
             message_count: 1,
             sent_at: None,
         }
@@ -127,5 +139,41 @@ impl<'a> OperationSpec<'a> {
     pub fn attribute(mut self, kv: KeyValue) -> Self {
         self.attributes.push(kv);
         self
+    }
+
+    /// Sets the span's [details](Self::details): `make` is called only if the span records.
+    ///
+    /// ```
+    /// use opentelemetry::KeyValue;
+    /// use tracewire::messaging::{OperationSpec, OperationType};
+    ///
+    /// let offset = 42;
+    /// let mut details = |push: &mut dyn FnMut(KeyValue)| {
+    ///     push(KeyValue::new("messaging.kafka.offset", offset));
+    /// };
+    /// let spec = OperationSpec::new(OperationType::Process, "process", "orders").details(&mut details);
+    /// assert!(spec.details.is_some());
+    /// ```
+    #[inline]
+    pub fn details(mut self, make: Details<'a>) -> Self {
+        self.details = Some(make);
+        self
+    }
+}
+
+impl std::fmt::Debug for OperationSpec<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OperationSpec")
+            .field("kind", &self.kind)
+            .field("name", &self.name)
+            .field("destination", &self.destination)
+            .field("body_size", &self.body_size)
+            .field("key", &self.key)
+            .field("payload", &self.payload)
+            .field("attributes", &self.attributes)
+            .field("details", &self.details.is_some())
+            .field("message_count", &self.message_count)
+            .field("sent_at", &self.sent_at)
+            .finish()
     }
 }
