@@ -40,11 +40,6 @@ impl TracedDelivery {
         );
         let routing_keys = &mut queue.routing_keys;
         let mut details = |push: &mut dyn FnMut(KeyValue)| {
-            push(KeyValue::new(
-                RABBITMQ_DELIVERY_TAG,
-                message.delivery_tag as i64,
-            ));
-            push(KeyValue::new(REDELIVERED, message.redelivered));
             if !message.routing_key.as_str().is_empty() {
                 let key = routing_keys.value(message.routing_key.as_str());
                 push(KeyValue::new(RABBITMQ_ROUTING_KEY, key));
@@ -55,8 +50,14 @@ impl TracedDelivery {
         };
         let mut spec = (OperationSpec::new(kind, kind.as_str(), destination).body(&message.data))
             .details(&mut details);
+        let attributes = &mut spec.attributes;
+        attributes.push(KeyValue::new(
+            RABBITMQ_DELIVERY_TAG,
+            message.delivery_tag as i64,
+        ));
+        attributes.push(KeyValue::new(REDELIVERED, message.redelivered));
         if let Some(subscription) = &queue.subscription {
-            spec.attributes.push(subscription.clone());
+            attributes.push(subscription.clone());
         }
         spec.sent_at = (*message.properties.timestamp())
             .map(|secs| std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs));

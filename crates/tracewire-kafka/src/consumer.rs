@@ -106,14 +106,8 @@ impl<C: ConsumerContext + 'static, R> TracedConsumer<C, R> {
     }
 
     fn traced<'c>(&'c self, message: BorrowedMessage<'c>) -> TracedMessage<'c, C, R> {
-        let mut details = |push: &mut dyn FnMut(KeyValue)| {
-            push(KeyValue::new(KAFKA_OFFSET, message.offset()));
-            if message.payload().is_none() {
-                push(KeyValue::new(KAFKA_TOMBSTONE, true));
-            }
-        };
-        let spec = self.spec(&message).details(&mut details);
-        let span = (self.messaging).open_message(&KafkaHeaders::of_message(&message), spec);
+        let span =
+            (self.messaging).open_message(&KafkaHeaders::of_message(&message), self.spec(&message));
         TracedMessage {
             message,
             span,
@@ -124,9 +118,13 @@ impl<C: ConsumerContext + 'static, R> TracedConsumer<C, R> {
     fn spec<'m>(&self, message: &'m BorrowedMessage<'_>) -> OperationSpec<'m> {
         let mut spec = OperationSpec::new(OperationType::Process, "process", message.topic())
             .key(message.key())
-            .attribute(partition_attribute(message.partition()));
+            .attribute(partition_attribute(message.partition()))
+            .attribute(KeyValue::new(KAFKA_OFFSET, message.offset()));
         spec.payload = message.payload();
         spec.body_size = spec.payload.map(<[u8]>::len);
+        if spec.payload.is_none() {
+            spec.attributes.push(KeyValue::new(KAFKA_TOMBSTONE, true));
+        }
         spec.sent_at = (message.timestamp().to_millis())
             .and_then(|ms| u64::try_from(ms).ok())
             .map(|ms| std::time::UNIX_EPOCH + Duration::from_millis(ms));

@@ -105,13 +105,11 @@ impl<C: ClientContext + 'static, R: rdkafka::util::AsyncRuntime> TracedProducer<
         K: ToBytes + ?Sized,
         P: ToBytes + ?Sized,
     {
-        let mut tombstone =
-            |push: &mut dyn FnMut(KeyValue)| push(KeyValue::new(KAFKA_TOMBSTONE, true));
         let mut spec = OperationSpec::new(OperationType::Send, "send", record.topic)
             .key(record.key.map(ToBytes::to_bytes));
         match record.payload.map(ToBytes::to_bytes) {
             Some(payload) => (spec.body_size, spec.payload) = (Some(payload.len()), Some(payload)),
-            None => spec.details = Some(&mut tombstone),
+            None => spec.attributes.push(KeyValue::new(KAFKA_TOMBSTONE, true)),
         }
         if let Some(partition) = record.partition {
             spec.attributes.push(partition_attribute(partition));

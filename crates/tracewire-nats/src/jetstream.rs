@@ -175,8 +175,6 @@ impl TracedJsMessage {
         let mut details = |push: &mut dyn FnMut(KeyValue)| {
             if let Some(info) = &info {
                 push(KeyValue::new(NATS_STREAM, stream.value(info.stream)));
-                push(KeyValue::new(NATS_SEQUENCE, info.stream_sequence as i64));
-                push(KeyValue::new(REDELIVERED, info.delivered > 1));
             }
             let id = (message.headers.as_ref()).and_then(|h| h.get(NATS_MESSAGE_ID));
             if let Some(id) = id {
@@ -188,9 +186,11 @@ impl TracedJsMessage {
             .message_count(count)
             .details(&mut details);
         if let Some(info) = &info {
+            let attributes = &mut spec.attributes;
+            attributes.push(KeyValue::new(NATS_SEQUENCE, info.stream_sequence as i64));
             let group = consumer.value(info.consumer);
-            spec.attributes
-                .push(KeyValue::new(CONSUMER_GROUP_NAME, group));
+            attributes.push(KeyValue::new(CONSUMER_GROUP_NAME, group));
+            attributes.push(KeyValue::new(REDELIVERED, info.delivered > 1));
             spec.sent_at = Some(info.published.into());
         }
         let headers = NatsHeaders(message.headers.as_ref());

@@ -63,13 +63,15 @@ pub struct OperationSpec<'a> {
     pub key: Option<&'a [u8]>,
     /// Body, recorded only when the destination opted in.
     pub payload: Option<&'a [u8]>,
-    /// System-specific attributes (partition, offset, routing key, delivery tag…); the span's
-    /// own join them in this `Vec`. The sampler sees them: what it need not see belongs in
+    /// System-specific attributes (partition, offset, delivery tag…); the span's own join them
+    /// in this `Vec`. The sampler sees them: what it need not see belongs in
     /// [`details`](Self::details).
     pub attributes: Vec<KeyValue>,
-    /// The attributes only a span that records needs (offset, sequence, delivery tag, message
-    /// id, redelivered…), made after the sampler has decided: a message whose span does not
-    /// record never builds them — nor allocates their strings. None of the conventions'
+    /// The attributes only a span that records needs and that cost something to make — a
+    /// string allocated (a message id) or shared (an interned routing key) —, made after the
+    /// sampler has decided: a message whose span does not record never makes them. A number
+    /// or a flag costs less in [`attributes`](Self::attributes) (each detail is one
+    /// `set_attribute` on the span, about 60 instructions). None of the conventions'
     /// sampling-relevant attributes (system, destination, operation, server, consumer group,
     /// partition, subscription) belongs here: a sampler must see those at the span's start.
     pub details: Option<Details<'a>>,
@@ -147,9 +149,9 @@ impl<'a> OperationSpec<'a> {
     /// use opentelemetry::KeyValue;
     /// use tracewire::messaging::{OperationSpec, OperationType};
     ///
-    /// let offset = 42;
+    /// let message_id = "a1b2";
     /// let mut details = |push: &mut dyn FnMut(KeyValue)| {
-    ///     push(KeyValue::new("messaging.kafka.offset", offset));
+    ///     push(KeyValue::new("messaging.message.id", message_id.to_owned()));
     /// };
     /// let spec = OperationSpec::new(OperationType::Process, "process", "orders").details(&mut details);
     /// assert!(spec.details.is_some());
