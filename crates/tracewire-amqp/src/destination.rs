@@ -1,5 +1,7 @@
 //! RabbitMQ destination names, as the messaging conventions spell them.
 
+use std::borrow::Cow;
+
 /// The conventions' name for the default (nameless) exchange.
 pub const DEFAULT_EXCHANGE: &str = "amq.default";
 
@@ -14,6 +16,33 @@ fn exchange_name(exchange: &str) -> &str {
 /// `{exchange}:{routing_key}` (or the exchange alone when there is no routing key).
 pub fn publish_destination(exchange: &str, routing_key: &str) -> String {
     joined(&[exchange_name(exchange), routing_key])
+}
+
+/// Room for a publish's destination name: an exchange and a routing key are AMQP short strings,
+/// at most 255 bytes each.
+pub(crate) const PUBLISH_NAME_ROOM: usize = 2 * 255 + 1;
+
+/// [`publish_destination`] written into `room`: a publish names its destination for every
+/// message, and this costs no allocation (one only for parts longer than a short string, which
+/// the broker refuses anyway).
+pub(crate) fn publish_destination_in<'r>(
+    room: &'r mut [u8; PUBLISH_NAME_ROOM],
+    exchange: &str,
+    routing_key: &str,
+) -> Cow<'r, str> {
+    let exchange = exchange_name(exchange);
+    let len = exchange.len() + usize::from(!routing_key.is_empty()) * (1 + routing_key.len());
+    let Some(name) = room.get_mut(..len) else {
+        return Cow::Owned(publish_destination(exchange, routing_key));
+    };
+    let (head, tail) = name.split_at_mut(exchange.len());
+    head.copy_from_slice(exchange.as_bytes());
+    if let Some((colon, key)) = tail.split_first_mut() {
+        *colon = b':';
+        key.copy_from_slice(routing_key.as_bytes());
+    }
+    // Two `str`s and an ASCII colon: always UTF-8.
+    Cow::Borrowed(std::str::from_utf8(name).unwrap_or_default())
 }
 
 /// `{exchange}:{routing_key}:{queue}` (parts that are empty are left out, the exchange never).
@@ -71,6 +100,20 @@ mod tests {
         assert_eq!(consume_destination("", "q1", "q1"), "amq.default:q1:q1");
         assert_eq!(consume_destination("shop", "", "q1"), "shop:q1");
         assert_eq!(consume_destination("shop", "", ""), "shop");
+    }
+
+    #[test]
+    fn a_publish_names_its_destination_in_place_and_past_the_room_allocates() {
+        let mut room = [0; PUBLISH_NAME_ROOM];
+        for (exchange, key) in [("", "payments"), ("shop", ""), ("shop", "pay.eu"), ("", "")] {
+            let name = publish_destination_in(&mut room, exchange, key);
+            assert!(matches!(name, Cow::Borrowed(_)));
+            assert_eq!(name, publish_destination(exchange, key));
+        }
+        let (long, key) = ("x".repeat(300), "y".repeat(300));
+        let name = publish_destination_in(&mut room, &long, &key);
+        assert!(matches!(name, Cow::Owned(_)));
+        assert_eq!(name, format!("{long}:{key}"));
     }
 
     #[test]
