@@ -123,3 +123,15 @@ fn hop_policies_cost_nothing_where_none_applies() {
         "a send and a message through the skeleton allocated {base} times"
     );
 }
+
+/// A span travels in every message handle and settle future, and each of their moves is a
+/// copy: its size is held like the allocation counts (the context, the measurement's
+/// instruments and attributes as two pointers and a tag, its count, start and kind).
+#[test]
+fn an_open_span_stays_88_bytes() {
+    assert!(
+        std::mem::size_of::<tracewire::OpenSpan>() <= 88,
+        "{} bytes",
+        std::mem::size_of::<tracewire::OpenSpan>()
+    );
+}

@@ -170,6 +170,44 @@ fn a_destination_past_the_cache_is_measured_with_the_same_attributes() {
     assert!(has(cached.attributes(), "messaging.operation.name", "send"));
 }
 
+/// The first instrumentations of a process keep their instruments `'static`; one built past
+/// that bound shares them by reference count — and measures the same.
+#[test]
+fn instrumentations_past_the_static_bound_are_measured_the_same() {
+    let exporter = InMemoryMetricExporter::default();
+    let provider = SdkMeterProvider::builder()
+        .with_periodic_exporter(exporter.clone())
+        .build();
+    let built: Vec<Messaging> = (0..=tracewire::messaging::MAX_STATIC_INSTRUMENTS)
+        .map(|i| {
+            let system = if i == 0 { "first" } else { "last" };
+            Messaging::builder(tracewire::messaging::System::new(system))
+                .meter(provider.meter("test"))
+                .build()
+        })
+        .collect();
+    for m in [&built[0], &built[built.len() - 1]] {
+        m.open_send(
+            &Context::new(),
+            OperationSpec::new(OperationType::Send, "send", "orders"),
+        )
+        .end(Outcome::Ok);
+    }
+    let all = collected(&exporter, &provider);
+    let sent = u64_sum(&all, "messaging.client.sent.messages");
+    for system in ["first", "last"] {
+        let point = (sent.data_points())
+            .find(|p| has(p.attributes(), "messaging.system", system))
+            .unwrap_or_else(|| panic!("{system}'s send is counted"));
+        assert_eq!(point.value(), 1, "{system}");
+        assert!(has(
+            point.attributes(),
+            "messaging.destination.name",
+            "orders"
+        ));
+    }
+}
+
 #[test]
 fn a_duration_is_in_seconds_from_open_to_end() {
     let (exporter, provider, _rec, m) = metered();

@@ -10,6 +10,7 @@ use opentelemetry::metrics::{Counter, Histogram, Meter};
 use opentelemetry::trace::SpanContext;
 use opentelemetry::{KeyValue, StringValue};
 use smallvec::SmallVec;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// The metric names, as the conventions spell them.
@@ -77,26 +78,58 @@ impl Instruments {
     }
 }
 
-impl Instruments {
+/// A [`Messaging`](super::Messaging)'s instruments, as its measurements hold them: made
+/// `'static` for the first [`MAX_STATIC_INSTRUMENTS`] instrumentations a process builds (a
+/// measurement then copies a pointer, where a reference count is a locked write, twice a
+/// message, on a line every thread of a shared `Messaging` writes), shared by count past that.
+#[derive(Debug, Clone)]
+pub(crate) enum SharedInstruments {
+    Static(&'static Instruments),
+    Counted(Arc<Instruments>),
+}
+
+/// How many instrumentations' instruments a process makes `'static` (a few hundred bytes
+/// each); past this, they are reference-counted. A service builds one `Messaging` per broker
+/// client; a process that builds them by the thousand still leaks no more than this.
+pub const MAX_STATIC_INSTRUMENTS: usize = 64;
+
+impl SharedInstruments {
+    pub(crate) fn new(instruments: Instruments) -> Self {
+        static MADE_STATIC: AtomicUsize = AtomicUsize::new(0);
+        match MADE_STATIC.fetch_add(1, Ordering::Relaxed) < MAX_STATIC_INSTRUMENTS {
+            true => SharedInstruments::Static(Box::leak(Box::new(instruments))),
+            false => SharedInstruments::Counted(Arc::new(instruments)),
+        }
+    }
+
+    /// The instruments.
+    pub(crate) fn get(&self) -> &Instruments {
+        match self {
+            SharedInstruments::Static(i) => i,
+            SharedInstruments::Counted(i) => i,
+        }
+    }
+
     /// Starts measuring one operation of `count` messages (1, a batch's size, or 0 for a
     /// message its batch or receive already counts): recorded when its span ends. `interned`:
-    /// the operation's attributes made once ([`interned`](Self::interned)), if they were.
+    /// the operation's attributes made once ([`interned`](Instruments::interned)), if they
+    /// were.
     pub(crate) fn measure(
-        self: &Arc<Self>,
+        &self,
         kind: OperationType,
         name: &'static str,
         destination: &StringValue,
         interned: Option<&'static AttributeSet>,
         count: u64,
     ) -> Measurement {
-        let attributes = match interned {
-            Some(set) => Attributes::Interned(set),
-            None => Attributes::Made(Box::new((name, destination.clone()))),
+        let source = match (self, interned) {
+            (SharedInstruments::Static(i), Some(set)) => Source::Static(i, set),
+            (SharedInstruments::Counted(i), Some(set)) => Source::Counted(i.clone(), set),
+            (_, None) => Source::Made(Box::new((self.clone(), name, destination.clone()))),
         };
         Measurement {
-            instruments: self.clone(),
+            source,
             kind,
-            attributes,
             count: if kind == OperationType::Settle {
                 0
             } else {
@@ -105,7 +138,9 @@ impl Instruments {
             started: clock().now(),
         }
     }
+}
 
+impl Instruments {
     /// The attributes of an operation's measurements: system, operation name and type,
     /// destination.
     fn attributes(
@@ -157,9 +192,8 @@ pub const MAX_ATTRIBUTE_SETS: usize = 4096;
 /// travels with the span (into every message handle).
 #[derive(Debug)]
 pub(crate) struct Measurement {
-    instruments: Arc<Instruments>,
+    source: Source,
     kind: OperationType,
-    attributes: Attributes,
     /// How many messages the operation adds to the sent or consumed counter.
     count: u64,
     /// When the operation started, on [`clock`].
@@ -169,15 +203,18 @@ pub(crate) struct Measurement {
 /// An operation's metric attributes: system, operation name and type, destination.
 pub(crate) type AttributeSet = [KeyValue; 4];
 
-/// A measurement's attributes: made once for the operation, or made when it is recorded from
-/// its operation name and destination. Two words (a thin pointer and its tag): a measurement
-/// travels with its span, in every message handle and settle future, and each of their moves is
-/// a copy.
+/// A measurement's instruments and attributes. Three words (a tag and two pointers): a
+/// measurement travels with its span, in every message handle and settle future, and each of
+/// their moves is a copy.
 #[derive(Debug)]
-enum Attributes {
-    Interned(&'static AttributeSet),
-    /// Past the process-wide bound (rare): boxed, not carried inline by every measurement.
-    Made(Box<(&'static str, StringValue)>),
+enum Source {
+    /// The common case: instruments and attributes made once per process.
+    Static(&'static Instruments, &'static AttributeSet),
+    /// Past [`MAX_STATIC_INSTRUMENTS`] instrumentations.
+    Counted(Arc<Instruments>, &'static AttributeSet),
+    /// Past [`MAX_ATTRIBUTE_SETS`] (rare): the attributes made when recorded, from the
+    /// operation name and destination; boxed, not carried inline by every measurement.
+    Made(Box<(SharedInstruments, &'static str, StringValue)>),
 }
 
 impl Measurement {
@@ -191,14 +228,15 @@ impl Measurement {
     /// gets them too, with the span for exemplars.
     pub(crate) fn record(self, outcome: &Outcome, span: &SpanContext, ended: quanta::Instant) {
         let seconds = ended.saturating_duration_since(self.started).as_secs_f64();
-        let i = &self.instruments;
         let made;
-        let base: &[KeyValue] = match self.attributes {
-            Attributes::Interned(set) => set,
-            Attributes::Made(made_from) => {
-                let (name, destination) = *made_from;
-                made = i.attributes(self.kind, name, destination);
-                &made
+        let (i, base): (&Instruments, &[KeyValue]) = match &self.source {
+            Source::Static(i, set) => (i, *set),
+            Source::Counted(i, set) => (i, *set),
+            Source::Made(from) => {
+                let (instruments, name, destination) = &**from;
+                let i = instruments.get();
+                made = i.attributes(self.kind, name, destination.clone());
+                (i, &made)
             }
         };
         let with_error: SmallVec<[KeyValue; 5]>;

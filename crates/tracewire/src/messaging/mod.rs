@@ -18,7 +18,7 @@ pub use boundary::{HOP_COUNT, HOP_MEMBER, QUEUE_TIME_MS, TRACE_BOUNDARY};
 pub use capture::MAX_CAPTURED_VALUE;
 pub use destinations::{MAX_DESTINATIONS, MAX_SPAN_NAMES};
 pub use glob::Glob;
-pub use metrics::{DURATION_BUCKETS, MAX_ATTRIBUTE_SETS};
+pub use metrics::{DURATION_BUCKETS, MAX_ATTRIBUTE_SETS, MAX_STATIC_INSTRUMENTS};
 pub use policy::{BaggageRules, HopPolicy};
 pub use spec::{Details, OperationSpec, OperationType};
 pub use system::System;
@@ -30,7 +30,7 @@ use crate::{CorrelationContextExt, Propagator};
 use attributes as attr;
 use capture::printable;
 use destinations::{Destination, Destinations, Policies, Resolved, TemplateHook};
-use metrics::{Instruments, Measurement};
+use metrics::{Instruments, Measurement, SharedInstruments};
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::global;
 use opentelemetry::trace::{Link, SpanBuilder, TraceContextExt, Tracer};
@@ -87,7 +87,7 @@ struct Inner {
     system: System,
     tracer: AnyTracer,
     /// `None` when metrics are off.
-    instruments: Option<Arc<Instruments>>,
+    instruments: Option<SharedInstruments>,
     propagator: Propagator,
     topology: Topology,
     link_parent: bool,
@@ -250,7 +250,7 @@ impl MessagingBuilder {
                 .meter
                 .unwrap_or_else(|| global::meter_with_scope(crate::scope()));
             self.propagator.export_problems(&meter);
-            Arc::new(Instruments::new(&meter, self.system.name()))
+            SharedInstruments::new(Instruments::new(&meter, self.system.name()))
         });
         Messaging {
             inner: Arc::new(Inner {
@@ -438,7 +438,7 @@ impl Messaging {
             spec.destination,
             hook,
             &self.inner.policies,
-            self.inner.instruments.as_deref(),
+            self.inner.instruments.as_ref().map(SharedInstruments::get),
         );
         resolved
             .destination
@@ -543,7 +543,7 @@ impl Messaging {
             spec.destination,
             hook,
             &inner.policies,
-            instruments.map(|i| &**i),
+            instruments.map(SharedInstruments::get),
         );
         let measurement = instruments.map(|i| {
             let (shown, interned) = (resolved.destination.shown(), resolved.metric_attributes);
