@@ -170,11 +170,11 @@ impl TracedJsMessage {
         count: u64,
         own: Option<&Context>,
     ) -> OpenSpan {
-        let info = message.info().ok();
+        let delivery = crate::ack_subject::read(message);
         let Names { stream, consumer } = names;
         let mut details = |push: &mut dyn FnMut(KeyValue)| {
-            if let Some(info) = &info {
-                push(KeyValue::new(NATS_STREAM, stream.value(info.stream)));
+            if let Some(delivery) = &delivery {
+                push(KeyValue::new(NATS_STREAM, stream.value(delivery.stream)));
             }
             let id = (message.headers.as_ref()).and_then(|h| h.get(NATS_MESSAGE_ID));
             if let Some(id) = id {
@@ -185,13 +185,16 @@ impl TracedJsMessage {
             .body(&message.payload)
             .message_count(count)
             .details(&mut details);
-        if let Some(info) = &info {
+        if let Some(delivery) = &delivery {
             let attributes = &mut spec.attributes;
-            attributes.push(KeyValue::new(NATS_SEQUENCE, info.stream_sequence as i64));
-            let group = consumer.value(info.consumer);
+            attributes.push(KeyValue::new(
+                NATS_SEQUENCE,
+                delivery.stream_sequence as i64,
+            ));
+            let group = consumer.value(delivery.consumer);
             attributes.push(KeyValue::new(CONSUMER_GROUP_NAME, group));
-            attributes.push(KeyValue::new(REDELIVERED, info.delivered > 1));
-            spec.sent_at = Some(info.published.into());
+            attributes.push(KeyValue::new(REDELIVERED, delivery.delivered > 1));
+            spec.sent_at = Some(delivery.published);
         }
         let headers = NatsHeaders(message.headers.as_ref());
         match own {

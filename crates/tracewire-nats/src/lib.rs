@@ -34,6 +34,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod ack_subject;
 mod core_nats;
 mod headers;
 mod jetstream;
