@@ -206,7 +206,12 @@ mod tests {
             n if n >= 9 => &tokens[2..],
             _ => return None,
         };
-        let n = |s: &str| s.parse::<u64>().ok();
+        // Digits only: `str::parse` would take a `+` too (a subject with one goes to `info`).
+        let n = |s: &str| {
+            s.bytes()
+                .all(|b| b.is_ascii_digit())
+                .then(|| s.parse::<u64>().ok())?
+        };
         Some((t[0], t[1], n(t[2])?, n(t[3])?, n(t[5])?))
     }
 
@@ -217,6 +222,17 @@ mod tests {
             tokens in proptest::collection::vec("[a-z0-9]{0,5}|[0-9]{1,21}", 0..13),
         ) {
             let reply = format!("$JS.ACK.{}", tokens.join("."));
+            let ours = parse(&reply).map(|d| {
+                let nanos = d.published.duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64;
+                (d.stream, d.consumer, d.delivered, d.stream_sequence, nanos)
+            });
+            prop_assert_eq!(ours, plainly(&reply));
+        }
+
+        /// Any text at all after the prefix (multi-byte characters, empty tokens): the same.
+        #[test]
+        fn reads_any_text_as_split_does(tail in any::<String>()) {
+            let reply = format!("$JS.ACK.{tail}");
             let ours = parse(&reply).map(|d| {
                 let nanos = d.published.duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64;
                 (d.stream, d.consumer, d.delivered, d.stream_sequence, nanos)
