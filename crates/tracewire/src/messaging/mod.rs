@@ -416,7 +416,7 @@ impl Messaging {
     }
 
     /// [`capture_headers`](Self::capture_headers) in place: the skeleton moves a spec (about
-    /// 136 bytes) as little as it can, each move being a copy.
+    /// 152 bytes) as little as it can, each move being a copy.
     fn capture_into<R: HeaderReader>(
         &self,
         spec: &mut OperationSpec<'_>,
