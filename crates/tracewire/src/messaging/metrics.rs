@@ -122,10 +122,9 @@ impl SharedInstruments {
         interned: Option<&'static AttributeSet>,
         count: u64,
     ) -> Measurement {
-        let source = match (self, interned) {
-            (SharedInstruments::Static(i), Some(set)) => Source::Static(i, set),
-            (SharedInstruments::Counted(i), Some(set)) => Source::Counted(i.clone(), set),
-            (_, None) => Source::Made(Box::new((self.clone(), name, destination.clone()))),
+        let source = match interned {
+            Some(set) => Source::Interned(self.clone(), set),
+            None => Source::Made(Box::new((self.clone(), name, destination.clone()))),
         };
         Measurement {
             source,
@@ -208,10 +207,9 @@ pub(crate) type AttributeSet = [KeyValue; 4];
 /// their moves is a copy.
 #[derive(Debug)]
 enum Source {
-    /// The common case: instruments and attributes made once per process.
-    Static(&'static Instruments, &'static AttributeSet),
-    /// Past [`MAX_STATIC_INSTRUMENTS`] instrumentations.
-    Counted(Arc<Instruments>, &'static AttributeSet),
+    /// The common case: attributes made once per process (the instruments too, unless past
+    /// [`MAX_STATIC_INSTRUMENTS`]).
+    Interned(SharedInstruments, &'static AttributeSet),
     /// Past [`MAX_ATTRIBUTE_SETS`] (rare): the attributes made when recorded, from the
     /// operation name and destination; boxed, not carried inline by every measurement.
     Made(Box<(SharedInstruments, &'static str, StringValue)>),
@@ -230,8 +228,7 @@ impl Measurement {
         let seconds = ended.saturating_duration_since(self.started).as_secs_f64();
         let made;
         let (i, base): (&Instruments, &[KeyValue]) = match &self.source {
-            Source::Static(i, set) => (i, *set),
-            Source::Counted(i, set) => (i, *set),
+            Source::Interned(i, set) => (i.get(), *set),
             Source::Made(from) => {
                 let (instruments, name, destination) = &**from;
                 let i = instruments.get();
