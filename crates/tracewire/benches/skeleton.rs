@@ -20,6 +20,9 @@ fn bench(c: &mut Criterion) {
         group.bench_function("receive: tracewire open_message + context + end", |b| {
             b.iter(|| paths.receive_in_context())
         });
+        group.bench_function("receive: tracewire without metrics", |b| {
+            b.iter(|| paths.receive_unmeasured())
+        });
         group.bench_function("receive: peer extract + span + end", |b| {
             b.iter(|| paths.peer_receive())
         });

@@ -8,6 +8,7 @@
 //! ```
 //!
 //! Paths: `receive`, `receive-in-context` (the handler asks for the span's context),
+//! `receive-unmeasured` (no metrics),
 //! `peer-receive`, `send`, `peer-send`; then `unsampled` or `sampled`; then
 //! `listened` to install a start listener (what a span log is) that asks for every description:
 //! what a span log costs the skeleton.
@@ -50,6 +51,7 @@ fn main() {
     let path: fn(&Paths) = match which {
         "receive" => Paths::receive,
         "receive-in-context" => Paths::receive_in_context,
+        "receive-unmeasured" => Paths::receive_unmeasured,
         "peer-receive" => Paths::peer_receive,
         "send" => Paths::send,
         "peer-send" => Paths::peer_send,

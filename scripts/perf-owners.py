@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""The clock per message, by whose code asked for it: `perf` samples, not instructions.
+
+    perf record -e cpu-clock -F 10000 --call-graph dwarf,16384 -o row.data \\
+        tracewire-bench kafka-consume --count unsampled --rounds 5 --chunks 1 --scale 2
+    perf script -i row.data -F ip,sym | perf-owners.py FREQ MESSAGES ROOT [--phases ANCHOR DEPTH]
+
+Only samples with a frame matching ROOT (a regex: the row's message loop, e.g.
+'kafka::\\{impl#3\\}::run') count. Each is charged to the first frame, leaf upward, of a known
+owner — tracewire's crates, the bench's peer, OpenTelemetry's API or SDK, the client, the
+runtime — so the allocator, `memcpy` and generic std code land on whoever called them, and an
+inlined OpenTelemetry function is OpenTelemetry's (the binary needs line tables:
+CARGO_PROFILE_RELEASE_DEBUG=line-tables-only). callgrind counts instructions exactly; this is
+what they cost on the machine: stalls on locked instructions, on a load of a value just stored
+in pieces, on memory another core wrote.
+
+With --phases, the samples under ANCHOR (a regex) grouped by the DEPTH frames below it instead.
+"""
+import collections
+import re
+import sys
+
+OWNERS = [
+    ("tracewire", r"tracewire(_kafka|_nats|_amqp|_http|_telemetry)?::"),
+    ("peer", r"tracewire_bench::peer"),
+    ("bench", r"tracewire_bench::"),
+    ("otel-sdk", r"opentelemetry_sdk::"),
+    ("otel-api", r"opentelemetry::"),
+    ("client", r"(rdkafka|async_nats|lapin|amq_protocol|pinky_swear)::|^rd_"),
+    ("runtime", r"(tokio|futures[a-z_]*)::"),
+    ("quanta", r"quanta::"),
+]
+OWNER_RES = [(name, re.compile(r"^[<&]*(" + pattern + ")")) for name, pattern in OWNERS]
+
+
+def owner(frame):
+    return next((name for name, pattern in OWNER_RES if pattern.search(frame)), None)
+
+
+def stacks(lines):
+    """Each sample's frames, leaf first, names without offsets or `(inlined)`."""
+    stack = []
+    for line in lines:
+        line = line.rstrip()
+        if not line:
+            if stack:
+                yield stack
+            stack = []
+            continue
+        m = re.match(r"\s+[0-9a-f]+ (.+)$", line)
+        if m:
+            frame = re.sub(r" \((inlined|/[^)]*)\)$", "", m.group(1))
+            stack.append(re.sub(r"\+0x[0-9a-f]+$", "", frame))
+    if stack:
+        yield stack
+
+
+def main():
+    freq, messages, root = float(sys.argv[1]), float(sys.argv[2]), re.compile(sys.argv[3])
+    phases = sys.argv[4:5] == ["--phases"]
+    ns = 1e9 / freq / messages  # one sample, spread over the messages
+    by_owner, by_leaf, by_phase = (collections.Counter() for _ in range(3))
+    inside = 0
+    for stack in stacks(sys.stdin):
+        if not any(root.search(f) for f in stack):
+            continue
+        inside += 1
+        if phases:
+            anchor, depth = re.compile(sys.argv[5]), int(sys.argv[6])
+            rooted = stack[::-1]
+            at = next((i for i, f in enumerate(rooted) if anchor.search(f)), None)
+            if at is not None:
+                by_phase[" > ".join(f[:70] for f in rooted[at + 1:at + 1 + depth]) or "(self)"] += 1
+            continue
+        charged = next((f for f in stack if owner(f)), None)
+        who = owner(charged) if charged else "other"
+        by_owner[who] += 1
+        leaf = stack[0] if stack[0] == charged else f"{stack[0]}  [for {charged}]"
+        by_leaf[(who, leaf)] += 1
+    print(f"under the root: {inside * ns:,.0f} ns a message ({inside} samples)")
+    if phases:
+        for phase, n in by_phase.most_common(40):
+            print(f"{n * ns:8.1f} ns  {phase}")
+        return
+    for who, n in by_owner.most_common():
+        print(f"  {who:<10}{n * ns:8.0f} ns")
+    for (who, leaf), n in by_leaf.most_common(40):
+        print(f"{n * ns:8.1f} ns  {who:<10}{leaf[:150]}")
+
+
+if __name__ == "__main__":
+    main()
