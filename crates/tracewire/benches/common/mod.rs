@@ -80,19 +80,18 @@ impl Paths {
 
     /// tracewire: `open_message` + end.
     pub(crate) fn receive(&self) {
-        let spec =
-            OperationSpec::new(OperationType::Process, "process", "orders").body(&self.payload);
-        let span = self.messaging.open_message(black_box(&self.incoming), spec);
-        span.end(Outcome::Ok);
+        self.receive_through(&self.messaging);
     }
 
     /// tracewire without metrics: `open_message` + end.
     pub(crate) fn receive_unmeasured(&self) {
+        self.receive_through(&self.unmeasured);
+    }
+
+    fn receive_through(&self, messaging: &Messaging) {
         let spec =
             OperationSpec::new(OperationType::Process, "process", "orders").body(&self.payload);
-        let span = self
-            .unmeasured
-            .open_message(black_box(&self.incoming), spec);
+        let span = messaging.open_message(black_box(&self.incoming), spec);
         span.end(Outcome::Ok);
     }
 
