@@ -8,8 +8,9 @@
 Only samples with a frame matching ROOT (a regex: the row's message loop, e.g.
 'kafka::\\{impl#3\\}::run') count. Each is charged to the first frame, leaf upward, of a known
 owner — tracewire's crates, the bench's peer, OpenTelemetry's API or SDK, the client, the
-runtime — so the allocator, `memcpy` and generic std code land on whoever called them, and an
-inlined OpenTelemetry function is OpenTelemetry's (the binary needs line tables:
+runtime — so the allocator, `memcpy` and generic std code land on whoever called them, an
+inlined OpenTelemetry function is OpenTelemetry's, and so is std's generic code run for an
+OpenTelemetry type (a `Context`'s drop, a span's `Arc`) (the binary needs line tables:
 CARGO_PROFILE_RELEASE_DEBUG=line-tables-only). callgrind counts instructions exactly; this is
 what they cost on the machine: stalls on locked instructions, on a load of a value just stored
 in pieces, on memory another core wrote.
@@ -33,8 +34,18 @@ OWNERS = [
 OWNER_RES = [(name, re.compile(r"^[<&]*(" + pattern + ")")) for name, pattern in OWNERS]
 
 
+# A generic std function run for an OpenTelemetry type — `drop_in_place<opentelemetry::context::
+# Context>`, `new<opentelemetry::trace::context::SynchronizedSpan>` — is that type's life: the
+# `Context`'s and the span's reference counts and allocations are OpenTelemetry's, whoever's
+# function they were inlined into.
+OTEL_TYPE = re.compile(r"^[\w:]*\w<&?(mut )?(opentelemetry(_sdk)?)::")
+
+
 def owner(frame):
-    return next((name for name, pattern in OWNER_RES if pattern.search(frame)), None)
+    found = next((name for name, pattern in OWNER_RES if pattern.search(frame)), None)
+    if found is None and (m := OTEL_TYPE.search(frame)):
+        return "otel-sdk" if m.group(3) else "otel-api"
+    return found
 
 
 def stacks(lines):
