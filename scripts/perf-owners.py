@@ -34,17 +34,20 @@ OWNERS = [
 OWNER_RES = [(name, re.compile(r"^[<&]*(" + pattern + ")")) for name, pattern in OWNERS]
 
 
-# A generic std function run for an OpenTelemetry type — `drop_in_place<opentelemetry::context::
-# Context>`, `new<opentelemetry::trace::context::SynchronizedSpan>` — is that type's life: the
-# `Context`'s and the span's reference counts and allocations are OpenTelemetry's, whoever's
-# function they were inlined into.
-OTEL_TYPE = re.compile(r"^[\w:]*\w<&?(mut )?(opentelemetry(_sdk)?)::")
+# The life of a `Context` or a span — `drop_in_place<opentelemetry::context::Context>`,
+# `new<opentelemetry::trace::context::SynchronizedSpan>`, the SDK span's drop — is
+# OpenTelemetry's: their reference counts and allocations, whoever's function they were inlined
+# into. (Writing a `KeyValue` into a `Vec` stays the caller's.)
+OTEL_TYPE = re.compile(
+    r"^[\w:]*(drop_in_place|drop|drop_slow|new|clone)<&?(mut )?"
+    r"(opentelemetry::(context|trace::context)|opentelemetry(_sdk)::trace)::"
+)
 
 
 def owner(frame):
     found = next((name for name, pattern in OWNER_RES if pattern.search(frame)), None)
     if found is None and (m := OTEL_TYPE.search(frame)):
-        return "otel-sdk" if m.group(3) else "otel-api"
+        return "otel-sdk" if m.group(5) else "otel-api"
     return found
 
 
