@@ -599,7 +599,7 @@ impl Messaging {
         &self,
         parent: &Context,
         spec: &mut OperationSpec<'_>,
-        links: Vec<Link>,
+        mut links: Vec<Link>,
         Resolved {
             destination: dest,
             span_name: name,
@@ -643,7 +643,6 @@ impl Messaging {
         // A literal, not `from_name(…).with_kind(…)…`: each `with_` moves the whole builder,
         // and the tracer's call copied the last one out in loads that stalled on its pieces.
         // `with_links` keeps the valid links only; so does this.
-        let mut links = links;
         links.retain(|l| l.span_context.is_valid());
         let builder = SpanBuilder {
             span_kind: Some(kind.clone()),
