@@ -72,6 +72,7 @@ def stacks(lines):
 def main():
     freq, messages, root = float(sys.argv[1]), float(sys.argv[2]), re.compile(sys.argv[3])
     phases = sys.argv[4:5] == ["--phases"]
+    anchor, depth = (re.compile(sys.argv[5]), int(sys.argv[6])) if phases else (None, 0)
     ns = 1e9 / freq / messages  # one sample, spread over the messages
     by_owner, by_leaf, by_phase = (collections.Counter() for _ in range(3))
     inside = 0
@@ -80,14 +81,12 @@ def main():
             continue
         inside += 1
         if phases:
-            anchor, depth = re.compile(sys.argv[5]), int(sys.argv[6])
             rooted = stack[::-1]
             at = next((i for i, f in enumerate(rooted) if anchor.search(f)), None)
             if at is not None:
                 by_phase[" > ".join(f[:70] for f in rooted[at + 1:at + 1 + depth]) or "(self)"] += 1
             continue
-        charged = next((f for f in stack if owner(f)), None)
-        who = owner(charged) if charged else "other"
+        who, charged = next(((o, f) for f in stack if (o := owner(f))), ("other", None))
         by_owner[who] += 1
         leaf = stack[0] if stack[0] == charged else f"{stack[0]}  [for {charged}]"
         by_leaf[(who, leaf)] += 1
