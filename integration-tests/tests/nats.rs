@@ -90,6 +90,24 @@ async fn core_publish_subscribe_keeps_trace_baggage_and_correlation_id() {
 }
 
 #[tokio::test]
+async fn a_message_without_reply_subject_has_nothing_to_respond_to() {
+    let rec = SpanRecorder::new();
+    let nats = nats(&rec).await;
+    let subject = unique("svc.notice");
+    let mut sub = nats.subscribe(subject.clone()).await.unwrap();
+    nats.publish(subject, "note".into()).await.unwrap();
+    let message = sub.next().await.unwrap();
+    assert!(!message.respond("ignored".into()).await.unwrap());
+    drop(message);
+    let names: Vec<_> = rec.spans().into_iter().map(|s| s.name).collect();
+    assert_eq!(
+        names.len(),
+        2,
+        "the publish and its process, no reply: {names:?}"
+    );
+}
+
+#[tokio::test]
 async fn request_reply_is_one_trace() {
     let rec = SpanRecorder::new();
     let nats = nats(&rec).await;

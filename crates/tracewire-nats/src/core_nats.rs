@@ -5,6 +5,7 @@ use async_nats::client::{PublishError, RequestError};
 use async_nats::subject::ToSubject;
 use async_nats::{Client, HeaderMap, Message, SubscribeError, Subscriber};
 use bytes::Bytes;
+use std::sync::Arc;
 use tracewire::messaging::{Messaging, OperationSpec, OperationType};
 use tracewire::wrapper::{Settle, TracedStream, WrapMessage};
 use tracewire::{OpenSpan, Outcome};
@@ -130,13 +131,17 @@ impl TracedClient {
 /// WrapNats::new(client))`).
 #[derive(Debug, Clone)]
 pub struct WrapNats {
-    client: TracedClient,
+    /// Shared with each message that has a reply subject: cloning a `Client` per message would
+    /// take and give back some ten reference counts, on every message of a plain subscription.
+    client: Arc<TracedClient>,
 }
 
 impl WrapNats {
     /// Messages that reply through `client`.
     pub fn new(client: TracedClient) -> Self {
-        WrapNats { client }
+        WrapNats {
+            client: Arc::new(client),
+        }
     }
 }
 
@@ -156,9 +161,9 @@ impl WrapMessage<Message> for WrapNats {
             .open_message(&headers, spec)
             .nothing_to_settle();
         TracedMessage {
+            replies: message.reply.is_some().then(|| self.client.clone()),
             message,
             span,
-            client: self.client.clone(),
         }
     }
 }
@@ -173,7 +178,8 @@ pub type TracedSubscriber = TracedStream<Subscriber, WrapNats>;
 pub struct TracedMessage {
     message: Message,
     span: OpenSpan,
-    client: TracedClient,
+    /// The client that publishes [`respond`](Self::respond)'s reply (`None`: no reply subject).
+    replies: Option<Arc<TracedClient>>,
 }
 
 impl TracedMessage {
@@ -182,10 +188,11 @@ impl TracedMessage {
     /// Publishes a reply to the message's reply subject, in the message's context, so the
     /// requester's trace continues. `Ok(false)` when the message expects no reply.
     pub async fn respond(&self, payload: Bytes) -> Result<bool, PublishError> {
-        let Some(reply) = self.message.reply.clone() else {
+        let (Some(reply), Some(client)) = (&self.message.reply, &self.replies) else {
             return Ok(false);
         };
-        self.in_context(self.client.publish(reply, payload)).await?;
+        self.in_context(client.publish(reply.clone(), payload))
+            .await?;
         Ok(true)
     }
 
