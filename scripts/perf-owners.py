@@ -3,7 +3,8 @@
 
     perf record -e cpu-clock -F 10000 --call-graph dwarf,16384 -o row.data \\
         tracewire-bench kafka-consume --count unsampled --rounds 5 --chunks 1 --scale 2
-    perf script -i row.data -F ip,sym | perf-owners.py FREQ MESSAGES ROOT [--phases ANCHOR DEPTH]
+    perf script -i row.data -F ip,sym | perf-owners.py FREQ MESSAGES ROOT \\
+        [--owner OWNER] [--phases ANCHOR DEPTH]
 
 Only samples with a frame matching ROOT (a regex: the row's message loop, e.g.
 'kafka::\\{impl#3\\}::run') count. Each is charged to the first frame, leaf upward, of a known
@@ -15,8 +16,10 @@ CARGO_PROFILE_RELEASE_DEBUG=line-tables-only). callgrind counts instructions exa
 what they cost on the machine: stalls on locked instructions, on a load of a value just stored
 in pieces, on memory another core wrote.
 
-With --phases, the samples under ANCHOR (a regex) grouped by the DEPTH frames below it instead.
+With --phases, the samples under ANCHOR (a regex) grouped by the DEPTH frames below it instead;
+with --owner, only the samples charged to that owner (`tracewire`, `peer`…).
 """
+import argparse
 import collections
 import re
 import sys
@@ -44,54 +47,102 @@ OTEL_TYPE = re.compile(
 )
 
 
+# A value's drop or clone, inlined under a generic name (`drop_in_place<async_nats::…>`), is its
+# type's owner's: the client's message, tracewire's wrapped message.
+TYPE_LIFE = re.compile(r"^[\w:]*(drop_in_place|drop|drop_slow|clone)<&?(mut )?(.+)$")
+TYPE_OWNERS = ("tracewire", "client", "runtime")
+
+
+def direct_owner(frame):
+    return next((name for name, pattern in OWNER_RES if pattern.search(frame)), None)
+
+
 def owner(frame):
-    found = next((name for name, pattern in OWNER_RES if pattern.search(frame)), None)
+    found = direct_owner(frame)
     if found is None and (m := OTEL_TYPE.search(frame)):
         return "otel-sdk" if m.group(5) else "otel-api"
+    if found is None and (m := TYPE_LIFE.search(frame)):
+        inner = direct_owner(m.group(3))
+        return inner if inner in TYPE_OWNERS else None
     return found
 
 
+def charge(stack, root):
+    """The owner a sample goes to, and the frame that decided: the first owned frame, leaf
+    upward, below the root; the row's loop's own (`bench`) when none is (the loop's body is
+    inlined under generic names such as `{async_fn#0}`)."""
+    for frame in stack:
+        if root.search(frame):
+            return "bench", frame
+        if who := owner(frame):
+            return who, frame
+    return "other", None
+
+
 def stacks(lines):
-    """Each sample's frames, leaf first, names without offsets or `(inlined)`."""
-    stack = []
+    """Each sample's frames, leaf first, names without offsets or `(inlined)`.
+
+    perf prints an address's real function first, then the functions inlined there, innermost
+    first: the real function goes after them, so code inlined into a caller (a peer's call into
+    OpenTelemetry, the bench's loop inside `Traced::poll`) is charged to the inlined code.
+    """
+    stack, frames, address = [], [], None
+
+    def flush():
+        # The real function, printed first, is the outermost of its address.
+        stack.extend(frames[1:] + frames[:1])
+        frames.clear()
+
     for line in lines:
         line = line.rstrip()
         if not line:
+            flush()
             if stack:
                 yield stack
-            stack = []
+            stack, address = [], None
             continue
-        m = re.match(r"\s+[0-9a-f]+ (.+)$", line)
+        m = re.match(r"\s+([0-9a-f]+) (.+)$", line)
         if m:
-            frame = re.sub(r" \((inlined|/[^)]*)\)$", "", m.group(1))
-            stack.append(re.sub(r"\+0x[0-9a-f]+$", "", frame))
+            if m.group(1) != address:
+                flush()
+                address = m.group(1)
+            frame = re.sub(r" \((inlined|/[^)]*)\)$", "", m.group(2))
+            frames.append(re.sub(r"\+0x[0-9a-f]+$", "", frame))
+    flush()
     if stack:
         yield stack
 
 
 def main():
-    freq, messages, root = float(sys.argv[1]), float(sys.argv[2]), re.compile(sys.argv[3])
-    phases = sys.argv[4:5] == ["--phases"]
-    anchor, depth = (re.compile(sys.argv[5]), int(sys.argv[6])) if phases else (None, 0)
-    ns = 1e9 / freq / messages  # one sample, spread over the messages
+    args = argparse.ArgumentParser(description="ns a message by owner, from `perf script`")
+    args.add_argument("freq", type=float)
+    args.add_argument("messages", type=float)
+    args.add_argument("root", type=re.compile)
+    args.add_argument("--phases", nargs=2, metavar=("ANCHOR", "DEPTH"))
+    args.add_argument("--owner", help="only the samples charged to this owner")
+    args = args.parse_args()
+    anchor, depth = (re.compile(args.phases[0]), int(args.phases[1])) if args.phases else (None, 0)
+    ns = 1e9 / args.freq / args.messages  # one sample, spread over the messages
     by_owner, by_leaf, by_phase = (collections.Counter() for _ in range(3))
     inside = 0
     for stack in stacks(sys.stdin):
-        if not any(root.search(f) for f in stack):
+        if not any(args.root.search(f) for f in stack):
             continue
         inside += 1
-        if phases:
+        who, charged = charge(stack, args.root)
+        if args.owner and who != args.owner:
+            continue
+        if anchor:
             rooted = stack[::-1]
             at = next((i for i, f in enumerate(rooted) if anchor.search(f)), None)
             if at is not None:
                 by_phase[" > ".join(f[:70] for f in rooted[at + 1:at + 1 + depth]) or "(self)"] += 1
             continue
-        who, charged = next(((o, f) for f in stack if (o := owner(f))), ("other", None))
         by_owner[who] += 1
         leaf = stack[0] if stack[0] == charged else f"{stack[0]}  [for {charged}]"
         by_leaf[(who, leaf)] += 1
     print(f"under the root: {inside * ns:,.0f} ns a message ({inside} samples)")
-    if phases:
+    if anchor:
         for phase, n in by_phase.most_common(40):
             print(f"{n * ns:8.1f} ns  {phase}")
         return
