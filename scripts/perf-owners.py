@@ -17,7 +17,8 @@ what they cost on the machine: stalls on locked instructions, on a load of a val
 in pieces, on memory another core wrote.
 
 With --phases, the samples under ANCHOR (a regex) grouped by the DEPTH frames below it instead;
-with --owner, only the samples charged to that owner (`tracewire`, `peer`…).
+with --owner, only the samples charged to that owner (`tracewire`, `peer`…); with --calls, the
+samples by the function they are charged to rather than by their leaf.
 """
 import argparse
 import collections
@@ -120,6 +121,7 @@ def main():
     args.add_argument("root", type=re.compile)
     args.add_argument("--phases", nargs=2, metavar=("ANCHOR", "DEPTH"))
     args.add_argument("--owner", help="only the samples charged to this owner")
+    args.add_argument("--calls", action="store_true", help="by the function charged, not the leaf")
     args = args.parse_args()
     anchor, depth = (re.compile(args.phases[0]), int(args.phases[1])) if args.phases else (None, 0)
     ns = 1e9 / args.freq / args.messages  # one sample, spread over the messages
@@ -139,7 +141,10 @@ def main():
                 by_phase[" > ".join(f[:70] for f in rooted[at + 1:at + 1 + depth]) or "(self)"] += 1
             continue
         by_owner[who] += 1
-        leaf = stack[0] if stack[0] == charged else f"{stack[0]}  [for {charged}]"
+        if args.calls:
+            leaf = charged or stack[0]
+        else:
+            leaf = stack[0] if stack[0] == charged else f"{stack[0]}  [for {charged}]"
         by_leaf[(who, leaf)] += 1
     print(f"under the root: {inside * ns:,.0f} ns a message ({inside} samples)")
     if anchor:

@@ -19,15 +19,16 @@ use std::task::{Context as Waker, Poll};
 use tracewire::task::TracedExt;
 
 /// A future callgrind toggles on by name, and `perf-owners.py` takes as its root: its `poll` is
-/// never inlined into the runtime's, and keeps its frame on the stack (a tail call would leave
-/// none for `perf` to find).
-pub struct Counted<F>(Pin<Box<F>>);
+/// never inlined into the runtime's, and keeps a frame of its own on the stack — the row is
+/// called through a `dyn` (inlined, its frames at some addresses lost their caller's name in
+/// `perf`'s output), and not as a tail call (which would leave no frame).
+pub struct Counted<'a, T>(Pin<Box<dyn Future<Output = T> + 'a>>);
 
-impl<F: Future> Future for Counted<F> {
-    type Output = F::Output;
+impl<T> Future for Counted<'_, T> {
+    type Output = T;
 
     #[inline(never)]
-    fn poll(mut self: Pin<&mut Self>, waker: &mut Waker<'_>) -> Poll<F::Output> {
+    fn poll(mut self: Pin<&mut Self>, waker: &mut Waker<'_>) -> Poll<T> {
         let polled = self.0.as_mut().poll(waker);
         std::hint::black_box(&polled); // not a tail call
         polled
