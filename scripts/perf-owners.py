@@ -29,6 +29,8 @@ OWNERS = [
     ("tracewire", r"tracewire(_kafka|_nats|_amqp|_http|_telemetry)?::"),
     ("peer", r"tracewire_bench::peer"),
     ("bench", r"tracewire_bench::"),
+    # The SDK's `TraceContextPropagator`: the peer's parsing, where tracewire parses in its own.
+    ("propagator", r"opentelemetry_sdk::propagation::"),
     ("otel-sdk", r"opentelemetry_sdk::"),
     ("otel-api", r"opentelemetry::"),
     ("client", r"(rdkafka|async_nats|lapin|amq_protocol|pinky_swear)::|^rd_"),
