@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """The clock per message, by whose code asked for it: `perf` samples, not instructions.
 
-    perf record -e cpu-clock -F 10000 --call-graph dwarf,16384 -o row.data \\
+    perf record -m 8192 -e cpu-clock -F 5000 --call-graph dwarf,16384 -o row.data \\
         tracewire-bench kafka-consume --count unsampled --rounds 5 --chunks 1 --scale 2
-    perf script -i row.data -F ip,sym | perf-owners.py FREQ MESSAGES ROOT \\
-        [--owner OWNER] [--phases ANCHOR DEPTH]
+    perf script -i row.data --comm tracewire-bench -F ip,sym | perf-owners.py 5000 200000 Counted \\
+        [--owner OWNER] [--calls] [--phases ANCHOR DEPTH]
 
-Only samples with a frame matching ROOT (a regex: the row's message loop, e.g.
-'kafka::\\{impl#3\\}::run') count. Each is charged to the first frame, leaf upward, of a known
-owner — tracewire's crates, the bench's peer, OpenTelemetry's API or SDK, the client, the
+Only samples with a frame matching ROOT (a regex: the bench's `Counted`, which holds the row's
+counted messages and not its warm-up) count; MESSAGES is the count the bench prints. Each is
+charged to the first frame, leaf upward, of a known owner — tracewire's crates, the bench's peer, OpenTelemetry's API or SDK, the client, the
 runtime — so the allocator, `memcpy` and generic std code land on whoever called them, an
 inlined OpenTelemetry function is OpenTelemetry's, and so is std's generic code run for an
 OpenTelemetry type (a `Context`'s drop, a span's `Arc`) (the binary needs line tables:
