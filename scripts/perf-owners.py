@@ -8,13 +8,13 @@
 
 Only samples with a frame matching ROOT (a regex: the bench's `Counted`, which holds the row's
 counted messages and not its warm-up) count; MESSAGES is the count the bench prints. Each is
-charged to the first frame, leaf upward, of a known owner — tracewire's crates, the bench's peer, OpenTelemetry's API or SDK, the client, the
-runtime — so the allocator, `memcpy` and generic std code land on whoever called them, an
-inlined OpenTelemetry function is OpenTelemetry's, and so is std's generic code run for an
-OpenTelemetry type (a `Context`'s drop, a span's `Arc`) (the binary needs line tables:
-CARGO_PROFILE_RELEASE_DEBUG=line-tables-only). callgrind counts instructions exactly; this is
-what they cost on the machine: stalls on locked instructions, on a load of a value just stored
-in pieces, on memory another core wrote.
+charged to the first frame, leaf upward, of a known owner — tracewire's crates, the bench's
+peer, OpenTelemetry's API or SDK, the client, the runtime — so the allocator, `memcpy` and
+generic std code land on whoever called them, an inlined OpenTelemetry function is
+OpenTelemetry's, and so is std's generic code run for an OpenTelemetry type (a `Context`'s drop,
+a span's `Arc`) (the binary needs line tables: CARGO_PROFILE_RELEASE_DEBUG=line-tables-only).
+callgrind counts instructions exactly; this is what they cost on the machine: stalls on locked
+instructions, on a load of a value just stored in pieces, on memory another core wrote.
 
 With --phases, the samples under ANCHOR (a regex) grouped by the DEPTH frames below it instead;
 with --owner, only the samples charged to that owner (`tracewire`, `peer`…); with --calls, the
