@@ -41,6 +41,8 @@ pub async fn count<R: Row>(row: &mut R, plan: Plan, cx: &Context, mode: Mode) ->
     row.run(mode, plan.chunk).traced_in(cx.clone()).await; // warm-up: connections, caches…
     let n = plan.chunk * (plan.rounds * plan.chunks) as u32;
     // The context outside: its attach on each poll is the bench's, not the row's.
-    Counted(Box::pin(row.run(mode, n))).traced_in(cx.clone()).await;
+    Counted(Box::pin(row.run(mode, n)))
+        .traced_in(cx.clone())
+        .await;
     u64::from(n)
 }
