@@ -14,7 +14,7 @@ use async_nats::HeaderMap;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use opentelemetry::{Context, KeyValue};
-use std::future::IntoFuture;
+use std::future::{Future, IntoFuture};
 use tracewire::messaging::attributes::{CONSUMER_GROUP_NAME, MESSAGE_ID, REDELIVERED};
 use tracewire::messaging::{Messaging, OperationSpec, OperationType};
 use tracewire::wrapper::{Repeated, Settle, TracedStream, WrapMessage, WrapStream};
@@ -205,27 +205,28 @@ impl TracedJsMessage {
 
     tracewire::message_accessors!(jetstream::Message);
 
+    // `ack`, `nak` and `term` return `settle`'s future itself rather than an `async fn`'s
+    // that would hold it: the message (several hundred bytes) is moved once into the future
+    // the caller awaits, not a second time from the outer future into the inner one.
+
     /// Acknowledges and ends the span; the client's result is returned untouched.
-    pub async fn ack(self) -> Result<(), async_nats::Error> {
-        self.settle(AckKind::Ack, Outcome::Ok).await
+    pub fn ack(self) -> impl Future<Output = Result<(), async_nats::Error>> + Send {
+        self.settle(AckKind::Ack, Outcome::Ok)
     }
 
     /// Negatively acknowledges (redelivery, after `delay` if given) and ends the span as failed.
-    pub async fn nak(self, delay: Option<std::time::Duration>) -> Result<(), async_nats::Error> {
-        self.settle(
-            AckKind::Nak(delay),
-            Outcome::error("nak", "the consumer nak'ed the message"),
-        )
-        .await
+    pub fn nak(
+        self,
+        delay: Option<std::time::Duration>,
+    ) -> impl Future<Output = Result<(), async_nats::Error>> + Send {
+        let outcome = Outcome::error("nak", "the consumer nak'ed the message");
+        self.settle(AckKind::Nak(delay), outcome)
     }
 
     /// Terminates redelivery and ends the span as failed.
-    pub async fn term(self) -> Result<(), async_nats::Error> {
-        self.settle(
-            AckKind::Term,
-            Outcome::error("term", "the consumer terminated the message"),
-        )
-        .await
+    pub fn term(self) -> impl Future<Output = Result<(), async_nats::Error>> + Send {
+        let outcome = Outcome::error("term", "the consumer terminated the message");
+        self.settle(AckKind::Term, outcome)
     }
 
     /// Tells the server work is ongoing; the span stays open.
