@@ -50,14 +50,11 @@ impl TracedDelivery {
         };
         let mut spec = (OperationSpec::new(kind, kind.as_str(), destination).body(&message.data))
             .details(&mut details);
-        let attributes = &mut spec.attributes;
-        attributes.push(KeyValue::new(
-            RABBITMQ_DELIVERY_TAG,
-            message.delivery_tag as i64,
-        ));
-        attributes.push(KeyValue::new(REDELIVERED, message.redelivered));
+        let tag = message.delivery_tag as i64;
+        spec.put_attribute(|| KeyValue::new(RABBITMQ_DELIVERY_TAG, tag));
+        spec.put_attribute(|| KeyValue::new(REDELIVERED, message.redelivered));
         if let Some(subscription) = &queue.subscription {
-            attributes.push(subscription.clone());
+            spec.put_attribute(|| subscription.clone());
         }
         spec.sent_at = (*message.properties.timestamp())
             .map(|secs| std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs));

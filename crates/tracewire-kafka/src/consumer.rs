@@ -117,19 +117,19 @@ impl<C: ConsumerContext + 'static, R> TracedConsumer<C, R> {
 
     fn spec<'m>(&self, message: &'m BorrowedMessage<'_>) -> OperationSpec<'m> {
         let mut spec = OperationSpec::new(OperationType::Process, "process", message.topic())
-            .key(message.key())
-            .attribute(partition_attribute(message.partition()))
-            .attribute(KeyValue::new(KAFKA_OFFSET, message.offset()));
+            .key(message.key());
+        spec.put_attribute(|| partition_attribute(message.partition()));
+        spec.put_attribute(|| KeyValue::new(KAFKA_OFFSET, message.offset()));
         spec.payload = message.payload();
         spec.body_size = spec.payload.map(<[u8]>::len);
         if spec.payload.is_none() {
-            spec.attributes.push(KeyValue::new(KAFKA_TOMBSTONE, true));
+            spec.put_attribute(|| KeyValue::new(KAFKA_TOMBSTONE, true));
         }
         spec.sent_at = (message.timestamp().to_millis())
             .and_then(|ms| u64::try_from(ms).ok())
             .map(|ms| std::time::UNIX_EPOCH + Duration::from_millis(ms));
         if let Some(group) = &self.group {
-            spec.attributes.push(group.clone());
+            spec.put_attribute(|| group.clone());
         }
         spec
     }

@@ -109,10 +109,10 @@ impl<C: ClientContext + 'static, R: rdkafka::util::AsyncRuntime> TracedProducer<
             .key(record.key.map(ToBytes::to_bytes));
         match record.payload.map(ToBytes::to_bytes) {
             Some(payload) => (spec.body_size, spec.payload) = (Some(payload.len()), Some(payload)),
-            None => spec.attributes.push(KeyValue::new(KAFKA_TOMBSTONE, true)),
+            None => spec.put_attribute(|| KeyValue::new(KAFKA_TOMBSTONE, true)),
         }
         if let Some(partition) = record.partition {
-            spec.attributes.push(partition_attribute(partition));
+            spec.put_attribute(|| partition_attribute(partition));
         }
         let headers = record.headers.take();
         let spec =

@@ -186,14 +186,12 @@ impl TracedJsMessage {
             .message_count(count)
             .details(&mut details);
         if let Some(delivery) = &delivery {
-            let attributes = &mut spec.attributes;
-            attributes.push(KeyValue::new(
-                NATS_SEQUENCE,
-                delivery.stream_sequence as i64,
-            ));
-            let group = consumer.value(delivery.consumer);
-            attributes.push(KeyValue::new(CONSUMER_GROUP_NAME, group));
-            attributes.push(KeyValue::new(REDELIVERED, delivery.delivered > 1));
+            let sequence = delivery.stream_sequence as i64;
+            spec.put_attribute(|| KeyValue::new(NATS_SEQUENCE, sequence));
+            spec.put_attribute(|| {
+                KeyValue::new(CONSUMER_GROUP_NAME, consumer.value(delivery.consumer))
+            });
+            spec.put_attribute(|| KeyValue::new(REDELIVERED, delivery.delivered > 1));
             spec.sent_at = Some(delivery.published);
         }
         let headers = NatsHeaders(message.headers.as_ref());

@@ -84,8 +84,8 @@ pub struct OperationSpec<'a> {
 
 // The builder methods are `#[inline]`: a broker crate calls them once per message, and a spec
 // passed by value to a call that is not inlined is copied whole (about 152 bytes) each time.
-// For the same reason a broker crate sets what a branch decides through the public fields
-// (`spec.attributes.push(…)`, `spec.sent_at = …`): `spec = spec.attribute(…)` inside an `if`
+// For the same reason a broker crate sets what a branch decides in place
+// (`spec.put_attribute(…)`, `spec.sent_at = …`): `spec = spec.attribute(…)` inside an `if`
 // copies the spec out and back.
 impl<'a> OperationSpec<'a> {
     /// An operation of `kind`, verb `name`, on `destination`.
@@ -141,6 +141,25 @@ impl<'a> OperationSpec<'a> {
     pub fn attribute(mut self, kv: KeyValue) -> Self {
         self.attributes.push(kv);
         self
+    }
+
+    /// Adds the attribute `make` makes, made in its place in
+    /// [`attributes`](Self::attributes): what a broker crate calls for each attribute of every
+    /// message. `attributes.push(KeyValue::new(…))` makes the value on the stack first, in
+    /// 8-byte stores, then copies it in 16-byte loads that stall on those stores (the store
+    /// buffer cannot forward them) — the Kafka receive spent 26 ns a message there.
+    ///
+    /// ```
+    /// use opentelemetry::KeyValue;
+    /// use tracewire::messaging::{OperationSpec, OperationType};
+    ///
+    /// let mut spec = OperationSpec::new(OperationType::Process, "process", "orders");
+    /// spec.put_attribute(|| KeyValue::new("messaging.kafka.offset", 42));
+    /// assert_eq!(spec.attributes.len(), 1);
+    /// ```
+    #[inline(always)]
+    pub fn put_attribute(&mut self, make: impl FnOnce() -> KeyValue) {
+        self.attributes.extend(std::iter::once_with(make));
     }
 
     /// Sets the span's [details](Self::details): `make` is called only if the span records.
