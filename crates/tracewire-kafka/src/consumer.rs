@@ -106,8 +106,9 @@ impl<C: ConsumerContext + 'static, R> TracedConsumer<C, R> {
     }
 
     fn traced<'c>(&'c self, message: BorrowedMessage<'c>) -> TracedMessage<'c, C, R> {
-        let span =
-            (self.messaging).open_message(&KafkaHeaders::of_message(&message), self.spec(&message));
+        let mut headers = KafkaHeaders::none();
+        headers.read(&message);
+        let span = (self.messaging).open_message(&headers, self.spec(&message));
         TracedMessage {
             message,
             span,
@@ -115,9 +116,10 @@ impl<C: ConsumerContext + 'static, R> TracedConsumer<C, R> {
         }
     }
 
+    #[inline(always)] // a spec (about 152 bytes) returned from a call is copied out of it
     fn spec<'m>(&self, message: &'m BorrowedMessage<'_>) -> OperationSpec<'m> {
-        let mut spec = OperationSpec::new(OperationType::Process, "process", message.topic())
-            .key(message.key());
+        let mut spec = OperationSpec::new(OperationType::Process, "process", message.topic());
+        spec.key = message.key();
         spec.put_attribute(|| partition_attribute(message.partition()));
         spec.put_attribute(|| KeyValue::new(KAFKA_OFFSET, message.offset()));
         spec.payload = message.payload();

@@ -1,7 +1,7 @@
 //! The carrier: Kafka record headers (bytes), read without panicking, written by rebuilding
 //! `OwnedHeaders` (it is insert-by-value and cannot replace or remove).
 
-use crate::raw::{message_headers, owned_headers, RawHeaders};
+use crate::raw::{message_headers_into, owned_headers, RawHeaders};
 use opentelemetry::Context;
 use rdkafka::message::{BorrowedMessage, Header, OwnedHeaders, OwnedMessage};
 use rdkafka::Message;
@@ -18,9 +18,22 @@ pub struct KafkaHeaders<'a> {
 impl<'a> KafkaHeaders<'a> {
     /// The headers of a consumed message.
     pub fn of_message(message: &'a BorrowedMessage<'_>) -> Self {
+        let mut headers = Self::none();
+        headers.read(message);
+        headers
+    }
+
+    /// No headers yet: for [`read`](Self::read) in the frame that keeps them.
+    pub(crate) fn none() -> Self {
         KafkaHeaders {
-            entries: message_headers(message),
+            entries: RawHeaders::default(),
         }
+    }
+
+    /// Reads `message`'s headers into these (empty): the consumer's per-message path reads them
+    /// in place, where a returned `KafkaHeaders` (about 290 bytes) is copied out of the call.
+    pub(crate) fn read(&mut self, message: &'a BorrowedMessage<'_>) {
+        message_headers_into(message, &mut self.entries);
     }
 
     /// The headers of an owned header list (a detached message's, or a record's).
