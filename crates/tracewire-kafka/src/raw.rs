@@ -134,14 +134,14 @@ mod tests {
         let names: Vec<String> = (0..INLINE + 4).map(|i| format!("h{i}")).collect();
         let mut headers = OwnedHeaders::new();
         for (i, name) in names.iter().enumerate() {
-            let value = (i % 3 != 0).then(|| name.as_bytes());
+            let value = (i % 3 != 0).then_some(name.as_bytes());
             headers = headers.insert(Header { key: name, value });
         }
         let read = owned_headers(&headers);
         assert_eq!(read.len(), names.len());
         for (i, (key, value)) in read.iter().enumerate() {
             assert_eq!(*key, names[i].as_bytes());
-            assert_eq!(*value, (i % 3 != 0).then(|| names[i].as_bytes()));
+            assert_eq!(*value, (i % 3 != 0).then_some(names[i].as_bytes()));
         }
         assert!(format!("{read:?}").contains("104, 49, 49")); // "h11", the last spilled one
         assert_eq!(RawHeaders::default().iter().count(), 0);
