@@ -159,7 +159,7 @@ impl<'a> OperationSpec<'a> {
     /// ```
     #[inline(always)]
     pub fn put_attribute(&mut self, make: impl FnOnce() -> KeyValue) {
-        self.attributes.extend(std::iter::once_with(make));
+        super::Attributes::put(&mut self.attributes, make);
     }
 
     /// Sets the span's [details](Self::details): `make` is called only if the span records.
