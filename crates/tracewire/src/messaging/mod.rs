@@ -408,10 +408,9 @@ impl Messaging {
     #[inline] // a spec passed by value and returned is copied twice (about 152 bytes) otherwise
     pub fn capture_headers<'a, R: HeaderReader>(
         &self,
-        spec: OperationSpec<'a>,
+        mut spec: OperationSpec<'a>,
         headers: impl FnOnce() -> R,
     ) -> OperationSpec<'a> {
-        let mut spec = spec;
         self.capture_into(&mut spec, headers);
         spec
     }
