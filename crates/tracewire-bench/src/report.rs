@@ -49,6 +49,7 @@ pub fn table(title: &str, measured: &[Measured]) -> String {
             m.allocations,
         );
     }
+    out.push_str(&ceilings(measured, headers));
     let (span_log, batch) = (
         measured.iter().find(|m| m.mode == Mode::SpanLog),
         measured.iter().find(|m| m.mode == Mode::Batch),
@@ -66,6 +67,24 @@ pub fn table(title: &str, measured: &[Measured]) -> String {
                     batch.rates.len(),
                 );
             }
+        }
+    }
+    out
+}
+
+/// The most any instrumentation could gain on the peer: the raw client sending (or receiving)
+/// the same headers and doing nothing else, ÷ the peer, per round. tracewire does at least
+/// that much work, so its ratio to the peer cannot exceed this (beyond the rounds' noise).
+fn ceilings(measured: &[Measured], headers: &Measured) -> String {
+    let mut out = String::new();
+    for peer in [Mode::PeerUnsampled, Mode::PeerBatch] {
+        if let Some(peer) = measured.iter().find(|m| m.mode == peer) {
+            let _ = writeln!(
+                out,
+                "\nceiling ÷ {}: raw + same headers ÷ the peer, paired per round: {}",
+                peer.mode.label(),
+                ratio(&ratios(headers, peer)),
+            );
         }
     }
     out
@@ -124,5 +143,16 @@ mod tests {
         let table = table("row", &[raw, base, batch, span_log]);
         assert!(table.contains("added ns per message, paired per round: 1.500"));
         assert!(table.contains("added CPU ns per message, paired per round: 2.250"));
+        assert!(!table.contains("ceiling"), "no peer ran: no ceiling");
+    }
+
+    #[test]
+    fn the_ceiling_is_raw_with_the_same_headers_over_the_peer_per_round() {
+        let raw = measured(Mode::Raw, [2e6, 2e6], [0.0, 0.0]);
+        let base = measured(Mode::RawHeaders, [1e6, 9e5], [0.0, 0.0]);
+        let peer = measured(Mode::PeerUnsampled, [8e5, 9e5], [0.0, 0.0]);
+        let table = table("row", &[raw, base, peer]);
+        // Rounds: 1.25 and 1.0; median 1.125.
+        assert!(table.contains("ceiling ÷ peer unsampled: raw + same headers ÷ the peer, paired per round: 1.125 (1.00–1.25)"), "{table}");
     }
 }
