@@ -327,7 +327,9 @@ pub trait AppendHeaders: Sized {
     /// The list without the headers whose names `stale` matches (any case); `self` as it is
     /// when none does, so the common case copies nothing.
     fn without(self, stale: impl Fn(&str) -> bool) -> Self;
-    /// The list with one more header.
+    /// The list with one more header. The merge calls it at most once per name, and only for a
+    /// name the list no longer holds in any case ([`without`](Self::without) removed it): a
+    /// client's `insert` may serve where its `append` looks the name up first.
     fn append(self, name: &str, value: Self::Value) -> Self;
 }
 
