@@ -247,3 +247,57 @@ fn http_header_map_uses_x_correlation_id() {
     assert!(out.issues.is_clean());
     assert_eq!(out.context.correlation_id().unwrap().as_str(), "order-42");
 }
+
+/// A header list that fails the test if the merge breaks `AppendHeaders::append`'s promise:
+/// a name appended twice, or appended while the list still holds it in any case.
+struct Strict(Vec<(String, Vec<u8>)>);
+
+impl tracewire::carrier::AppendHeaders for Strict {
+    type Value = Vec<u8>;
+
+    fn convert(_: &str, value: &[u8]) -> Option<Vec<u8>> {
+        Some(value.to_vec())
+    }
+
+    fn empty() -> Self {
+        Strict(Vec::new())
+    }
+
+    fn without(mut self, stale: impl Fn(&str) -> bool) -> Self {
+        self.0.retain(|(n, _)| !stale(n));
+        self
+    }
+
+    fn append(mut self, name: &str, value: Vec<u8>) -> Self {
+        let held = self.0.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+        assert!(!held, "{name} appended while the list holds it");
+        self.0.push((name.to_owned(), value));
+        self
+    }
+}
+
+#[test]
+fn a_merge_appends_each_name_once_and_only_once_it_is_gone() {
+    let stale = |name: &str| (name.to_owned(), b"stale".to_vec());
+    let user = Strict(vec![
+        stale("TraceParent"),
+        ("x-user".into(), b"1".to_vec()),
+        stale("TRACESTATE"),
+        stale("baggage"),
+        stale("Baggage"),
+        stale("Correlation_Id"),
+    ]);
+    let out = Propagator::new().inject_merged(&full_context(), Some(user));
+    let names: Vec<_> = out.0.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "x-user",
+            "traceparent",
+            "tracestate",
+            "baggage",
+            "correlation_id"
+        ]
+    );
+    assert!(out.0.iter().all(|(_, v)| v != b"stale"));
+}
