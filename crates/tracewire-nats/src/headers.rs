@@ -177,8 +177,8 @@ mod tests {
         ) {
             let mut value = value;
             if with_break {
-                let bytes = value.char_indices().map(|(i, _)| i).chain([value.len()]);
-                let i = at.get(&bytes.collect::<Vec<_>>()).to_owned();
+                let boundaries = value.char_indices().map(|(i, _)| i).chain([value.len()]);
+                let i = *at.get(&boundaries.collect::<Vec<_>>());
                 value.insert(i, if i % 2 == 0 { '\r' } else { '\n' });
             }
             let ours = header_value(value.as_bytes());
